@@ -1,0 +1,137 @@
+import { z } from 'zod';
+import { AppError } from './errors.js';
+
+/**
+ * The runtime contract's environment (see README / .env.sample). Validated once at startup; every problem
+ * is reported together so an operator fixes them in one go instead of one restart per variable.
+ */
+const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
+
+const usd = (fallback: number) =>
+  z.preprocess(emptyToUndefined, z.coerce.number().nonnegative().max(10_000).default(fallback));
+const positiveInt = (fallback: number) =>
+  z.preprocess(emptyToUndefined, z.coerce.number().int().positive().default(fallback));
+
+const slackUserId = /^[UW][A-Z0-9]{2,}$/;
+const channelId = /^[CGD][A-Z0-9]{2,}$/;
+
+export const envSchema = z
+  .object({
+    SLACK_BOT_TOKEN: z.preprocess(
+      emptyToUndefined,
+      z.string({ error: 'is required (the bot token, xoxb-...)' }).startsWith('xoxb-', 'must start with xoxb-'),
+    ),
+    SLACK_SIGNING_SECRET: optionalString,
+    SLACK_APP_TOKEN: z.preprocess(emptyToUndefined, z.string().startsWith('xapp-', 'must start with xapp-').optional()),
+    SLACK_API_URL: z.preprocess(emptyToUndefined, z.url({ error: 'must be a URL' }).optional()),
+    PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(65535).default(3000)),
+    ANTHROPIC_API_KEY: z.preprocess(emptyToUndefined, z.string({ error: 'is required (the Claude API key)' })),
+    ANTHROPIC_BASE_URL: z.preprocess(emptyToUndefined, z.url({ error: 'must be a URL' }).optional()),
+    ANTHROPIC_MODEL: z.preprocess(emptyToUndefined, z.string().default('claude-sonnet-5-5')),
+    DATABASE_PATH: z.preprocess(emptyToUndefined, z.string().default('./data/agent.db')),
+    APPROVALS_CHANNEL: z.preprocess(
+      emptyToUndefined,
+      z.string().regex(channelId, 'must be a channel ID such as C0123ABCD').optional(),
+    ),
+    ADMIN_USER_IDS: z.preprocess(
+      (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : []),
+      z.array(z.string().regex(slackUserId, 'must be Slack user IDs such as U0123ABCD, comma-separated')),
+    ),
+    SMTP_URL: z.preprocess(
+      emptyToUndefined,
+      z
+        .string()
+        .regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL')
+        .optional(),
+    ),
+    EMAIL_FROM: optionalString,
+    KNOWLEDGE_DIR: z.preprocess(emptyToUndefined, z.string().default('./knowledge')),
+    RUN_COST_CAP_USD: usd(0.5),
+    APPROVAL_QUEUE_WARN_AT: positiveInt(100),
+    APPROVAL_QUEUE_STOP_AT: positiveInt(500),
+    LOG_LEVEL: z.preprocess(
+      emptyToUndefined,
+      z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    ),
+  })
+  .superRefine((env, ctx) => {
+    if (!env.SLACK_APP_TOKEN && !env.SLACK_SIGNING_SECRET) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SLACK_SIGNING_SECRET'],
+        message: 'is required in HTTP mode (or set SLACK_APP_TOKEN to use Socket Mode)',
+      });
+    }
+    if (env.APPROVAL_QUEUE_WARN_AT > env.APPROVAL_QUEUE_STOP_AT) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['APPROVAL_QUEUE_WARN_AT'],
+        message: 'must not be larger than APPROVAL_QUEUE_STOP_AT',
+      });
+    }
+  });
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  slack: {
+    botToken: string;
+    signingSecret: string | undefined;
+    appToken: string | undefined;
+    apiUrl: string | undefined;
+    port: number;
+  };
+  anthropic: { apiKey: string; baseUrl: string | undefined; model: string };
+  databasePath: string;
+  approvalsChannel: string | undefined;
+  adminUserIds: string[];
+  smtpUrl: string | undefined;
+  emailFrom: string | undefined;
+  knowledgeDir: string;
+  caps: { runUsd: number };
+  queue: { warnAt: number; stopAt: number };
+  logLevel: Env['LOG_LEVEL'];
+}
+
+/** Parses the environment; throws one AppError('config_invalid') naming every bad or missing variable. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const name = issue.path.join('.') || '(environment)';
+      const msg =
+        issue.code === 'invalid_type' && (issue as { input?: unknown }).input === undefined
+          ? issue.message.startsWith('is required')
+            ? issue.message
+            : 'is required'
+          : issue.message;
+      return `  - ${name} ${msg}`;
+    });
+    throw new AppError(
+      'config_invalid',
+      `Cannot start: the environment is incomplete or invalid.\n${lines.join('\n')}\n` +
+        'Set these variables (see .env.sample and the README) and start again.',
+    );
+  }
+  const e = parsed.data;
+  return {
+    slack: {
+      botToken: e.SLACK_BOT_TOKEN,
+      signingSecret: e.SLACK_SIGNING_SECRET,
+      appToken: e.SLACK_APP_TOKEN,
+      apiUrl: e.SLACK_API_URL,
+      port: e.PORT,
+    },
+    anthropic: { apiKey: e.ANTHROPIC_API_KEY, baseUrl: e.ANTHROPIC_BASE_URL, model: e.ANTHROPIC_MODEL },
+    databasePath: e.DATABASE_PATH,
+    approvalsChannel: e.APPROVALS_CHANNEL,
+    adminUserIds: e.ADMIN_USER_IDS,
+    smtpUrl: e.SMTP_URL,
+    emailFrom: e.EMAIL_FROM,
+    knowledgeDir: e.KNOWLEDGE_DIR,
+    caps: { runUsd: e.RUN_COST_CAP_USD },
+    queue: { warnAt: e.APPROVAL_QUEUE_WARN_AT, stopAt: e.APPROVAL_QUEUE_STOP_AT },
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,186 @@
+import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+// The application's view of the tables created by db/migrations. Timestamps are ISO-8601 strings and
+// JSON columns are text validated with zod when read: both keep the queries portable to Postgres.
+
+export type RunStatus = 'running' | 'awaiting_approval' | 'completed' | 'failed' | 'cancelled' | 'stopped';
+export const TERMINAL_RUN_STATUSES: readonly RunStatus[] = ['completed', 'failed', 'cancelled', 'stopped'];
+
+export type ActionStatus =
+  | 'pending'
+  | 'approved'
+  | 'rejected'
+  | 'dispatching'
+  | 'succeeded'
+  | 'failed'
+  | 'cancelled'
+  | 'outcome_unknown';
+/** Statuses after which an action contributes a tool_result and never changes again. */
+export const SETTLED_ACTION_STATUSES: readonly ActionStatus[] = [
+  'succeeded',
+  'failed',
+  'cancelled',
+  'outcome_unknown',
+  'rejected',
+];
+
+export type TrustMode = 'require_approval' | 'auto_notify' | 'full_auto';
+/** What the policy decided when the call was proposed. `invalid` = the input failed validation. */
+export type ActionDecision = 'run' | 'notify' | 'ask' | 'refuse' | 'invalid';
+
+export interface RunsTable {
+  id: string;
+  team_id: string;
+  channel_id: string;
+  thread_ts: string | null;
+  requester_id: string;
+  task: string;
+  status: RunStatus;
+  model: string;
+  spend_usd: number;
+  turns: number;
+  parent_run_id: string | null;
+  extra_context: string | null;
+  system_prompt: string;
+  tools_json: string;
+  task_status: string;
+  subtasks_json: string;
+  cost_cap_usd: number | null;
+  error_code: string | null;
+  error_message: string | null;
+  created_at: string;
+  updated_at: string;
+  finished_at: string | null;
+}
+
+export interface RunMessagesTable {
+  id: Generated<number>;
+  run_id: string;
+  seq: number;
+  role: 'user' | 'assistant';
+  content_json: string;
+  stop_reason: string | null;
+  created_at: string;
+}
+
+export interface ActionsTable {
+  id: string;
+  run_id: string;
+  team_id: string;
+  message_seq: number;
+  block_index: number;
+  tool_use_id: string;
+  tool: string;
+  input_json: string;
+  prepared_json: string | null;
+  input_hash: string;
+  mode: TrustMode;
+  decision: ActionDecision;
+  status: ActionStatus;
+  approved_hash: string | null;
+  result_json: string | null;
+  decided_by: string | null;
+  decided_at: string | null;
+  decision_note: string | null;
+  card_channel: string | null;
+  card_ts: string | null;
+  card_error: string | null;
+  dispatch_started_at: string | null;
+  dispatched_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ActivityTable {
+  id: Generated<number>;
+  at: string;
+  team_id: string;
+  run_id: string | null;
+  action_id: string | null;
+  actor: string;
+  kind: string;
+  detail_json: string;
+}
+
+export interface TrustSettingsTable {
+  team_id: string;
+  action_type: string;
+  mode: TrustMode | null;
+  approvers_json: string | null;
+  updated_by: string;
+  updated_at: string;
+}
+
+export interface WorkspaceStateTable {
+  team_id: string;
+  paused: number;
+  paused_reason: string | null;
+  paused_by: string | null;
+  paused_at: string | null;
+  disabled: number;
+  disabled_reason: string | null;
+  disabled_by: string | null;
+  disabled_at: string | null;
+  caps_json: string;
+  settings_json: string;
+  updated_at: string;
+}
+
+export interface SchedulesTable {
+  id: string;
+  team_id: string;
+  channel_id: string;
+  owner_id: string;
+  cron: string;
+  timezone: string;
+  task: string;
+  status: string;
+  created_by_run_id: string | null;
+  last_fired_minute: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ModelCallsTable {
+  id: Generated<number>;
+  run_id: string;
+  team_id: string;
+  user_id: string;
+  model: string;
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_tokens: number;
+  cache_write_5m_tokens: number;
+  cache_write_1h_tokens: number;
+  cost_usd: number;
+  stop_reason: string | null;
+  duration_ms: number;
+  at: string;
+}
+
+export interface ProcessedEventsTable {
+  key: string;
+  at: string;
+}
+
+export interface Database {
+  runs: RunsTable;
+  run_messages: RunMessagesTable;
+  actions: ActionsTable;
+  activity: ActivityTable;
+  trust_settings: TrustSettingsTable;
+  workspace_state: WorkspaceStateTable;
+  schedules: SchedulesTable;
+  model_calls: ModelCallsTable;
+  processed_events: ProcessedEventsTable;
+}
+
+export type Run = Selectable<RunsTable>;
+export type NewRun = Insertable<RunsTable>;
+export type RunUpdate = Updateable<RunsTable>;
+export type RunMessage = Selectable<RunMessagesTable>;
+export type Action = Selectable<ActionsTable>;
+export type NewAction = Insertable<ActionsTable>;
+export type ActivityRow = Selectable<ActivityTable>;
+export type WorkspaceState = Selectable<WorkspaceStateTable>;
+export type ModelCall = Selectable<ModelCallsTable>;

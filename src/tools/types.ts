@@ -1,0 +1,66 @@
+import type { z } from 'zod';
+
+/** The run a tool call belongs to, as tools see it (no database handle: tools stay small). */
+export interface ToolRunInfo {
+  id: string;
+  teamId: string;
+  channelId: string;
+  threadTs: string | null;
+  requesterId: string;
+}
+
+/** Everything a tool may use while preparing a card. */
+export interface PrepareContext {
+  run: ToolRunInfo;
+}
+
+/** Everything a tool may use while executing. Only the dispatcher builds one of these. */
+export interface ToolRunContext {
+  run: ToolRunInfo;
+  actionId: string;
+  /** What `prepare` returned when the call was proposed; bound into the approval. */
+  prepared: Record<string, unknown>;
+  signal?: AbortSignal;
+}
+
+/** What a card or a thread line shows about one call, in plain words. */
+export interface CallDescription {
+  /** e.g. "Send email to sarah@acme.com, subject 'Re: Q2 report'". */
+  summary: string;
+  /** Short labelled facts (To, Cc, Sent as...). */
+  fields?: Array<{ label: string; value: string }>;
+  /** The exact long content (an email body, a message text), shown verbatim and truncated on cards. */
+  content?: string;
+  contentLabel?: string;
+}
+
+/** A tool result is data for the model. `isError` results tell the model what went wrong. */
+export interface ToolOutput {
+  content: string;
+  isError?: boolean;
+}
+
+/** Thrown by a tool for a failure the model should hear about (bad address, refused URL...). */
+export class ToolError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'ToolError';
+    this.code = code;
+  }
+}
+
+export interface ToolDefinition<I = any> {
+  name: string;
+  description: string;
+  inputSchema: z.ZodType<I>;
+  /**
+   * True when the tool touches the outside world and must always be approved by a human, whatever the
+   * workspace's settings say (the hard floor). Custom tools may declare it too.
+   */
+  hardFloor?: boolean;
+  /** Resolves extra facts that the approver must see and that execution must use (e.g. the sender). */
+  prepare?(input: I, ctx: PrepareContext): Promise<Record<string, unknown>>;
+  describe(input: I, prepared: Record<string, unknown>): CallDescription;
+  run(input: I, ctx: ToolRunContext): Promise<ToolOutput>;
+}
