@@ -1,0 +1,41 @@
+/**
+ * Rebuilds the knowledge-base search index from KNOWLEDGE_DIR into DATABASE_PATH.
+ * Usage: npm run index-knowledge   (or: npx tsx scripts/index-knowledge.ts)
+ * Safe while the app runs: the index is replaced in one transaction and the app waits on the lock.
+ */
+import { existsSync } from 'node:fs';
+import { createSqliteKnowledgeIndex } from '../src/connectors/knowledgeIndex.js';
+import { openDatabase } from '../src/db/connection.js';
+import { migrateToLatest } from '../src/db/migrate.js';
+import { errorMessage } from '../src/errors.js';
+
+const databasePath = process.env.DATABASE_PATH || './data/agent.db';
+const knowledgeDir = process.env.KNOWLEDGE_DIR || './knowledge';
+
+async function main(): Promise<void> {
+  if (!existsSync(knowledgeDir)) {
+    // Not fatal: an empty knowledge base is valid, but an operator most likely mistyped the path.
+    console.warn(`Warning: ${knowledgeDir} does not exist; the knowledge base will be empty.`);
+  }
+
+  const { db, sqlite } = openDatabase(databasePath);
+  try {
+    await migrateToLatest(db);
+    const index = createSqliteKnowledgeIndex(sqlite);
+    const { files, skipped } = await index.reindex(knowledgeDir);
+    console.log(`Indexed ${files} files from ${knowledgeDir}`);
+    if (skipped.length > 0) {
+      console.log(`Skipped ${skipped.length} files (larger than 2 MB or not text):`);
+      for (const file of skipped) console.log(`  ${file}`);
+    }
+  } finally {
+    await db.destroy();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(
+    `index-knowledge failed (DATABASE_PATH=${databasePath}, KNOWLEDGE_DIR=${knowledgeDir}): ${errorMessage(err)}`,
+  );
+  process.exitCode = 1;
+});

@@ -1,0 +1,149 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import type { Db } from '../db/connection.js';
+import { actionPrepared, getAction, transitionAction, type StoredToolResult } from '../db/repos/actions.js';
+import { appendActivity } from '../db/repos/activity.js';
+import { getRun } from '../db/repos/runs.js';
+import type { Action } from '../db/schema.js';
+import { AppError, errorMessage, type ErrorCode } from '../errors.js';
+import type { ToolRegistry } from '../tools/registry.js';
+import { ToolError } from '../tools/types.js';
+import { callHash } from './hash.js';
+import { decideFor, type QueueThresholds } from './policyContext.js';
+
+/** The decided_by value for calls the policy let run without a human. */
+export const POLICY_ACTOR = 'policy';
+
+export interface DispatcherDeps {
+  db: Db;
+  registry: ToolRegistry;
+  clock: Clock;
+  logger: Logger;
+  queue: QueueThresholds;
+}
+
+export type DispatchResult = { action: Action; result: StoredToolResult };
+
+type Refusal = { code: ErrorCode; why: string };
+
+/**
+ * The one chokepoint through which every tool runs. Just before executing it re-checks, from the
+ * database and not from anything the caller says: the run is still running, the call is approved and
+ * unused, the approval covers exactly the stored call, and (for calls no human approved) that the policy
+ * still lets it run on its own. Check and approved -> dispatching claim happen in one transaction, so an
+ * approval is used at most once and a cancel/reject cannot slip in between.
+ */
+export class Dispatcher {
+  constructor(private readonly deps: DispatcherDeps) {}
+
+  async dispatch(actionId: string): Promise<DispatchResult> {
+    const { db, clock } = this.deps;
+    const startedAt = clock.now().toISOString();
+    const outcome = await db.transaction().execute(async (trx): Promise<{ action: Action } | Refusal> => {
+      const action = await getAction(trx, actionId);
+      if (!action) return { code: 'action_not_found', why: `No action ${actionId}` };
+      const refusal = await this.check(trx, action);
+      if (refusal) return refusal;
+      const claimed = await transitionAction(trx, action.id, ['approved'], {
+        status: 'dispatching',
+        dispatch_started_at: startedAt,
+        updated_at: startedAt,
+      });
+      if (!claimed) return { code: 'already_decided', why: `Action ${action.id} was already dispatched or changed` };
+      return { action };
+    });
+
+    if (!('action' in outcome)) {
+      await this.recordRefusal(actionId, outcome);
+      throw new AppError(outcome.code, outcome.why);
+    }
+    const action = outcome.action;
+    const result = await this.execute(action);
+    const at = clock.now().toISOString();
+    await db.transaction().execute(async (trx) => {
+      await transitionAction(trx, action.id, ['dispatching'], {
+        status: result.is_error ? 'failed' : 'succeeded',
+        result_json: JSON.stringify(result),
+        dispatched_at: at,
+        updated_at: at,
+      });
+      await appendActivity(trx, {
+        at,
+        teamId: action.team_id,
+        runId: action.run_id,
+        actionId: action.id,
+        actor: 'agent',
+        kind: result.is_error ? 'action_failed' : 'action_dispatched',
+        detail: { tool: action.tool, result: truncate(result.content, 500) },
+      });
+    });
+    const updated = await getAction(db, action.id);
+    return { action: updated ?? action, result };
+  }
+
+  private async check(db: Db, action: Action): Promise<Refusal | undefined> {
+    const run = await getRun(db, action.run_id);
+    if (!run || run.status !== 'running') return { code: 'invalid_state', why: `Run ${action.run_id} is not running` };
+    if (action.status !== 'approved') return { code: 'approval_missing', why: `Action ${action.id} is ${action.status}, not approved` };
+    if (!action.decided_by || !action.decided_at) return { code: 'approval_missing', why: `Action ${action.id} has no recorded decision` };
+    if (callHash(action.tool, action.input_json, action.prepared_json) !== action.input_hash) {
+      return { code: 'approval_input_mismatch', why: `Action ${action.id} was changed after it was proposed` };
+    }
+    if (action.decided_by === POLICY_ACTOR) {
+      const decision = await decideFor(db, this.deps.registry, this.deps.queue, action.team_id, action.tool);
+      if (decision.kind !== 'run' && decision.kind !== 'notify') {
+        return { code: 'policy_forbids', why: `Policy now requires approval for ${action.tool}` };
+      }
+    } else if (action.approved_hash !== action.input_hash) {
+      return { code: 'approval_input_mismatch', why: `The approval of ${action.id} does not cover the stored call` };
+    }
+    return undefined;
+  }
+
+  private async recordRefusal(actionId: string, refusal: Refusal): Promise<void> {
+    const action = await getAction(this.deps.db, actionId);
+    this.deps.logger.warn({ actionId, runId: action?.run_id, code: refusal.code }, `dispatch refused: ${refusal.why}`);
+    if (!action) return;
+    await appendActivity(this.deps.db, {
+      at: this.deps.clock.now().toISOString(),
+      teamId: action.team_id,
+      runId: action.run_id,
+      actionId: action.id,
+      actor: 'system',
+      kind: 'dispatch_refused',
+      detail: { tool: action.tool, code: refusal.code, why: refusal.why },
+    });
+  }
+
+  /** Tool failures are data for the model (is_error results), never exceptions for the loop. */
+  private async execute(action: Action): Promise<StoredToolResult> {
+    const tool = this.deps.registry.get(action.tool);
+    if (!tool) return { content: `The tool ${action.tool} is not available any more.`, is_error: true };
+    const parsed = tool.inputSchema.safeParse(JSON.parse(action.input_json));
+    if (!parsed.success) return { content: `Invalid input for ${action.tool}: ${parsed.error.message}`, is_error: true };
+    const run = await getRun(this.deps.db, action.run_id);
+    if (!run) return { content: 'The run disappeared.', is_error: true };
+    try {
+      const out = await tool.run(parsed.data, {
+        run: {
+          id: run.id,
+          teamId: run.team_id,
+          channelId: run.channel_id,
+          threadTs: run.thread_ts,
+          requesterId: run.requester_id,
+        },
+        actionId: action.id,
+        prepared: actionPrepared(action),
+      });
+      return { content: out.content, is_error: out.isError === true };
+    } catch (err) {
+      if (err instanceof ToolError) return { content: err.message, is_error: true };
+      this.deps.logger.error({ err, actionId: action.id, tool: action.tool }, 'tool threw');
+      return { content: `The tool ${action.tool} failed: ${errorMessage(err)}`, is_error: true };
+    }
+  }
+}
+
+function truncate(s: string, n: number): string {
+  return s.length > n ? `${s.slice(0, n)}…` : s;
+}

@@ -1,0 +1,603 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import type { Db } from '../db/connection.js';
+import { actionResult, getAction, listDispatching, listTurnActions, transitionAction } from '../db/repos/actions.js';
+import { appendActivity } from '../db/repos/activity.js';
+import { appendMessage, listMessages, type ConversationMessage, type StoredBlock } from '../db/repos/messages.js';
+import { insertModelCall } from '../db/repos/modelCalls.js';
+import { getRun, insertRun, listRunIdsByStatus, transitionRun, updateRun } from '../db/repos/runs.js';
+import { getWorkspace } from '../db/repos/workspace.js';
+import type { Action, Run, RunStatus } from '../db/schema.js';
+import { AppError, errorMessage } from '../errors.js';
+import type { IdGenerator } from '../ids.js';
+import type { ToolRegistry } from '../tools/registry.js';
+import { buildCardView, describeAction, reasoningOf } from './cards.js';
+import { POLICY_ACTOR, type Dispatcher } from './dispatcher.js';
+import { ModelCallError, type ModelClient, type ModelResponse } from './modelClient.js';
+import { costUsd } from './pricing.js';
+import { buildFirstUserMessage, buildSystemPrompt } from './prompt.js';
+import { classifyTurn, storeProposals } from './proposals.js';
+import type { QueueThresholds } from './policyContext.js';
+import type { ChatSurface } from './surface.js';
+
+export interface EngineSettings {
+  model: string;
+  /** Bounded so one call's cost is bounded. */
+  maxTokens: number;
+  /** Used once when a tool call was cut off by max_tokens. */
+  maxTokensRetry: number;
+  runCostCapUsd: number;
+  maxTurns: number;
+  queue: QueueThresholds;
+  /** Delay before re-trying to post a card that failed to post. */
+  cardRetryDelayMs: number;
+}
+
+export interface EngineDeps {
+  db: Db;
+  clock: Clock;
+  ids: IdGenerator;
+  logger: Logger;
+  model: ModelClient;
+  surface: ChatSurface;
+  registry: ToolRegistry;
+  dispatcher: Dispatcher;
+  settings: EngineSettings;
+}
+
+export interface StartRunInput {
+  teamId: string;
+  channelId: string;
+  requesterId: string;
+  task: string;
+  parentRunId?: string | null;
+  extraContext?: string | null;
+}
+
+type StepResult = 'continue' | 'idle';
+
+const ACTIVE: readonly RunStatus[] = ['running', 'awaiting_approval'];
+
+/**
+ * The durable run loop. Every step starts from what is in the database and persists its effects before
+ * the next one, so a run can stop at any point (crash, approval wait) and be resumed by any process.
+ * Nothing about a suspended run is held in memory.
+ */
+export class RunEngine {
+  private readonly chains = new Map<string, Promise<void>>();
+  private readonly again = new Set<string>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private stopped = false;
+
+  constructor(private readonly deps: EngineDeps) {}
+
+  private now(): string {
+    return this.deps.clock.now().toISOString();
+  }
+
+  async startRun(input: StartRunInput): Promise<Run> {
+    const { db, ids, registry, settings } = this.deps;
+    const at = this.now();
+    const run: Run = {
+      id: ids.runId(),
+      team_id: input.teamId,
+      channel_id: input.channelId,
+      thread_ts: null,
+      requester_id: input.requesterId,
+      task: input.task,
+      status: 'running',
+      model: settings.model,
+      spend_usd: 0,
+      turns: 0,
+      parent_run_id: input.parentRunId ?? null,
+      extra_context: input.extraContext ?? null,
+      system_prompt: buildSystemPrompt({ today: at.slice(0, 10), requesterId: input.requesterId, channelId: input.channelId }),
+      tools_json: JSON.stringify(registry.toApiTools()),
+      task_status: 'in_progress',
+      subtasks_json: '[]',
+      cost_cap_usd: null,
+      error_code: null,
+      error_message: null,
+      created_at: at,
+      updated_at: at,
+      finished_at: null,
+    };
+    await db.transaction().execute(async (trx) => {
+      await insertRun(trx, run);
+      await appendMessage(trx, {
+        runId: run.id,
+        role: 'user',
+        content: [{ type: 'text', text: buildFirstUserMessage(input.task, input.extraContext ?? null) }],
+        at,
+      });
+      await appendActivity(trx, {
+        at,
+        teamId: run.team_id,
+        runId: run.id,
+        actor: input.requesterId,
+        kind: 'run_started',
+        detail: { task: input.task, channel: input.channelId, parentRunId: run.parent_run_id },
+      });
+    });
+    return run;
+  }
+
+  /** Posts the task message now (so the requester hears at once if the channel is unusable). */
+  async postTaskMessage(runId: string): Promise<Run> {
+    const run = await this.mustGetRun(runId);
+    if (run.thread_ts) return run;
+    const { ts } = await this.deps.surface.postTaskMessage(run);
+    await updateRun(this.deps.db, run.id, { thread_ts: ts, updated_at: this.now() });
+    return { ...run, thread_ts: ts };
+  }
+
+  /**
+   * Schedules the run to advance in this process. Steps of one run never overlap; a kick during a step
+   * makes the loop look again when the step ends. Returns when the run has nothing more to do for now.
+   */
+  kick(runId: string): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    const existing = this.chains.get(runId);
+    if (existing) {
+      this.again.add(runId);
+      return existing;
+    }
+    const chain = (async () => {
+      do {
+        this.again.delete(runId);
+        await this.advance(runId);
+      } while (this.again.has(runId) && !this.stopped);
+    })().finally(() => this.chains.delete(runId));
+    this.chains.set(runId, chain);
+    return chain;
+  }
+
+  /** Waits until no run is advancing in this process (tests, graceful shutdown). */
+  async idle(): Promise<void> {
+    while (this.chains.size > 0) await Promise.allSettled([...this.chains.values()]);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    await this.idle();
+  }
+
+  /**
+   * After a restart: any action left `dispatching` may or may not have happened, so it is never retried
+   * automatically (outcome_unknown, and a human is asked to check); runs that were between steps resume.
+   */
+  async recover(): Promise<{ resumed: string[]; outcomeUnknown: string[] }> {
+    const outcomeUnknown: string[] = [];
+    for (const action of await listDispatching(this.deps.db)) {
+      if (await this.markOutcomeUnknown(action)) outcomeUnknown.push(action.id);
+    }
+    const resumed = await listRunIdsByStatus(this.deps.db, 'running');
+    for (const id of resumed) void this.kick(id);
+    return { resumed, outcomeUnknown };
+  }
+
+  private async advance(runId: string): Promise<void> {
+    // A bound on steps per kick guards against a logic error spinning forever; real runs stop far earlier
+    // (turn caps, approvals).
+    for (let i = 0; i < 1000 && !this.stopped; i++) {
+      let result: StepResult;
+      try {
+        result = await this.step(runId);
+      } catch (err) {
+        this.deps.logger.error({ err, runId }, 'run step failed unexpectedly');
+        await this.failRun(runId, 'internal_error', `Something went wrong inside the app: ${errorMessage(err)}`);
+        return;
+      }
+      if (result === 'idle') return;
+    }
+  }
+
+  private async step(runId: string): Promise<StepResult> {
+    const run = await getRun(this.deps.db, runId);
+    if (!run || run.status !== 'running') return 'idle';
+    const workspace = await getWorkspace(this.deps.db, run.team_id);
+    if (workspace.disabled) {
+      await this.stopRun(run, 'agent_disabled', `The agent was disabled by an admin${workspace.disabledReason ? `: ${workspace.disabledReason}` : ''}. This run stopped.`);
+      return 'idle';
+    }
+    if (!run.thread_ts) {
+      try {
+        await this.postTaskMessage(run.id);
+      } catch (err) {
+        await this.failRun(run.id, 'slack_post_failed', `Could not post the task message: ${errorMessage(err)}`, { tellThread: false });
+        return 'idle';
+      }
+      return 'continue';
+    }
+    const messages = await listMessages(this.deps.db, run.id);
+    const last = messages.at(-1);
+    if (!last) throw new AppError('invalid_state', `Run ${run.id} has no messages`);
+    if (last.role === 'assistant') {
+      if (last.stopReason === 'tool_use') return this.processTurn(run, last);
+      if (last.stopReason !== 'pause_turn') return this.finish(run, last);
+    }
+    return this.callModel(run, messages);
+  }
+
+  // ---- model turns -------------------------------------------------------------------------------
+
+  private async callModel(run: Run, messages: ConversationMessage[]): Promise<StepResult> {
+    const { settings } = this.deps;
+    const cap = run.cost_cap_usd ?? settings.runCostCapUsd;
+    if (run.spend_usd >= cap) {
+      await this.stopRun(run, 'cap_reached', `This run reached its spend cap: $${run.spend_usd.toFixed(4)} spent of $${cap.toFixed(2)}. No further model call was made.`);
+      return 'idle';
+    }
+    if (run.turns >= settings.maxTurns) {
+      await this.stopRun(run, 'cap_reached', `This run reached its limit of ${settings.maxTurns} model turns. No further model call was made.`);
+      return 'idle';
+    }
+
+    let maxTokens = settings.maxTokens;
+    for (let attempt = 0; ; attempt++) {
+      const started = Date.now();
+      let response: ModelResponse;
+      try {
+        response = await this.deps.model.create({
+          model: run.model,
+          maxTokens,
+          system: run.system_prompt,
+          tools: JSON.parse(run.tools_json) as unknown[],
+          messages: messages.map((m) => ({ role: m.role, content: m.content })),
+        });
+      } catch (err) {
+        const message = err instanceof ModelCallError ? err.message : `Could not call Claude: ${errorMessage(err)}`;
+        await this.failRun(run.id, 'model_call_failed', `${message}. Nothing further was done; use \`/agent rerun ${run.id}\` to try again.`);
+        return 'idle';
+      }
+      const cost = costUsd(run.model, response.usage);
+      const truncatedToolCall = response.stopReason === 'max_tokens' && response.content.some((b) => b.type === 'tool_use');
+      if (truncatedToolCall && attempt === 0) {
+        // A tool call cut off mid-input cannot be executed; pay for it, and ask once more with room to finish.
+        const kept = await this.recordModelCall(run, response, cost, Date.now() - started, null);
+        if (!kept) return 'idle';
+        run = { ...run, spend_usd: run.spend_usd + cost, turns: run.turns + 1 };
+        maxTokens = settings.maxTokensRetry;
+        continue;
+      }
+      const seq = await this.recordModelCall(run, response, cost, Date.now() - started, response.content, truncatedToolCall);
+      if (seq === null) return 'idle';
+      return this.afterModelCall({ ...run, spend_usd: run.spend_usd + cost, turns: run.turns + 1 }, response, seq, truncatedToolCall);
+    }
+  }
+
+  /**
+   * Stores the call's usage and (when given) the assistant message with its classified tool calls, in one
+   * transaction and only if the run is still running: a run cancelled while Claude was thinking keeps
+   * the spend but not the answer. Returns the message seq, or null when the run moved on.
+   */
+  private async recordModelCall(
+    run: Run,
+    response: ModelResponse,
+    cost: number,
+    durationMs: number,
+    content: StoredBlock[] | null,
+    truncated = false,
+  ): Promise<number | null> {
+    const { db } = this.deps;
+    const at = this.now();
+    const nextSeq = (await listMessages(db, run.id)).length;
+    const proposals =
+      content && response.stopReason === 'tool_use' && !truncated
+        ? await classifyTurn({ ...this.deps, queue: this.deps.settings.queue, run, messageSeq: nextSeq, content })
+        : [];
+    return db.transaction().execute(async (trx) => {
+      const fresh = await getRun(trx, run.id);
+      await insertModelCall(trx, {
+        run_id: run.id,
+        team_id: run.team_id,
+        user_id: run.requester_id,
+        model: run.model,
+        input_tokens: response.usage.inputTokens,
+        output_tokens: response.usage.outputTokens,
+        cache_read_tokens: response.usage.cacheReadTokens,
+        cache_write_5m_tokens: response.usage.cacheWrite5mTokens,
+        cache_write_1h_tokens: response.usage.cacheWrite1hTokens,
+        cost_usd: cost,
+        stop_reason: response.stopReason,
+        duration_ms: durationMs,
+        at,
+      });
+      await updateRun(trx, run.id, {
+        spend_usd: (fresh?.spend_usd ?? run.spend_usd) + cost,
+        turns: (fresh?.turns ?? run.turns) + 1,
+        updated_at: at,
+      });
+      await appendActivity(trx, {
+        at,
+        teamId: run.team_id,
+        runId: run.id,
+        actor: 'agent',
+        kind: 'model_call',
+        detail: {
+          model: run.model,
+          stopReason: response.stopReason,
+          inputTokens: response.usage.inputTokens,
+          outputTokens: response.usage.outputTokens,
+          cacheReadTokens: response.usage.cacheReadTokens,
+          costUsd: cost,
+        },
+      });
+      if (!fresh || fresh.status !== 'running') return null;
+      if (!content) return -1;
+      const seq = await appendMessage(trx, {
+        runId: run.id,
+        role: 'assistant',
+        content,
+        stopReason: truncated ? 'max_tokens' : response.stopReason,
+        at,
+      });
+      if (seq !== nextSeq) throw new AppError('invalid_state', `Run ${run.id} advanced concurrently`);
+      await storeProposals(trx, run, proposals, at);
+      return seq;
+    });
+  }
+
+  private async afterModelCall(run: Run, response: ModelResponse, seq: number, truncatedToolCall: boolean): Promise<StepResult> {
+    const stop = response.stopReason;
+    await this.safeUpdateTaskMessage(run.id);
+    if (truncatedToolCall) {
+      await this.failRun(run.id, 'model_output_truncated', `Claude's answer was cut off twice while writing a tool call (output limit). Use \`/agent rerun ${run.id}\` with a narrower task.`);
+      return 'idle';
+    }
+    switch (stop) {
+      case 'tool_use':
+      case 'pause_turn':
+        return 'continue';
+      case 'end_turn':
+      case 'stop_sequence':
+      case null:
+      case 'max_tokens':
+        return this.finish(run, { seq, role: 'assistant', content: response.content, stopReason: stop });
+      case 'refusal':
+        await this.failRun(run.id, 'model_refusal', 'Claude declined to continue this task (refusal). Nothing further was done.');
+        return 'idle';
+      case 'model_context_window_exceeded':
+        await this.failRun(run.id, 'context_window_exceeded', `The conversation grew beyond Claude's context window. Use \`/agent rerun ${run.id}\` with a smaller task.`);
+        return 'idle';
+      default:
+        await this.failRun(run.id, 'unknown_stop_reason', `Claude stopped for an unexpected reason (${stop}).`);
+        return 'idle';
+    }
+  }
+
+  private async finish(run: Run, last: ConversationMessage): Promise<StepResult> {
+    const text = reasoningOf(last.content) ?? '(no answer text)';
+    const cut = last.stopReason === 'max_tokens' ? '\n\n_(The answer was cut short: Claude reached its output limit.)_' : '';
+    const at = this.now();
+    const done = await transitionRun(this.deps.db, run.id, ['running'], { status: 'completed', finished_at: at, updated_at: at });
+    if (!done) return 'idle';
+    await appendActivity(this.deps.db, { at, teamId: run.team_id, runId: run.id, actor: 'agent', kind: 'run_completed', detail: {} });
+    await this.safePost(run.id, `${text}${cut}`);
+    await this.safeUpdateTaskMessage(run.id);
+    return 'idle';
+  }
+
+  // ---- tool calls of a turn ----------------------------------------------------------------------
+
+  private async processTurn(run: Run, turn: ConversationMessage): Promise<StepResult> {
+    const { db } = this.deps;
+    let actions = await listTurnActions(db, run.id, turn.seq);
+
+    // Anything still `dispatching` here was left by a process that died mid-call.
+    for (const a of actions.filter((x) => x.status === 'dispatching')) await this.markOutcomeUnknown(a);
+
+    if (actions.some((a) => a.decision === 'refuse')) {
+      await this.stopForQueue(run, actions);
+      return 'idle';
+    }
+
+    for (const a of actions.filter((x) => x.status === 'approved' && x.decided_by === POLICY_ACTOR)) {
+      await this.dispatchAndReport(run, a, turn);
+    }
+
+    actions = await listTurnActions(db, run.id, turn.seq);
+    const pending = actions.filter((a) => a.status === 'pending');
+    if (pending.length > 0) {
+      for (const a of pending.filter((x) => !x.card_ts)) {
+        const posted = await this.postCard(run, a, actions, turn);
+        if (!posted) {
+          this.retryLater(run.id);
+          return 'idle';
+        }
+      }
+      const suspended = await transitionRun(db, run.id, ['running'], { status: 'awaiting_approval', updated_at: this.now() });
+      if (suspended) {
+        await this.safeUpdateTaskMessage(run.id);
+        // A click may have landed between reading `pending` and suspending: look again so it is not lost.
+        const still = (await listTurnActions(db, run.id, turn.seq)).filter((a) => a.status === 'pending');
+        if (still.length === 0 && (await transitionRun(db, run.id, ['awaiting_approval'], { status: 'running', updated_at: this.now() }))) {
+          return 'continue';
+        }
+      }
+      return 'idle';
+    }
+
+    // Every card of the turn is decided: approved calls go out together (all-or-nothing per turn).
+    for (const a of actions.filter((x) => x.status === 'approved')) {
+      await this.dispatchAndReport(run, a, turn);
+    }
+
+    actions = await listTurnActions(db, run.id, turn.seq);
+    if (actions.some((a) => a.status === 'approved' || a.status === 'pending' || a.status === 'dispatching')) return 'idle';
+    return this.appendToolResults(run, turn, actions);
+  }
+
+  private async appendToolResults(run: Run, turn: ConversationMessage, actions: Action[]): Promise<StepResult> {
+    // Every tool_use gets exactly one tool_result, in the order the model asked, all in one message.
+    const content = actions.map((a) => {
+      const r = actionResult(a) ?? { content: `No result recorded (${a.status}).`, is_error: true };
+      return { type: 'tool_result', tool_use_id: a.tool_use_id, content: r.content, ...(r.is_error ? { is_error: true } : {}) };
+    });
+    const at = this.now();
+    const appended = await this.deps.db.transaction().execute(async (trx) => {
+      const fresh = await getRun(trx, run.id);
+      if (!fresh || fresh.status !== 'running') return false;
+      const msgs = await listMessages(trx, run.id);
+      if (msgs.at(-1)?.seq !== turn.seq) return false;
+      await appendMessage(trx, { runId: run.id, role: 'user', content, at });
+      return true;
+    });
+    return appended ? 'continue' : 'idle';
+  }
+
+  private async dispatchAndReport(run: Run, action: Action, turn: ConversationMessage): Promise<void> {
+    let outcome;
+    try {
+      outcome = await this.deps.dispatcher.dispatch(action.id);
+    } catch (err) {
+      // A refused dispatch (run cancelled meanwhile, policy changed) leaves the action as it is.
+      this.deps.logger.warn({ err: errorMessage(err), actionId: action.id, runId: run.id }, 'dispatch not performed');
+      return;
+    }
+    const desc = describeAction(this.deps.registry, outcome.action);
+    if (action.decided_by === POLICY_ACTOR) {
+      const prefix = outcome.result.is_error ? ':warning:' : action.decision === 'notify' ? ':bell:' : ':white_check_mark:';
+      const who = action.decision === 'notify' ? `<@${run.requester_id}> done on its own (auto-notify): ` : '';
+      const error = outcome.result.is_error ? ` (failed: ${outcome.result.content.slice(0, 300)})` : '';
+      if (outcome.action.tool !== 'comment_on_task' || outcome.result.is_error) {
+        await this.safePost(run.id, `${prefix} ${who}${desc.summary}${error}`);
+      }
+    } else {
+      await this.refreshCard(outcome.action.id, turn);
+      const error = outcome.result.is_error ? ` failed: ${outcome.result.content.slice(0, 300)}` : ' done.';
+      await this.safePost(run.id, `${outcome.result.is_error ? ':warning:' : ':white_check_mark:'} ${desc.summary} (approved by <@${action.decided_by}>)${error}`);
+    }
+  }
+
+  private async postCard(run: Run, action: Action, turn: Action[], message: ConversationMessage): Promise<boolean> {
+    const workspace = await getWorkspace(this.deps.db, run.team_id);
+    const notices: string[] = [];
+    if (workspace.paused) notices.push(`Automation is paused${workspace.pausedReason ? `: ${workspace.pausedReason}` : ''}. Every action needs approval.`);
+    const card = buildCardView({ registry: this.deps.registry, run, action, turn, reasoning: reasoningOf(message.content), notices });
+    try {
+      const loc = await this.deps.surface.postCard(card);
+      const at = this.now();
+      await transitionAction(this.deps.db, action.id, ['pending'], { card_channel: loc.channel, card_ts: loc.ts, card_error: null, updated_at: at });
+      return true;
+    } catch (err) {
+      const at = this.now();
+      const first = !action.card_error;
+      await transitionAction(this.deps.db, action.id, ['pending'], { card_error: errorMessage(err), updated_at: at });
+      await appendActivity(this.deps.db, { at, teamId: run.team_id, runId: run.id, actionId: action.id, actor: 'system', kind: 'card_post_failed', detail: { error: errorMessage(err) } });
+      this.deps.logger.warn({ err: errorMessage(err), runId: run.id, actionId: action.id }, 'could not post approval card; will retry');
+      if (first) await this.safePost(run.id, `:warning: I could not post the approval card for "${describeAction(this.deps.registry, action).summary}" (${errorMessage(err)}). Nothing was sent; I will keep trying.`);
+      return false;
+    }
+  }
+
+  /** Re-renders one action's card from the database (after a decision, a dispatch, a cancel). */
+  async refreshCard(actionId: string, turnMessage?: ConversationMessage): Promise<void> {
+    const { db } = this.deps;
+    const action = await getAction(db, actionId);
+    if (!action?.card_channel || !action.card_ts) return;
+    const run = await getRun(db, action.run_id);
+    if (!run) return;
+    const turn = await listTurnActions(db, run.id, action.message_seq);
+    const message = turnMessage ?? (await listMessages(db, run.id)).find((m) => m.seq === action.message_seq);
+    const card = buildCardView({ registry: this.deps.registry, run, action, turn, reasoning: message ? reasoningOf(message.content) : undefined });
+    try {
+      await this.deps.surface.updateCard(card, { channel: action.card_channel, ts: action.card_ts });
+    } catch (err) {
+      this.deps.logger.warn({ err: errorMessage(err), actionId }, 'could not update card');
+    }
+  }
+
+  private retryLater(runId: string): void {
+    if (this.stopped) return;
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      void this.kick(runId);
+    }, this.deps.settings.cardRetryDelayMs);
+    t.unref();
+    this.timers.add(t);
+  }
+
+  // ---- endings -----------------------------------------------------------------------------------
+
+  private async markOutcomeUnknown(action: Action): Promise<boolean> {
+    const at = this.now();
+    const content =
+      'Outcome unknown: the app restarted while this action was being carried out, so it may or may not have happened. ' +
+      'It will not be retried automatically; a person has been asked to check. Do not repeat it unless they confirm.';
+    const marked = await transitionAction(this.deps.db, action.id, ['dispatching'], {
+      status: 'outcome_unknown',
+      result_json: JSON.stringify({ content, is_error: true }),
+      updated_at: at,
+    });
+    if (!marked) return false;
+    await appendActivity(this.deps.db, { at, teamId: action.team_id, runId: action.run_id, actionId: action.id, actor: 'system', kind: 'action_outcome_unknown', detail: { tool: action.tool } });
+    const desc = describeAction(this.deps.registry, action);
+    await this.safePost(action.run_id, `:warning: *Please check:* I can't tell whether "${desc.summary}" happened: the app restarted while it was in progress. I will not retry it automatically.`);
+    await this.refreshCard(action.id);
+    return true;
+  }
+
+  private async stopForQueue(run: Run, actions: Action[]): Promise<void> {
+    const at = this.now();
+    for (const a of actions.filter((x) => x.status === 'pending' || x.status === 'approved')) {
+      await transitionAction(this.deps.db, a.id, ['pending', 'approved'], {
+        status: 'cancelled',
+        decision_note: 'Not queued: approvals are not being cleared.',
+        result_json: JSON.stringify({ content: 'Not run: approvals are not being cleared.', is_error: true }),
+        updated_at: at,
+      });
+      await this.refreshCard(a.id);
+    }
+    await this.stopRun(run, 'queue_full', "I've stopped because approvals aren't being cleared; tell me when you're ready.");
+  }
+
+  private async stopRun(run: Run, code: string, message: string): Promise<void> {
+    await this.endRun(run.id, 'stopped', code, message);
+  }
+
+  async failRun(runId: string, code: string, message: string, opts: { tellThread?: boolean } = {}): Promise<void> {
+    await this.endRun(runId, 'failed', code, message, opts.tellThread ?? true);
+  }
+
+  private async endRun(runId: string, status: 'failed' | 'stopped', code: string, message: string, tellThread = true): Promise<void> {
+    const at = this.now();
+    const ended = await transitionRun(this.deps.db, runId, ACTIVE, { status, error_code: code, error_message: message, finished_at: at, updated_at: at });
+    if (!ended) return;
+    const run = await getRun(this.deps.db, runId);
+    if (!run) return;
+    await appendActivity(this.deps.db, { at, teamId: run.team_id, runId, actor: 'system', kind: status === 'failed' ? 'run_failed' : 'run_stopped', detail: { code, message } });
+    if (tellThread) await this.safePost(runId, `:${status === 'failed' ? 'x' : 'octagonal_sign'}: ${message}`);
+    await this.safeUpdateTaskMessage(runId);
+  }
+
+  // ---- Slack side effects that must never kill a run ---------------------------------------------
+
+  async safePost(runId: string, text: string): Promise<void> {
+    const run = await getRun(this.deps.db, runId);
+    if (!run?.thread_ts) return;
+    try {
+      await this.deps.surface.postInThread(run, text);
+    } catch (err) {
+      this.deps.logger.warn({ err: errorMessage(err), runId }, 'could not post progress in the thread');
+    }
+  }
+
+  async safeUpdateTaskMessage(runId: string): Promise<void> {
+    const run = await getRun(this.deps.db, runId);
+    if (!run?.thread_ts) return;
+    try {
+      await this.deps.surface.updateTaskMessage(run);
+    } catch (err) {
+      this.deps.logger.warn({ err: errorMessage(err), runId }, 'could not update the task message');
+    }
+  }
+
+  private async mustGetRun(runId: string): Promise<Run> {
+    const run = await getRun(this.deps.db, runId);
+    if (!run) throw new AppError('run_not_found', `No run ${runId}`);
+    return run;
+  }
+}

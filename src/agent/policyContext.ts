@@ -1,0 +1,44 @@
+import type { Db } from '../db/connection.js';
+import { countPendingApprovals } from '../db/repos/actions.js';
+import { getTrustModes, getWorkspace } from '../db/repos/workspace.js';
+import { findActionType } from '../policy/catalog.js';
+import { decide, type PolicyDecision, type PolicyInput } from '../policy/decide.js';
+import type { ToolRegistry } from '../tools/registry.js';
+
+export interface QueueThresholds {
+  warnAt: number;
+  stopAt: number;
+}
+
+/** Gathers the facts decide() needs for one call; the decision itself stays pure. */
+export async function policyInputFor(
+  db: Db,
+  registry: ToolRegistry,
+  queue: QueueThresholds,
+  teamId: string,
+  tool: string,
+): Promise<PolicyInput> {
+  const [workspace, modes, pending] = await Promise.all([
+    getWorkspace(db, teamId),
+    getTrustModes(db, teamId),
+    countPendingApprovals(db, teamId),
+  ]);
+  return {
+    actionType: findActionType(tool),
+    toolDeclaresHardFloor: registry.get(tool)?.hardFloor === true,
+    workspaceMode: modes.get(tool),
+    paused: workspace.paused,
+    pendingApprovals: pending,
+    queue,
+  };
+}
+
+export async function decideFor(
+  db: Db,
+  registry: ToolRegistry,
+  queue: QueueThresholds,
+  teamId: string,
+  tool: string,
+): Promise<PolicyDecision> {
+  return decide(await policyInputFor(db, registry, queue, teamId, tool));
+}

@@ -1,0 +1,57 @@
+import type { Action, Run } from '../db/schema.js';
+import type { CallDescription } from '../tools/types.js';
+
+/**
+ * How the agent talks to people. The Slack layer implements it; the agent never imports Slack code, so
+ * the whole loop can be tested (and later reused on another surface) without Bolt.
+ */
+
+/** Where a card ended up, so it can be updated in place after the decision. */
+export interface CardLocation {
+  channel: string;
+  ts: string;
+}
+
+export type CardState =
+  | { kind: 'pending' }
+  | { kind: 'approved'; by: string; at: string; waitingFor: number }
+  | { kind: 'rejected'; by: string; at: string; note: string | null }
+  | { kind: 'cancelled'; reason: string }
+  | { kind: 'done'; by: string; at: string; ok: boolean; resultSummary: string }
+  | { kind: 'outcome_unknown'; by: string | null };
+
+export interface CardView {
+  run: Run;
+  action: Action;
+  description: CallDescription;
+  /** The model's own words in the turn that asked for this call: the "why". */
+  reasoning: string | undefined;
+  state: CardState;
+  /** Extra warnings to show (workspace paused, long approval queue). */
+  notices: string[];
+  /** Number of approval cards in the same model turn (all-or-nothing), including this one. */
+  turnCardCount: number;
+}
+
+export interface ChatSurface {
+  /** Posts the task message in the run's channel; its thread is the task thread. */
+  postTaskMessage(run: Run): Promise<{ ts: string }>;
+  updateTaskMessage(run: Run): Promise<void>;
+  /** A line in the task thread (mrkdwn). */
+  postInThread(run: Run, text: string): Promise<void>;
+  postCard(card: CardView): Promise<CardLocation>;
+  updateCard(card: CardView, at: CardLocation): Promise<void>;
+}
+
+/** Profile facts the agent needs about people (sender identity, admin checks). */
+export interface UserDirectory {
+  lookup(teamId: string, userId: string): Promise<UserProfile | undefined>;
+}
+
+export interface UserProfile {
+  id: string;
+  name: string | undefined;
+  email: string | undefined;
+  isAdmin: boolean;
+  tz: string | undefined;
+}

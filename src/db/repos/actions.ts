@@ -1,0 +1,75 @@
+import { z } from 'zod';
+import type { Db } from '../connection.js';
+import { parseStoredJson } from '../json.js';
+import type { Action, ActionStatus, ActionsTable, NewAction } from '../schema.js';
+import type { Updateable } from 'kysely';
+
+export const toolResultSchema = z.object({ content: z.string(), is_error: z.boolean() });
+export type StoredToolResult = z.infer<typeof toolResultSchema>;
+
+export function actionResult(action: Action): StoredToolResult | undefined {
+  return action.result_json ? parseStoredJson(toolResultSchema, action.result_json, `result of ${action.id}`) : undefined;
+}
+
+export const preparedSchema = z.record(z.string(), z.unknown());
+
+export function actionPrepared(action: Action): Record<string, unknown> {
+  return action.prepared_json ? parseStoredJson(preparedSchema, action.prepared_json, `prepared ${action.id}`) : {};
+}
+
+export async function insertAction(db: Db, action: NewAction): Promise<void> {
+  await db.insertInto('actions').values(action).execute();
+}
+
+export async function getAction(db: Db, id: string): Promise<Action | undefined> {
+  return db.selectFrom('actions').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function listTurnActions(db: Db, runId: string, messageSeq: number): Promise<Action[]> {
+  return db
+    .selectFrom('actions')
+    .selectAll()
+    .where('run_id', '=', runId)
+    .where('message_seq', '=', messageSeq)
+    .orderBy('block_index')
+    .execute();
+}
+
+export async function listRunActions(db: Db, runId: string): Promise<Action[]> {
+  return db.selectFrom('actions').selectAll().where('run_id', '=', runId).orderBy('message_seq').orderBy('block_index').execute();
+}
+
+/** Conditional update: only one of any number of concurrent callers sees `true`. */
+export async function transitionAction(
+  db: Db,
+  id: string,
+  from: readonly ActionStatus[],
+  patch: Updateable<ActionsTable> & { status?: ActionStatus },
+): Promise<boolean> {
+  const res = await db
+    .updateTable('actions')
+    .set(patch)
+    .where('id', '=', id)
+    .where('status', 'in', [...from])
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
+export async function updateAction(db: Db, id: string, patch: Updateable<ActionsTable>): Promise<void> {
+  await db.updateTable('actions').set(patch).where('id', '=', id).execute();
+}
+
+export async function countPendingApprovals(db: Db, teamId: string): Promise<number> {
+  const row = await db
+    .selectFrom('actions')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('team_id', '=', teamId)
+    .where('status', '=', 'pending')
+    .executeTakeFirst();
+  return Number(row?.n ?? 0);
+}
+
+/** Marks every action left mid-dispatch by a crashed process; returns them so the threads can be told. */
+export async function listDispatching(db: Db): Promise<Action[]> {
+  return db.selectFrom('actions').selectAll().where('status', '=', 'dispatching').execute();
+}

@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import type { Db } from '../connection.js';
+import { parseStoredJson } from '../json.js';
+import type { RunMessage } from '../schema.js';
+
+/**
+ * Content blocks are stored verbatim (thinking blocks and their signatures included): the API rejects a
+ * replayed conversation whose earlier blocks changed, so nothing here may normalise them.
+ */
+export const storedBlockSchema = z.looseObject({ type: z.string() });
+export const storedContentSchema = z.array(storedBlockSchema);
+export type StoredBlock = z.infer<typeof storedBlockSchema>;
+
+export interface ConversationMessage {
+  seq: number;
+  role: 'user' | 'assistant';
+  content: StoredBlock[];
+  stopReason: string | null;
+}
+
+export function toConversationMessage(row: RunMessage): ConversationMessage {
+  return {
+    seq: row.seq,
+    role: row.role,
+    content: parseStoredJson(storedContentSchema, row.content_json, `message ${row.run_id}#${row.seq}`),
+    stopReason: row.stop_reason,
+  };
+}
+
+export async function listMessages(db: Db, runId: string): Promise<ConversationMessage[]> {
+  const rows = await db.selectFrom('run_messages').selectAll().where('run_id', '=', runId).orderBy('seq').execute();
+  return rows.map(toConversationMessage);
+}
+
+/** Appends the next message; callers run it inside the transaction that also records its effects. */
+export async function appendMessage(
+  db: Db,
+  msg: { runId: string; role: 'user' | 'assistant'; content: unknown[]; stopReason?: string | null; at: string },
+): Promise<number> {
+  const last = await db
+    .selectFrom('run_messages')
+    .select((eb) => eb.fn.max<number | null>('seq').as('seq'))
+    .where('run_id', '=', msg.runId)
+    .executeTakeFirst();
+  const seq = (last?.seq ?? -1) + 1;
+  await db
+    .insertInto('run_messages')
+    .values({
+      run_id: msg.runId,
+      seq,
+      role: msg.role,
+      content_json: JSON.stringify(msg.content),
+      stop_reason: msg.stopReason ?? null,
+      created_at: msg.at,
+    })
+    .execute();
+  return seq;
+}
