@@ -1,0 +1,150 @@
+import type { Clock } from '../clock.js';
+import type { Db } from '../db/connection.js';
+import { getAction, listTurnActions, transitionAction } from '../db/repos/actions.js';
+import { appendActivity } from '../db/repos/activity.js';
+import { getRun, transitionRun } from '../db/repos/runs.js';
+import type { Action, Run } from '../db/schema.js';
+import { AppError } from '../errors.js';
+import type { ToolRegistry } from '../tools/registry.js';
+import type { CallDescription } from '../tools/types.js';
+import { describeAction } from './cards.js';
+import type { RunEngine } from './engine.js';
+
+export type Decision =
+  | { outcome: 'approved'; action: Action; waitingFor: number }
+  | { outcome: 'rejected'; action: Action }
+  | { outcome: 'already_decided'; action: Action };
+
+export interface ApprovalDeps {
+  db: Db;
+  clock: Clock;
+  registry: ToolRegistry;
+  engine: RunEngine;
+}
+
+/**
+ * Approve and Reject. Both claim the action with a conditional update on `pending`, so of any number of
+ * concurrent clicks exactly one decides; the others are told who did.
+ */
+export class Approvals {
+  constructor(private readonly deps: ApprovalDeps) {}
+
+  async approve(input: { actionId: string; userId: string }): Promise<Decision> {
+    const { db, clock } = this.deps;
+    const action = await this.mustGetAction(input.actionId);
+    const at = clock.now().toISOString();
+    const won = await db.transaction().execute(async (trx) => {
+      const run = await getRun(trx, action.run_id);
+      if (!run || (run.status !== 'awaiting_approval' && run.status !== 'running')) return false;
+      const claimed = await transitionAction(trx, action.id, ['pending'], {
+        status: 'approved',
+        decided_by: input.userId,
+        decided_at: at,
+        // The approval covers exactly what the card showed: the stored call's hash.
+        approved_hash: action.input_hash,
+        updated_at: at,
+      });
+      if (!claimed) return false;
+      await appendActivity(trx, {
+        at,
+        teamId: action.team_id,
+        runId: action.run_id,
+        actionId: action.id,
+        actor: input.userId,
+        kind: 'approved',
+        detail: { tool: action.tool },
+      });
+      return true;
+    });
+    const fresh = (await getAction(db, action.id)) ?? action;
+    if (!won) return { outcome: 'already_decided', action: fresh };
+
+    const turn = await listTurnActions(db, action.run_id, action.message_seq);
+    const waitingFor = turn.filter((a) => a.status === 'pending').length;
+    await this.deps.engine.refreshCard(action.id);
+    if (waitingFor === 0) {
+      await transitionRun(db, action.run_id, ['awaiting_approval'], { status: 'running', updated_at: at });
+      void this.deps.engine.kick(action.run_id);
+    } else {
+      // Other cards of this turn show how many approvals are still missing.
+      for (const other of turn.filter((a) => a.status === 'approved' && a.id !== action.id)) await this.deps.engine.refreshCard(other.id);
+    }
+    return { outcome: 'approved', action: fresh, waitingFor };
+  }
+
+  /** Rejecting one call cancels the whole run: no further model call, no other call of the run. */
+  async reject(input: { actionId: string; userId: string; note: string | null }): Promise<Decision> {
+    const { db, clock } = this.deps;
+    const action = await this.mustGetAction(input.actionId);
+    const at = clock.now().toISOString();
+    const note = input.note?.trim() ? input.note.trim().slice(0, 2000) : null;
+    const cancelled = await db.transaction().execute(async (trx) => {
+      const claimed = await transitionAction(trx, action.id, ['pending'], {
+        status: 'rejected',
+        decided_by: input.userId,
+        decided_at: at,
+        decision_note: note,
+        result_json: JSON.stringify({ content: `Rejected by a human${note ? `: ${note}` : ''}.`, is_error: true }),
+        updated_at: at,
+      });
+      if (!claimed) return null;
+      await transitionRun(trx, action.run_id, ['running', 'awaiting_approval'], {
+        status: 'cancelled',
+        error_code: 'rejected',
+        error_message: `Rejected by <@${input.userId}>${note ? `: ${note}` : ''}`,
+        finished_at: at,
+        updated_at: at,
+      });
+      const others = (await trx.selectFrom('actions').selectAll().where('run_id', '=', action.run_id).where('status', 'in', ['pending', 'approved']).execute()) as Action[];
+      for (const other of others) {
+        await transitionAction(trx, other.id, ['pending', 'approved'], {
+          status: 'cancelled',
+          decision_note: `Cancelled: another action of this run was rejected by <@${input.userId}>.`,
+          result_json: JSON.stringify({ content: 'Cancelled because another action was rejected.', is_error: true }),
+          updated_at: at,
+        });
+      }
+      await appendActivity(trx, {
+        at,
+        teamId: action.team_id,
+        runId: action.run_id,
+        actionId: action.id,
+        actor: input.userId,
+        kind: 'rejected',
+        detail: { tool: action.tool, note, cancelledActions: others.map((o) => o.id) },
+      });
+      await appendActivity(trx, { at, teamId: action.team_id, runId: action.run_id, actor: input.userId, kind: 'run_cancelled', detail: { reason: 'rejected' } });
+      return others;
+    });
+    const fresh = (await getAction(db, action.id)) ?? action;
+    if (!cancelled) return { outcome: 'already_decided', action: fresh };
+
+    const engine = this.deps.engine;
+    await engine.refreshCard(action.id);
+    for (const other of cancelled) await engine.refreshCard(other.id);
+    const summary = describeAction(this.deps.registry, fresh).summary;
+    await engine.safePost(
+      action.run_id,
+      `:no_entry: <@${input.userId}> rejected "${summary}"${note ? ` with the note: "${note}"` : ' (no note)'}. The run is cancelled and nothing else will be done. Use \`/agent rerun ${action.run_id} <more context>\` to try again.`,
+    );
+    await engine.safeUpdateTaskMessage(action.run_id);
+    return { outcome: 'rejected', action: fresh };
+  }
+
+  /** For the "View full" modal: the exact content of a call as its card describes it. */
+  async describe(actionId: string): Promise<{ action: Action; run: Run | undefined; description: CallDescription }> {
+    const action = await this.mustGetAction(actionId);
+    const run = await getRun(this.deps.db, action.run_id);
+    return { action, run, description: describeAction(this.deps.registry, action) };
+  }
+
+  async getAction(actionId: string): Promise<Action> {
+    return this.mustGetAction(actionId);
+  }
+
+  private async mustGetAction(actionId: string): Promise<Action> {
+    const action = await getAction(this.deps.db, actionId);
+    if (!action) throw new AppError('action_not_found', `No action ${actionId}`);
+    return action;
+  }
+}

@@ -1,0 +1,23 @@
+/** `/agent help`: the commands, grouped by who may use them. */
+export function helpText(prefix?: string): string {
+  return [
+    ...(prefix ? [prefix, ''] : []),
+    '*/agent* — run a Claude agent here; anything that touches the outside world waits for approval.',
+    '',
+    '*Anyone*',
+    '• `/agent run <task>` — start a run in this channel (its thread shows everything it does)',
+    '• `/agent status [run-id]` — workspace state, or one run',
+    '• `/agent log <run-id>` — who approved or rejected what, and when',
+    '• `/agent cancel <run-id>` — cancel a run (requester or admin)',
+    '• `/agent rerun <run-id> [extra context]` — start again with more context',
+    '• `/agent trust` — what needs approval · `/agent caps` — spend caps',
+    '',
+    '*Admins*',
+    '• `/agent trust <action> <mode>` — modes: `require_approval`, `auto_notify`, `full_auto`',
+    '• `/agent pause [reason]` / `/agent unpause` — every action needs approval while paused',
+    '• `/agent caps <run|user-day|workspace-day|turns> <value>`',
+    '• `/agent disable [reason]` / `/agent enable` — kill switch',
+    '',
+    'Run ids look like `r-7k3qx9`; they are on every task message and card.',
+  ].join('\n');
+}

@@ -1,0 +1,57 @@
+import type { WebClient } from '@slack/web-api';
+import { z } from 'zod';
+import type { Clock } from '../clock.js';
+import type { UserDirectory, UserProfile } from '../agent/surface.js';
+
+const userInfoSchema = z.looseObject({
+  user: z.looseObject({
+    id: z.string(),
+    name: z.string().optional(),
+    real_name: z.string().optional(),
+    tz: z.string().optional(),
+    is_admin: z.boolean().optional(),
+    is_owner: z.boolean().optional(),
+    is_primary_owner: z.boolean().optional(),
+    profile: z
+      .looseObject({ real_name: z.string().optional(), display_name: z.string().optional(), email: z.string().optional() })
+      .optional(),
+  }),
+});
+
+/**
+ * users.info with a short cache: admin checks happen on every admin command and profile lookups on
+ * every email card, and Slack rate-limits users.info.
+ */
+export class SlackUserDirectory implements UserDirectory {
+  private readonly cache = new Map<string, { at: number; profile: UserProfile | undefined }>();
+
+  constructor(
+    private readonly client: WebClient,
+    private readonly clock: Clock,
+    private readonly ttlMs = 5 * 60_000,
+  ) {}
+
+  async lookup(teamId: string, userId: string): Promise<UserProfile | undefined> {
+    const key = `${teamId}:${userId}`;
+    const hit = this.cache.get(key);
+    const now = this.clock.now().getTime();
+    if (hit && now - hit.at < this.ttlMs) return hit.profile;
+    let profile: UserProfile | undefined;
+    try {
+      const res = userInfoSchema.parse(await this.client.users.info({ user: userId }));
+      const u = res.user;
+      profile = {
+        id: u.id,
+        name: u.profile?.real_name || u.real_name || u.profile?.display_name || u.name,
+        email: u.profile?.email,
+        isAdmin: Boolean(u.is_admin || u.is_owner || u.is_primary_owner),
+        tz: u.tz,
+      };
+    } catch (err) {
+      if ((err as { data?: { error?: string } }).data?.error === 'user_not_found') profile = undefined;
+      else throw err;
+    }
+    this.cache.set(key, { at: now, profile });
+    return profile;
+  }
+}

@@ -1,0 +1,30 @@
+import { z } from 'zod';
+import type { ToolDefinition } from './types.js';
+
+export interface ThreadPoster {
+  /** Posts `text` in the run's task thread. */
+  postToRunThread(runId: string, text: string): Promise<void>;
+}
+
+const inputSchema = z.object({
+  text: z.string().trim().min(1, 'text must not be empty').max(3000, 'text must be at most 3000 characters'),
+});
+
+/** A progress note in the task thread: the agent's way of keeping people informed. */
+export function createCommentOnTaskTool(poster: ThreadPoster): ToolDefinition<z.infer<typeof inputSchema>> {
+  return {
+    name: 'comment_on_task',
+    description:
+      'Post a short comment in the Slack thread of this task, to keep the requester informed (progress, a question, a finding). Plain text, at most 3000 characters.',
+    inputSchema,
+    describe: (input) => ({
+      summary: `Comment in the task thread: "${input.text.length > 80 ? `${input.text.slice(0, 80)}…` : input.text}"`,
+      content: input.text,
+      contentLabel: 'Comment',
+    }),
+    async run(input, ctx) {
+      await poster.postToRunThread(ctx.run.id, `:speech_balloon: ${input.text}`);
+      return { content: 'Comment posted in the task thread.' };
+    },
+  };
+}

@@ -1,0 +1,1162 @@
+/**
+ * A loopback fake of Slack's Web API, for driving the app through `SLACK_API_URL`.
+ *
+ * It speaks the wire format @slack/web-api's WebClient uses (form-encoded POSTs to `<url><method>`, objects
+ * such as `blocks` JSON-stringified, the token in `Authorization: Bearer`) and answers like Slack does:
+ * HTTP 200 with `{ ok: false, error }` for platform errors, 429 + Retry-After for rate limits. It keeps a
+ * message store that models what people would see, and enforces the Block Kit limits that bite in
+ * production, so a test fails here instead of in a customer's workspace.
+ *
+ * Where Slack is lenient but lenience would hide an app bug, the fake is stricter (documented inline).
+ */
+import { createServer } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface FakeSlackOptions {
+  botToken?: string;
+  teamId?: string;
+  botUserId?: string;
+  latencyMs?: number;
+}
+
+export interface FakeSlackCall {
+  method: string;
+  args: Record<string, unknown>;
+  /** Date.now() when the fake answered. */
+  at: number;
+  /** Every attempt is recorded, failed ones too; these say how it was answered. */
+  ok: boolean;
+  error?: string;
+}
+
+export interface FakeSlackMessage {
+  channel: string;
+  ts: string;
+  /** Set on replies only (normalised to the thread's parent, as Slack does). */
+  thread_ts?: string;
+  user: string;
+  bot_id?: string;
+  text: string;
+  blocks?: unknown[];
+  metadata?: unknown;
+  reply_broadcast?: boolean;
+  /** Earlier versions, oldest first, so a test can see what a card showed before it was updated. */
+  history: Array<{ text: string; blocks?: unknown[]; at: number }>;
+  deleted: boolean;
+}
+
+export interface FakeSlackEphemeral {
+  channel: string;
+  user: string;
+  ts: string;
+  thread_ts?: string;
+  text: string;
+  blocks?: unknown[];
+  via: 'chat.postEphemeral' | 'response_url';
+}
+
+export interface FakeSlackView {
+  id: string;
+  type: string;
+  callback_id?: string;
+  private_metadata?: string;
+  external_id?: string;
+  title?: unknown;
+  blocks: unknown[];
+  hash: string;
+  root_view_id: string;
+  previous_view_id: string | null;
+  /** Set for App Home views (views.publish). */
+  user_id?: string;
+  /** The raw view object as last sent by the app. */
+  raw: Record<string, unknown>;
+  history: Array<Record<string, unknown>>;
+}
+
+export interface FakeSlackUser {
+  id: string;
+  name: string;
+  real_name: string;
+  email?: string;
+  is_admin?: boolean;
+  is_owner?: boolean;
+  tz?: string;
+}
+
+export interface FakeSlackChannelState {
+  name?: string;
+  is_member?: boolean;
+  is_archived?: boolean;
+  /** false: every method naming this channel answers `channel_not_found`. */
+  exists?: boolean;
+}
+
+export type FakeSlackFailure =
+  | { error: string }
+  | { status: 429; retryAfter: number }
+  | { status: 500 | 502 | 503 | 504 };
+
+export interface ResponseUrlContext {
+  channel: string;
+  userId: string;
+  /** The message the interaction came from: lets `replace_original` / `delete_original` work. */
+  messageTs?: string;
+}
+
+export interface FakeSlack {
+  /** Ends with `/api/`: pass as `slackApiUrl` / `SLACK_API_URL`. */
+  url: string;
+  /** `http://127.0.0.1:PORT`, for response URLs and anything not under /api/. */
+  origin: string;
+  botToken: string;
+  teamId: string;
+  botUserId: string;
+  botId: string;
+  calls: FakeSlackCall[];
+  callsTo(method: string): Record<string, unknown>[];
+  waitFor(
+    method: string,
+    predicate?: (args: Record<string, unknown>, call: FakeSlackCall) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
+  waitForCount(method: string, n: number, timeoutMs?: number): Promise<Record<string, unknown>[]>;
+
+  message(channel: string, ts: string): FakeSlackMessage | undefined;
+  threadReplies(channel: string, threadTs: string): FakeSlackMessage[];
+  channelMessages(channel: string): FakeSlackMessage[];
+  ephemerals(userId?: string): FakeSlackEphemeral[];
+  /** Put a message in the store as if a person wrote it (the bot cannot update it). Returns its ts. */
+  seedMessage(msg: { channel: string; user: string; text: string; thread_ts?: string }): string;
+  /** The DM channel id the fake uses when the app posts to a user id. */
+  dmChannel(userId: string): string;
+
+  views: FakeSlackView[];
+  view(id: string): FakeSlackView | undefined;
+  homeView(userId: string): FakeSlackView | undefined;
+  expireTrigger(triggerId: string): void;
+
+  addUser(user: FakeSlackUser): void;
+  addUserGroup(id: string, userIds: string[]): void;
+  setChannel(id: string, state: FakeSlackChannelState): void;
+
+  /** A loopback response_url (5 uses, like Slack's) bound to where the interaction happened. */
+  responseUrl(ctx: ResponseUrlContext): string;
+
+  failNext(method: string, failure: FakeSlackFailure, times?: number): void;
+  setLatency(ms: number): void;
+  close(): Promise<void>;
+}
+
+/** Slack's documented Block Kit limits, plus the reported ~13k total that yields msg_blocks_too_long. */
+const LIMITS = {
+  messageBlocks: 50,
+  viewBlocks: 100,
+  sectionText: 3000,
+  sectionField: 2000,
+  sectionFields: 10,
+  header: 150,
+  buttonText: 75,
+  buttonValue: 2000,
+  url: 3000,
+  id: 255,
+  actionsElements: 25,
+  contextElements: 10,
+  inputLabel: 2000,
+  plainTextInput: 3000,
+  markdownBlock: 12000,
+  totalBlockText: 13000,
+  messageText: 40000,
+  viewTitle: 24,
+  privateMetadata: 3000,
+} as const;
+
+const RESPONSE_URL_USES = 5;
+
+/** Form fields WebClient JSON-stringifies; parsed back so tests see what the app passed. */
+const JSON_FIELDS = new Set(['blocks', 'attachments', 'view', 'metadata', 'user_auth_blocks']);
+const BOOLEAN_FIELDS = new Set([
+  'reply_broadcast',
+  'unfurl_links',
+  'unfurl_media',
+  'mrkdwn',
+  'as_user',
+  'link_names',
+  'include_all_metadata',
+  'inclusive',
+  'include_locale',
+  'include_num_members',
+]);
+
+type Json = Record<string, unknown>;
+type Result = Json & { ok: boolean; error?: string };
+
+class SlackFail extends Error {
+  constructor(
+    readonly code: string,
+    readonly details: string[] = [],
+  ) {
+    super(code);
+  }
+}
+
+function fail(code: string, details: string[] = []): never {
+  throw new SlackFail(code, details);
+}
+
+function str(args: Json, key: string): string | undefined {
+  const v = args[key];
+  if (typeof v === 'string' && v !== '') return v;
+  if (typeof v === 'number') return String(v);
+  return undefined;
+}
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Block Kit validation. Messages use Slack's `[ERROR] ... [json-pointer:/blocks/0/text]` format.
+// ---------------------------------------------------------------------------------------------------
+
+interface BlockCheck {
+  problems: string[];
+  totalText: number;
+}
+
+function problem(c: BlockCheck, path: string, msg: string): void {
+  c.problems.push(`[ERROR] ${msg} [json-pointer:${path}]`);
+}
+
+function checkTextObject(
+  c: BlockCheck,
+  obj: unknown,
+  path: string,
+  max: number,
+  plainOnly = false,
+): void {
+  if (!isObject(obj)) return problem(c, path, 'must be a text object');
+  if (obj.type !== 'plain_text' && obj.type !== 'mrkdwn') {
+    return problem(c, `${path}/type`, 'must be one of plain_text, mrkdwn');
+  }
+  if (plainOnly && obj.type !== 'plain_text') return problem(c, `${path}/type`, 'must be plain_text');
+  if ('emoji' in obj && obj.type === 'mrkdwn') problem(c, `${path}/emoji`, 'emoji is not allowed for mrkdwn');
+  if ('verbatim' in obj && obj.type === 'plain_text') {
+    problem(c, `${path}/verbatim`, 'verbatim is not allowed for plain_text');
+  }
+  if (typeof obj.text !== 'string' || obj.text.length === 0) {
+    return problem(c, `${path}/text`, 'must be more than 0 characters');
+  }
+  if (obj.text.length > max) problem(c, `${path}/text`, `must be less than ${max + 1} characters`);
+  c.totalText += obj.text.length;
+}
+
+function checkId(c: BlockCheck, v: unknown, path: string): void {
+  if (v === undefined) return;
+  if (typeof v !== 'string' || v.length === 0) return problem(c, path, 'must be a non-empty string');
+  if (v.length > LIMITS.id) problem(c, path, `must be less than ${LIMITS.id + 1} characters`);
+}
+
+function checkOptions(c: BlockCheck, options: unknown, path: string, min: number, max: number): void {
+  if (!Array.isArray(options)) return problem(c, path, 'must be an array');
+  if (options.length < min || options.length > max) {
+    problem(c, path, `must have between ${min} and ${max} items`);
+  }
+  options.forEach((o, i) => {
+    if (!isObject(o)) return problem(c, `${path}/${i}`, 'must be an option object');
+    checkTextObject(c, o.text, `${path}/${i}/text`, 75);
+    if (typeof o.value !== 'string' || o.value.length > 150) {
+      problem(c, `${path}/${i}/value`, 'must be a string of at most 150 characters');
+    }
+  });
+}
+
+function checkElement(c: BlockCheck, el: unknown, path: string, actionIds: Set<string>): void {
+  if (!isObject(el) || typeof el.type !== 'string') return problem(c, path, 'must be an element with a type');
+  checkId(c, el.action_id, `${path}/action_id`);
+  if (typeof el.action_id === 'string') {
+    // Slack requires action_id to be unique within its block; duplicates are a classic card bug.
+    if (actionIds.has(el.action_id)) problem(c, `${path}/action_id`, 'must be unique within the block');
+    actionIds.add(el.action_id);
+  }
+  switch (el.type) {
+    case 'button':
+      checkTextObject(c, el.text, `${path}/text`, LIMITS.buttonText, true);
+      if (el.value !== undefined && (typeof el.value !== 'string' || el.value.length > LIMITS.buttonValue)) {
+        problem(c, `${path}/value`, `must be less than ${LIMITS.buttonValue + 1} characters`);
+      }
+      if (el.url !== undefined && (typeof el.url !== 'string' || el.url.length > LIMITS.url)) {
+        problem(c, `${path}/url`, `must be less than ${LIMITS.url + 1} characters`);
+      }
+      if (el.style !== undefined && el.style !== 'primary' && el.style !== 'danger') {
+        problem(c, `${path}/style`, 'must be one of primary, danger');
+      }
+      if (el.confirm !== undefined) checkConfirm(c, el.confirm, `${path}/confirm`);
+      return;
+    case 'plain_text_input':
+      for (const k of ['max_length', 'min_length'] as const) {
+        const v = el[k];
+        if (v !== undefined && (typeof v !== 'number' || v < 0 || v > LIMITS.plainTextInput)) {
+          problem(c, `${path}/${k}`, `must be at most ${LIMITS.plainTextInput}`);
+        }
+      }
+      if (el.placeholder !== undefined) checkTextObject(c, el.placeholder, `${path}/placeholder`, 150, true);
+      return;
+    case 'static_select':
+    case 'multi_static_select':
+      if (el.options !== undefined) checkOptions(c, el.options, `${path}/options`, 1, 100);
+      return;
+    case 'overflow':
+      checkOptions(c, el.options, `${path}/options`, 1, 5);
+      return;
+    case 'checkboxes':
+    case 'radio_buttons':
+      checkOptions(c, el.options, `${path}/options`, 1, 10);
+      return;
+    default:
+      // Other interactive elements (date pickers, user selects, images...) pass with the id checks above.
+      return;
+  }
+}
+
+function checkConfirm(c: BlockCheck, confirm: unknown, path: string): void {
+  if (!isObject(confirm)) return problem(c, path, 'must be a confirmation dialog object');
+  checkTextObject(c, confirm.title, `${path}/title`, 100, true);
+  checkTextObject(c, confirm.text, `${path}/text`, 300);
+  checkTextObject(c, confirm.confirm, `${path}/confirm`, 30, true);
+  checkTextObject(c, confirm.deny, `${path}/deny`, 30, true);
+}
+
+const PASS_THROUGH_BLOCKS = new Set(['rich_text', 'file', 'video', 'table', 'call', 'context_actions']);
+
+function checkBlock(c: BlockCheck, block: unknown, path: string, blockIds: Set<string>): void {
+  if (!isObject(block) || typeof block.type !== 'string') return problem(c, path, 'must be a block with a type');
+  checkId(c, block.block_id, `${path}/block_id`);
+  if (typeof block.block_id === 'string') {
+    if (blockIds.has(block.block_id)) problem(c, `${path}/block_id`, 'must be unique');
+    blockIds.add(block.block_id);
+  }
+  const actionIds = new Set<string>();
+  switch (block.type) {
+    case 'section': {
+      if (block.text === undefined && block.fields === undefined) {
+        return problem(c, path, 'must provide either text or fields');
+      }
+      if (block.text !== undefined) checkTextObject(c, block.text, `${path}/text`, LIMITS.sectionText);
+      if (block.fields !== undefined) {
+        if (!Array.isArray(block.fields) || block.fields.length > LIMITS.sectionFields) {
+          problem(c, `${path}/fields`, `must be an array of at most ${LIMITS.sectionFields} items`);
+        } else {
+          block.fields.forEach((f, i) => checkTextObject(c, f, `${path}/fields/${i}`, LIMITS.sectionField));
+        }
+      }
+      if (block.accessory !== undefined) checkElement(c, block.accessory, `${path}/accessory`, actionIds);
+      return;
+    }
+    case 'header':
+      return checkTextObject(c, block.text, `${path}/text`, LIMITS.header, true);
+    case 'divider':
+      return;
+    case 'context': {
+      const els = block.elements;
+      if (!Array.isArray(els) || els.length === 0 || els.length > LIMITS.contextElements) {
+        return problem(c, `${path}/elements`, `must have between 1 and ${LIMITS.contextElements} items`);
+      }
+      els.forEach((el, i) => {
+        if (isObject(el) && el.type === 'image') return;
+        checkTextObject(c, el, `${path}/elements/${i}`, LIMITS.sectionText);
+      });
+      return;
+    }
+    case 'actions': {
+      const els = block.elements;
+      if (!Array.isArray(els) || els.length === 0 || els.length > LIMITS.actionsElements) {
+        return problem(c, `${path}/elements`, `must have between 1 and ${LIMITS.actionsElements} items`);
+      }
+      els.forEach((el, i) => checkElement(c, el, `${path}/elements/${i}`, actionIds));
+      return;
+    }
+    case 'input':
+      checkTextObject(c, block.label, `${path}/label`, LIMITS.inputLabel, true);
+      if (block.hint !== undefined) checkTextObject(c, block.hint, `${path}/hint`, LIMITS.inputLabel, true);
+      if (block.element === undefined) return problem(c, `${path}/element`, 'is required');
+      return checkElement(c, block.element, `${path}/element`, actionIds);
+    case 'image':
+      if (typeof block.alt_text !== 'string' || block.alt_text.length === 0) {
+        problem(c, `${path}/alt_text`, 'must be more than 0 characters');
+      }
+      return;
+    case 'markdown':
+      if (typeof block.text !== 'string' || block.text.length === 0) {
+        return problem(c, `${path}/text`, 'must be more than 0 characters');
+      }
+      if (block.text.length > LIMITS.markdownBlock) {
+        problem(c, `${path}/text`, `must be less than ${LIMITS.markdownBlock + 1} characters`);
+      }
+      c.totalText += block.text.length;
+      return;
+    default:
+      if (PASS_THROUGH_BLOCKS.has(block.type)) return;
+      problem(c, `${path}/type`, `unsupported block type \`${block.type}\``);
+  }
+}
+
+function checkBlockList(blocks: unknown, max: number, basePath = '/blocks'): BlockCheck {
+  const c: BlockCheck = { problems: [], totalText: 0 };
+  if (!Array.isArray(blocks)) {
+    problem(c, basePath, 'must be an array');
+    return c;
+  }
+  if (blocks.length > max) problem(c, basePath, `no more than ${max} items allowed`);
+  const blockIds = new Set<string>();
+  blocks.forEach((b, i) => checkBlock(c, b, `${basePath}/${i}`, blockIds));
+  return c;
+}
+
+/** Message surfaces: chat.postMessage, chat.update, chat.postEphemeral, response_url. */
+function validateMessageContent(args: Json, requireContent: boolean): void {
+  const hasText = typeof args.text === 'string' && args.text.length > 0;
+  const hasBlocks = Array.isArray(args.blocks) && args.blocks.length > 0;
+  const hasAttachments = Array.isArray(args.attachments) && args.attachments.length > 0;
+  if (requireContent && !hasText && !hasBlocks && !hasAttachments) fail('no_text');
+  if (typeof args.text === 'string' && args.text.length > LIMITS.messageText) fail('msg_too_long');
+  if (args.blocks !== undefined) {
+    const c = checkBlockList(args.blocks, LIMITS.messageBlocks);
+    if (c.problems.length > 0) fail('invalid_blocks', c.problems);
+    if (c.totalText > LIMITS.totalBlockText) fail('msg_blocks_too_long');
+  }
+}
+
+function validateView(view: unknown, kind: 'modal' | 'home'): Json {
+  if (!isObject(view)) fail('invalid_arguments', ['[ERROR] view must be an object [json-pointer:/view]']);
+  const c: BlockCheck = { problems: [], totalText: 0 };
+  if (view.type !== kind) problem(c, '/view/type', `must be ${kind}`);
+  if (kind === 'modal') {
+    checkTextObject(c, view.title, '/view/title', LIMITS.viewTitle, true);
+    if (view.submit !== undefined) checkTextObject(c, view.submit, '/view/submit', LIMITS.viewTitle, true);
+    if (view.close !== undefined) checkTextObject(c, view.close, '/view/close', LIMITS.viewTitle, true);
+    const hasInput = Array.isArray(view.blocks) && view.blocks.some((b) => isObject(b) && b.type === 'input');
+    if (hasInput && view.submit === undefined) {
+      problem(c, '/view/submit', 'submit is required when an input block is within the blocks');
+    }
+  }
+  if (view.private_metadata !== undefined) {
+    if (typeof view.private_metadata !== 'string' || view.private_metadata.length > LIMITS.privateMetadata) {
+      problem(c, '/view/private_metadata', `must be less than ${LIMITS.privateMetadata + 1} characters`);
+    }
+  }
+  checkId(c, view.callback_id, '/view/callback_id');
+  checkId(c, view.external_id, '/view/external_id');
+  const blocks = checkBlockList(view.blocks, LIMITS.viewBlocks, '/view/blocks');
+  c.problems.push(...blocks.problems);
+  if (c.problems.length > 0) fail('invalid_arguments', c.problems);
+  return view;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Request parsing
+// ---------------------------------------------------------------------------------------------------
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/** Returns the args, or the Slack error code the real API gives for an unparseable field. */
+function parseArgs(contentType: string, raw: string): Json {
+  const args: Json = {};
+  if (contentType.startsWith('application/json')) {
+    const parsed: unknown = raw === '' ? {} : JSON.parse(raw);
+    if (!isObject(parsed)) fail('invalid_json');
+    Object.assign(args, parsed);
+  } else {
+    for (const [k, v] of new URLSearchParams(raw)) args[k] = v;
+  }
+  for (const [k, v] of Object.entries(args)) {
+    if (typeof v !== 'string') continue;
+    if (JSON_FIELDS.has(k)) {
+      try {
+        args[k] = JSON.parse(v);
+      } catch {
+        fail(k === 'blocks' ? 'invalid_blocks_format' : 'invalid_arguments', [
+          `[ERROR] ${k} is not valid JSON [json-pointer:/${k}]`,
+        ]);
+      }
+    } else if (BOOLEAN_FIELDS.has(k) && (v === 'true' || v === 'false')) {
+      args[k] = v === 'true';
+    }
+  }
+  return args;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function summarize(call: FakeSlackCall): string {
+  const json = JSON.stringify(call.args);
+  const args = json.length > 200 ? `${json.slice(0, 200)}…` : json;
+  return `  ${call.method} ${call.ok ? 'ok' : `-> ${call.error}`} ${args}`;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The fake
+// ---------------------------------------------------------------------------------------------------
+
+export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeSlack> {
+  const botToken = opts.botToken ?? 'xoxb-fake-token';
+  const teamId = opts.teamId ?? 'T_TEST';
+  const botUserId = opts.botUserId ?? 'U_BOT';
+  const botId = 'B_BOT';
+  const appId = 'A_APP';
+  let latencyMs = opts.latencyMs ?? 0;
+
+  const calls: FakeSlackCall[] = [];
+  const waiters = new Set<() => void>();
+  const messages = new Map<string, FakeSlackMessage>(); // key: `${channel}/${ts}`
+  const ephemeralList: FakeSlackEphemeral[] = [];
+  const views: FakeSlackView[] = [];
+  const users = new Map<string, FakeSlackUser>();
+  const userGroups = new Map<string, string[]>();
+  const channels = new Map<string, FakeSlackChannelState>();
+  const expiredTriggers = new Set<string>();
+  const failures = new Map<string, Array<{ failure: FakeSlackFailure; remaining: number }>>();
+  const responseUrls = new Map<string, ResponseUrlContext & { uses: number }>();
+
+  // Deterministic, strictly increasing timestamps: string order equals post order, like Slack's.
+  let seq = 0;
+  const nextTs = (): string => {
+    seq += 1;
+    const micros = seq * 100;
+    const secs = 1_700_000_000 + Math.floor(micros / 1_000_000);
+    return `${secs}.${String(micros % 1_000_000).padStart(6, '0')}`;
+  };
+  let idSeq = 0;
+  const nextId = (prefix: string): string => `${prefix}${String(++idSeq).padStart(8, '0')}`;
+
+  const key = (channel: string, ts: string): string => `${channel}/${ts}`;
+  const dmChannel = (userId: string): string => `D${userId}`;
+  /** Slack opens (or reuses) the DM when a user id is given as the channel. */
+  const resolveChannel = (channel: string): string => (/^[UW]/.test(channel) ? dmChannel(channel) : channel);
+
+  const channelState = (id: string): Required<Omit<FakeSlackChannelState, 'name'>> & { name: string } => {
+    const s = channels.get(id) ?? {};
+    return {
+      name: s.name ?? id.toLowerCase().replace(/[^a-z0-9_-]/g, ''),
+      is_member: s.is_member ?? true,
+      is_archived: s.is_archived ?? false,
+      exists: s.exists ?? true,
+    };
+  };
+
+  /** Posting needs the channel to exist, be unarchived and have the bot in it. */
+  const requirePostable = (channel: string): void => {
+    const s = channelState(channel);
+    if (!s.exists) fail('channel_not_found');
+    if (s.is_archived) fail('is_archived');
+    if (!s.is_member) fail('not_in_channel');
+  };
+
+  const requireChannelArg = (args: Json, name = 'channel'): string => {
+    const channel = str(args, name);
+    if (!channel) fail('channel_not_found');
+    const resolved = resolveChannel(channel);
+    if (!channelState(resolved).exists) fail('channel_not_found');
+    return resolved;
+  };
+
+  const findMessage = (channel: string, ts: string): FakeSlackMessage | undefined => {
+    const m = messages.get(key(channel, ts));
+    return m && !m.deleted ? m : undefined;
+  };
+
+  const messageJson = (m: FakeSlackMessage): Json => ({
+    type: 'message',
+    ...(m.bot_id ? { bot_id: m.bot_id, app_id: appId } : {}),
+    text: m.text,
+    user: m.user,
+    ts: m.ts,
+    team: teamId,
+    ...(m.blocks ? { blocks: m.blocks } : {}),
+    ...(m.thread_ts ? { thread_ts: m.thread_ts, parent_user_id: findMessage(m.channel, m.thread_ts)?.user } : {}),
+    ...(m.metadata ? { metadata: m.metadata } : {}),
+  });
+
+  const storeMessage = (m: Omit<FakeSlackMessage, 'ts' | 'history' | 'deleted'>): FakeSlackMessage => {
+    const msg: FakeSlackMessage = { ...m, ts: nextTs(), history: [], deleted: false };
+    messages.set(key(msg.channel, msg.ts), msg);
+    return msg;
+  };
+
+  /**
+   * Stricter than Slack, which may accept an unknown thread_ts: a reply to a thread the fake never saw
+   * is almost always an app bug (wrong ts stored, wrong channel). A reply's ts is normalised to its parent.
+   */
+  const resolveThread = (channel: string, threadTs: string | undefined): string | undefined => {
+    if (threadTs === undefined) return undefined;
+    const parent = findMessage(channel, threadTs);
+    if (!parent) fail('thread_not_found');
+    return parent.thread_ts ?? parent.ts;
+  };
+
+  const postMessage = (args: Json): Result => {
+    const channel = requireChannelArg(args);
+    requirePostable(channel);
+    validateMessageContent(args, true);
+    const threadTs = resolveThread(channel, str(args, 'thread_ts'));
+    const msg = storeMessage({
+      channel,
+      user: botUserId,
+      bot_id: botId,
+      text: typeof args.text === 'string' ? args.text : '',
+      ...(Array.isArray(args.blocks) ? { blocks: args.blocks } : {}),
+      ...(threadTs ? { thread_ts: threadTs } : {}),
+      ...(args.metadata !== undefined ? { metadata: args.metadata } : {}),
+      ...(args.reply_broadcast === true ? { reply_broadcast: true } : {}),
+    });
+    return { ok: true, channel, ts: msg.ts, message: messageJson(msg) };
+  };
+
+  const updateMessage = (msg: FakeSlackMessage, args: Json): void => {
+    msg.history.push({ text: msg.text, ...(msg.blocks ? { blocks: msg.blocks } : {}), at: Date.now() });
+    if (typeof args.text === 'string') msg.text = args.text;
+    // Slack keeps the previous blocks when `blocks` is omitted; an empty array removes them.
+    if (Array.isArray(args.blocks)) {
+      if (args.blocks.length === 0) delete msg.blocks;
+      else msg.blocks = args.blocks;
+    }
+    if (args.metadata !== undefined) msg.metadata = args.metadata;
+  };
+
+  const userJson = (u: FakeSlackUser): Json => ({
+    id: u.id,
+    team_id: teamId,
+    name: u.name,
+    deleted: false,
+    real_name: u.real_name,
+    tz: u.tz ?? 'Europe/London',
+    is_admin: u.is_admin ?? false,
+    is_owner: u.is_owner ?? false,
+    is_primary_owner: false,
+    is_restricted: false,
+    is_ultra_restricted: false,
+    is_bot: false,
+    is_app_user: false,
+    profile: {
+      real_name: u.real_name,
+      real_name_normalized: u.real_name,
+      display_name: u.name,
+      display_name_normalized: u.name,
+      // Slack only includes the email with the users:read.email scope; the fake includes it when known.
+      ...(u.email ? { email: u.email } : {}),
+      team: teamId,
+    },
+  });
+
+  const channelJson = (id: string): Json => {
+    const s = channelState(id);
+    return {
+      id,
+      name: s.name,
+      is_channel: id.startsWith('C'),
+      is_group: id.startsWith('G'),
+      is_im: id.startsWith('D'),
+      is_private: id.startsWith('G'),
+      is_member: s.is_member,
+      is_archived: s.is_archived,
+      created: 1_690_000_000,
+      context_team_id: teamId,
+    };
+  };
+
+  const viewJson = (v: FakeSlackView): Json => ({
+    ...v.raw,
+    id: v.id,
+    team_id: teamId,
+    hash: v.hash,
+    root_view_id: v.root_view_id,
+    previous_view_id: v.previous_view_id,
+    app_id: appId,
+    bot_id: botId,
+    state: { values: {} },
+    blocks: v.blocks,
+  });
+
+  const newView = (raw: Json, extra: { previous?: FakeSlackView; user_id?: string }): FakeSlackView => {
+    const id = nextId('V');
+    const v: FakeSlackView = {
+      id,
+      type: String(raw.type),
+      ...(typeof raw.callback_id === 'string' ? { callback_id: raw.callback_id } : {}),
+      ...(typeof raw.private_metadata === 'string' ? { private_metadata: raw.private_metadata } : {}),
+      ...(typeof raw.external_id === 'string' ? { external_id: raw.external_id } : {}),
+      title: raw.title,
+      blocks: Array.isArray(raw.blocks) ? raw.blocks : [],
+      hash: `${Date.now()}.${nextId('h')}`,
+      root_view_id: extra.previous?.root_view_id ?? id,
+      previous_view_id: extra.previous?.id ?? null,
+      ...(extra.user_id ? { user_id: extra.user_id } : {}),
+      raw,
+      history: [],
+    };
+    views.push(v);
+    return v;
+  };
+
+  const replaceView = (v: FakeSlackView, raw: Json): void => {
+    v.history.push(v.raw);
+    v.raw = raw;
+    v.type = String(raw.type);
+    v.title = raw.title;
+    v.blocks = Array.isArray(raw.blocks) ? raw.blocks : [];
+    if (typeof raw.callback_id === 'string') v.callback_id = raw.callback_id;
+    if (typeof raw.private_metadata === 'string') v.private_metadata = raw.private_metadata;
+    v.hash = `${Date.now()}.${nextId('h')}`;
+  };
+
+  const requireTrigger = (args: Json): void => {
+    const trigger = str(args, 'trigger_id');
+    if (!trigger) fail('invalid_arguments', ['[ERROR] missing required field: trigger_id']);
+    if (expiredTriggers.has(trigger)) fail('expired_trigger_id');
+  };
+
+  const findView = (args: Json): FakeSlackView => {
+    const id = str(args, 'view_id');
+    const ext = str(args, 'external_id');
+    if (!id && !ext) fail('invalid_arguments', ['[ERROR] view_id or external_id is required']);
+    const v = views.find((x) => (id ? x.id === id : x.external_id === ext));
+    if (!v) fail('not_found');
+    return v;
+  };
+
+  const handlers: Record<string, (args: Json) => Result> = {
+    'auth.test': () => ({
+      ok: true,
+      url: 'https://fake.slack.test/',
+      team: 'Fake Team',
+      user: 'agent',
+      team_id: teamId,
+      user_id: botUserId,
+      bot_id: botId,
+      is_enterprise_install: false,
+    }),
+
+    'chat.postMessage': postMessage,
+
+    'chat.update': (args) => {
+      const channel = requireChannelArg(args);
+      const ts = str(args, 'ts');
+      if (!ts) fail('message_not_found');
+      const msg = findMessage(channel, ts);
+      if (!msg) fail('message_not_found');
+      if (msg.user !== botUserId) fail('cant_update_message');
+      if (channelState(channel).is_archived) fail('is_archived');
+      validateMessageContent(args, false);
+      updateMessage(msg, args);
+      return { ok: true, channel, ts, text: msg.text, message: messageJson(msg) };
+    },
+
+    'chat.delete': (args) => {
+      const channel = requireChannelArg(args);
+      const ts = str(args, 'ts');
+      const msg = ts ? findMessage(channel, ts) : undefined;
+      if (!msg) fail('message_not_found');
+      if (msg.user !== botUserId) fail('cant_delete_message');
+      msg.deleted = true;
+      return { ok: true, channel, ts: msg.ts };
+    },
+
+    'chat.postEphemeral': (args) => {
+      const channel = requireChannelArg(args);
+      const user = str(args, 'user');
+      if (!user) fail('user_not_found');
+      requirePostable(channel);
+      validateMessageContent(args, true);
+      const threadTs = str(args, 'thread_ts');
+      const ts = nextTs();
+      ephemeralList.push({
+        channel,
+        user,
+        ts,
+        ...(threadTs ? { thread_ts: threadTs } : {}),
+        text: typeof args.text === 'string' ? args.text : '',
+        ...(Array.isArray(args.blocks) ? { blocks: args.blocks } : {}),
+        via: 'chat.postEphemeral',
+      });
+      return { ok: true, message_ts: ts };
+    },
+
+    'chat.getPermalink': (args) => {
+      const channel = requireChannelArg(args);
+      const ts = str(args, 'message_ts');
+      const msg = ts ? findMessage(channel, ts) : undefined;
+      if (!msg) fail('message_not_found');
+      const base = `https://fake.slack.test/archives/${channel}/p${msg.ts.replace('.', '')}`;
+      const permalink = msg.thread_ts ? `${base}?thread_ts=${msg.thread_ts}&cid=${channel}` : base;
+      return { ok: true, channel, permalink };
+    },
+
+    'conversations.info': (args) => {
+      const channel = requireChannelArg(args);
+      return { ok: true, channel: channelJson(channel) };
+    },
+
+    'conversations.join': (args) => {
+      const channel = requireChannelArg(args);
+      const s = channelState(channel);
+      if (s.is_archived) fail('is_archived');
+      channels.set(channel, { ...channels.get(channel), is_member: true });
+      return { ok: true, channel: channelJson(channel) };
+    },
+
+    'conversations.history': (args) => {
+      const channel = requireChannelArg(args);
+      if (!channelState(channel).is_member) fail('not_in_channel');
+      const list = topLevel(channel).reverse().map(messageJson);
+      return { ok: true, messages: list, has_more: false, response_metadata: { next_cursor: '' } };
+    },
+
+    'conversations.replies': (args) => {
+      const channel = requireChannelArg(args);
+      const ts = str(args, 'ts');
+      const parent = ts ? findMessage(channel, ts) : undefined;
+      if (!parent) fail('thread_not_found');
+      const root = parent.thread_ts ?? parent.ts;
+      const rootMsg = findMessage(channel, root);
+      const list = [...(rootMsg ? [rootMsg] : []), ...replies(channel, root)].map(messageJson);
+      return { ok: true, messages: list, has_more: false, response_metadata: { next_cursor: '' } };
+    },
+
+    'users.info': (args) => {
+      const id = str(args, 'user');
+      const u = id ? users.get(id) : undefined;
+      if (!u) fail('user_not_found');
+      return { ok: true, user: userJson(u) };
+    },
+
+    'usergroups.users.list': (args) => {
+      const id = str(args, 'usergroup');
+      const members = id ? userGroups.get(id) : undefined;
+      if (!members) fail('no_such_subteam');
+      return { ok: true, users: [...members] };
+    },
+
+    'views.open': (args) => {
+      requireTrigger(args);
+      const raw = validateView(args.view, 'modal');
+      return { ok: true, view: viewJson(newView(raw, {})) };
+    },
+
+    'views.push': (args) => {
+      requireTrigger(args);
+      const raw = validateView(args.view, 'modal');
+      // Slack pushes onto the stack of the modal the trigger came from; the latest modal is a fair stand-in.
+      const previous = [...views].reverse().find((v) => v.type === 'modal');
+      return { ok: true, view: viewJson(newView(raw, previous ? { previous } : {})) };
+    },
+
+    'views.update': (args) => {
+      const v = findView(args);
+      const hash = str(args, 'hash');
+      if (hash && hash !== v.hash) fail('hash_conflict');
+      const raw = validateView(args.view, v.type === 'home' ? 'home' : 'modal');
+      replaceView(v, raw);
+      return { ok: true, view: viewJson(v) };
+    },
+
+    'views.publish': (args) => {
+      const userId = str(args, 'user_id');
+      if (!userId) fail('user_not_found');
+      const raw = validateView(args.view, 'home');
+      const existing = views.find((v) => v.type === 'home' && v.user_id === userId);
+      if (existing) {
+        const hash = str(args, 'hash');
+        if (hash && hash !== existing.hash) fail('hash_conflict');
+        replaceView(existing, raw);
+        return { ok: true, view: viewJson(existing) };
+      }
+      return { ok: true, view: viewJson(newView(raw, { user_id: userId })) };
+    },
+  };
+
+  function topLevel(channel: string): FakeSlackMessage[] {
+    return [...messages.values()]
+      .filter((m) => m.channel === channel && !m.deleted && (!m.thread_ts || m.reply_broadcast))
+      .sort((a, b) => a.ts.localeCompare(b.ts));
+  }
+
+  function replies(channel: string, threadTs: string): FakeSlackMessage[] {
+    return [...messages.values()]
+      .filter((m) => m.channel === channel && !m.deleted && m.thread_ts === threadTs)
+      .sort((a, b) => a.ts.localeCompare(b.ts));
+  }
+
+  const record = (method: string, args: Json, ok: boolean, error?: string): void => {
+    calls.push({ method, args, at: Date.now(), ok, ...(error ? { error } : {}) });
+    for (const w of [...waiters]) w();
+  };
+
+  const takeFailure = (method: string): FakeSlackFailure | undefined => {
+    const queue = failures.get(method);
+    const head = queue?.[0];
+    if (!queue || !head) return undefined;
+    head.remaining -= 1;
+    if (head.remaining <= 0) queue.shift();
+    return head.failure;
+  };
+
+  const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
+    res.end(JSON.stringify(body));
+  };
+
+  interface ApiAnswer {
+    status: number;
+    body: Json;
+    headers: Record<string, string>;
+  }
+
+  const handleApi = (
+    method: string,
+    contentType: string,
+    raw: string,
+    authHeader: string | undefined,
+  ): ApiAnswer => {
+    let args: Json = {};
+    try {
+      args = parseArgs(contentType, raw);
+    } catch (err) {
+      const code = err instanceof SlackFail ? err.code : 'invalid_form_data';
+      record(method, args, false, code);
+      return { status: 200, body: { ok: false, error: code }, headers: {} };
+    }
+    const bearer = authHeader?.match(/^Bearer\s+(.+)$/i)?.[1];
+    // Slack also accepts the token as a form field (older clients); the header wins.
+    const token = bearer ?? (typeof args.token === 'string' ? args.token : undefined);
+    delete args.token;
+    if (!token) {
+      record(method, args, false, 'not_authed');
+      return { status: 200, body: { ok: false, error: 'not_authed' }, headers: {} };
+    }
+    if (token !== botToken) {
+      record(method, args, false, 'invalid_auth');
+      return { status: 200, body: { ok: false, error: 'invalid_auth' }, headers: {} };
+    }
+    const injected = takeFailure(method);
+    if (injected) {
+      if ('error' in injected) {
+        record(method, args, false, injected.error);
+        return { status: 200, body: { ok: false, error: injected.error }, headers: {} };
+      }
+      if (injected.status === 429) {
+        record(method, args, false, 'ratelimited');
+        return {
+          status: 429,
+          body: { ok: false, error: 'ratelimited' },
+          headers: { 'retry-after': String(injected.retryAfter) },
+        };
+      }
+      record(method, args, false, `http_${injected.status}`);
+      return { status: injected.status, body: { ok: false, error: 'fatal_error' }, headers: {} };
+    }
+    const handler = handlers[method];
+    if (!handler) {
+      record(method, args, false, 'unknown_method');
+      return { status: 200, body: { ok: false, error: 'unknown_method' }, headers: {} };
+    }
+    try {
+      const result = handler(args);
+      record(method, args, true);
+      return { status: 200, body: result, headers: {} };
+    } catch (err) {
+      if (!(err instanceof SlackFail)) throw err;
+      record(method, args, false, err.code);
+      const body: Json = { ok: false, error: err.code };
+      if (err.details.length > 0) body.response_metadata = { messages: err.details };
+      return { status: 200, body, headers: {} };
+    }
+  };
+
+  /** response_url: JSON body, like Bolt's respond() sends. Answers `ok` the way hooks.slack.com does. */
+  const handleResponseUrl = (id: string, raw: string): { status: number; body: unknown } => {
+    const ctx = responseUrls.get(id);
+    let payload: Json = {};
+    try {
+      const parsed: unknown = JSON.parse(raw);
+      if (isObject(parsed)) payload = parsed;
+    } catch {
+      record('response_url', { raw }, false, 'invalid_payload');
+      return { status: 400, body: { ok: false, error: 'invalid_payload' } };
+    }
+    const args = { ...payload, response_url_id: id };
+    if (!ctx) {
+      record('response_url', args, false, 'expired_url');
+      return { status: 404, body: { ok: false, error: 'expired_url' } };
+    }
+    if (ctx.uses >= RESPONSE_URL_USES) {
+      record('response_url', args, false, 'used_url');
+      return { status: 404, body: { ok: false, error: 'used_url' } };
+    }
+    try {
+      ctx.uses += 1;
+      const original = ctx.messageTs ? findMessage(ctx.channel, ctx.messageTs) : undefined;
+      if (payload.delete_original === true) {
+        if (!original) fail('message_not_found');
+        original.deleted = true;
+      } else if (payload.replace_original === true) {
+        if (!original) fail('message_not_found');
+        validateMessageContent(payload, true);
+        updateMessage(original, payload);
+      } else if (payload.response_type === 'in_channel') {
+        postMessage({ ...payload, channel: ctx.channel });
+      } else {
+        validateMessageContent(payload, true);
+        ephemeralList.push({
+          channel: ctx.channel,
+          user: ctx.userId,
+          ts: nextTs(),
+          ...(typeof payload.thread_ts === 'string' ? { thread_ts: payload.thread_ts } : {}),
+          text: typeof payload.text === 'string' ? payload.text : '',
+          ...(Array.isArray(payload.blocks) ? { blocks: payload.blocks } : {}),
+          via: 'response_url',
+        });
+      }
+      record('response_url', args, true);
+      return { status: 200, body: { ok: true } };
+    } catch (err) {
+      if (!(err instanceof SlackFail)) throw err;
+      record('response_url', args, false, err.code);
+      return { status: 400, body: { ok: false, error: err.code } };
+    }
+  };
+
+  const server = createServer((req, res) => {
+    void (async () => {
+      try {
+        const raw = await readBody(req);
+        if (latencyMs > 0) await sleep(latencyMs);
+        const path = new URL(req.url ?? '/', 'http://x').pathname;
+        const apiMatch = path.match(/^\/api\/([A-Za-z0-9_.]+)$/);
+        const responseMatch = path.match(/^\/response\/([A-Za-z0-9_]+)$/);
+        if (req.method === 'POST' && apiMatch?.[1]) {
+          const out = handleApi(apiMatch[1], req.headers['content-type'] ?? '', raw, req.headers.authorization);
+          send(res, out.status, out.body, out.headers);
+        } else if (req.method === 'POST' && responseMatch?.[1]) {
+          const out = handleResponseUrl(responseMatch[1], raw);
+          send(res, out.status, out.body);
+        } else {
+          send(res, 404, { ok: false, error: 'unknown_method' });
+        }
+      } catch (err) {
+        // A bug in the fake itself: make it loud rather than a confusing app-side failure.
+        console.error('fakeSlack internal error', err);
+        send(res, 500, { ok: false, error: 'fake_internal_error', detail: String(err) });
+      }
+    })();
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const origin = `http://127.0.0.1:${port}`;
+
+  const matching = (
+    method: string,
+    predicate?: (args: Json, call: FakeSlackCall) => boolean,
+  ): FakeSlackCall[] => calls.filter((c) => c.method === method && (!predicate || predicate(c.args, c)));
+
+  const waitUntil = <T>(check: () => T | undefined, timeoutMs: number, describe: () => string): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const first = check();
+      if (first !== undefined) return resolve(first);
+      const waiter = (): void => {
+        const hit = check();
+        if (hit === undefined) return;
+        clearTimeout(timer);
+        waiters.delete(waiter);
+        resolve(hit);
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(waiter);
+        const recent = calls.slice(-15).map(summarize).join('\n') || '  (no calls)';
+        reject(new Error(`fakeSlack: ${describe()} timed out after ${timeoutMs} ms. Recent calls:\n${recent}`));
+      }, timeoutMs);
+      waiters.add(waiter);
+    });
+
+  return {
+    url: `${origin}/api/`,
+    origin,
+    botToken,
+    teamId,
+    botUserId,
+    botId,
+    calls,
+    callsTo: (method) => matching(method).map((c) => c.args),
+    waitFor: (method, predicate, timeoutMs = 5000) =>
+      waitUntil(() => matching(method, predicate)[0]?.args, timeoutMs, () => `waitFor(${method})`),
+    waitForCount: (method, n, timeoutMs = 5000) =>
+      waitUntil(
+        () => {
+          const hits = matching(method);
+          return hits.length >= n ? hits.slice(0, n).map((c) => c.args) : undefined;
+        },
+        timeoutMs,
+        () => `waitForCount(${method}, ${n}) (seen ${matching(method).length})`,
+      ),
+
+    message: (channel, ts) => findMessage(resolveChannel(channel), ts),
+    threadReplies: (channel, threadTs) => replies(resolveChannel(channel), threadTs),
+    channelMessages: (channel) => topLevel(resolveChannel(channel)),
+    ephemerals: (userId) => ephemeralList.filter((e) => userId === undefined || e.user === userId),
+    seedMessage: ({ channel, user, text, thread_ts }) => {
+      const ch = resolveChannel(channel);
+      const threadTs = thread_ts === undefined ? undefined : resolveThread(ch, thread_ts);
+      return storeMessage({ channel: ch, user, text, ...(threadTs ? { thread_ts: threadTs } : {}) }).ts;
+    },
+    dmChannel,
+
+    views,
+    view: (id) => views.find((v) => v.id === id),
+    homeView: (userId) => views.find((v) => v.type === 'home' && v.user_id === userId),
+    expireTrigger: (id) => {
+      expiredTriggers.add(id);
+    },
+
+    addUser: (u) => {
+      users.set(u.id, u);
+    },
+    addUserGroup: (id, userIds) => {
+      userGroups.set(id, [...userIds]);
+    },
+    setChannel: (id, state) => {
+      channels.set(id, { ...channels.get(id), ...state });
+    },
+
+    responseUrl: (ctx) => {
+      const id = nextId('R');
+      responseUrls.set(id, { ...ctx, uses: 0 });
+      return `${origin}/response/${id}`;
+    },
+
+    failNext: (method, failure, times = 1) => {
+      const queue = failures.get(method) ?? [];
+      queue.push({ failure, remaining: times });
+      failures.set(method, queue);
+    },
+    setLatency: (ms) => {
+      latencyMs = ms;
+    },
+    close: async () => {
+      waiters.clear();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,323 @@
+/**
+ * Signed requests to the app's Bolt HTTP receiver, shaped like the ones Slack sends: slash commands and
+ * interactivity arrive form-encoded at `POST /slack/events`, interactive ones as one `payload` field of JSON.
+ *
+ * Response URLs default to a closed loopback port (tests must not leave the machine); pass
+ * `fakeSlack.responseUrl(...)` to observe what the app sends through `respond()`.
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+
+export interface SignedResponse {
+  status: number;
+  body: string;
+  // Whatever JSON the app answered with (ack bodies are free-form).
+  json?: any;
+}
+
+export interface PostSignedOptions {
+  secret: string;
+  /** Defaults to exactly `application/x-www-form-urlencoded`: Bolt rejects a `;charset=` suffix. */
+  contentType?: string;
+  timestamp?: number;
+  /** Overrides the computed signature (to test rejection). */
+  signature?: string;
+  headers?: Record<string, string>;
+}
+
+export const FAKE_APP_ID = 'A_APP';
+/** Slack still sends the deprecated verification token; Bolt ignores it in favour of the signature. */
+const VERIFICATION_TOKEN = 'fake-verification-token';
+/** Nothing listens on the discard port: a response_url nobody set up fails fast and stays on loopback. */
+const DEAD_RESPONSE_URL_BASE = 'http://127.0.0.1:9';
+
+export function signSlackRequest(
+  secret: string,
+  body: string,
+  timestamp: number = Math.floor(Date.now() / 1000),
+): { 'x-slack-signature': string; 'x-slack-request-timestamp': string } {
+  const digest = createHmac('sha256', secret).update(`v0:${timestamp}:${body}`).digest('hex');
+  return { 'x-slack-signature': `v0=${digest}`, 'x-slack-request-timestamp': String(timestamp) };
+}
+
+export async function postSigned(appBaseUrl: string, body: string, opts: PostSignedOptions): Promise<SignedResponse> {
+  const signed = signSlackRequest(opts.secret, body, opts.timestamp);
+  const res = await fetch(`${appBaseUrl.replace(/\/+$/, '')}/slack/events`, {
+    method: 'POST',
+    headers: {
+      'content-type': opts.contentType ?? 'application/x-www-form-urlencoded',
+      ...signed,
+      ...(opts.signature !== undefined ? { 'x-slack-signature': opts.signature } : {}),
+      ...opts.headers,
+    },
+    body,
+  });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = text === '' ? undefined : JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, body: text, ...(json !== undefined ? { json } : {}) };
+}
+
+function form(fields: Record<string, string>): string {
+  return new URLSearchParams(fields).toString();
+}
+
+function randomDigits(n: number): string {
+  let out = '';
+  for (const b of randomBytes(n)) out += String(b % 10);
+  return out;
+}
+
+/** Looks like Slack's `13345224609.738474920.8088930838d88f008e0`. */
+export function fakeTriggerId(): string {
+  return `${randomDigits(11)}.${randomDigits(9)}.${randomBytes(10).toString('hex')}`;
+}
+
+function deadResponseUrl(teamId: string, kind: 'commands' | 'actions'): string {
+  return `${DEAD_RESPONSE_URL_BASE}/${kind}/${teamId}/${randomDigits(13)}/${randomBytes(12).toString('hex')}`;
+}
+
+const domainOf = (teamId: string): string => teamId.toLowerCase().replace(/[^a-z0-9]/g, '') || 'fake';
+
+// ---------------------------------------------------------------------------------------------------
+// Slash commands
+// ---------------------------------------------------------------------------------------------------
+
+export interface SlashCommandOptions {
+  text: string;
+  userId?: string;
+  userName?: string;
+  channelId?: string;
+  channelName?: string;
+  teamId?: string;
+  command?: string;
+  triggerId?: string;
+  responseUrl?: string;
+  timestamp?: number;
+}
+
+export function slashCommandBody(o: SlashCommandOptions): string {
+  const teamId = o.teamId ?? 'T_TEST';
+  const userId = o.userId ?? 'U_REQ';
+  const channelId = o.channelId ?? 'C_TASKS';
+  return form({
+    token: VERIFICATION_TOKEN,
+    team_id: teamId,
+    team_domain: domainOf(teamId),
+    channel_id: channelId,
+    channel_name: o.channelName ?? channelId.toLowerCase(),
+    user_id: userId,
+    user_name: o.userName ?? userId.toLowerCase(),
+    command: o.command ?? '/agent',
+    text: o.text,
+    api_app_id: FAKE_APP_ID,
+    is_enterprise_install: 'false',
+    response_url: o.responseUrl ?? deadResponseUrl(teamId, 'commands'),
+    trigger_id: o.triggerId ?? fakeTriggerId(),
+  });
+}
+
+export function slashCommand(appBaseUrl: string, secret: string, o: SlashCommandOptions): Promise<SignedResponse> {
+  return postSigned(appBaseUrl, slashCommandBody(o), {
+    secret,
+    ...(o.timestamp !== undefined ? { timestamp: o.timestamp } : {}),
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Block actions (button clicks)
+// ---------------------------------------------------------------------------------------------------
+
+/** The clicked message, e.g. `fakeSlack.message(channel, ts)`: its blocks let block_id/label be found. */
+export interface ClickedMessage {
+  text?: string;
+  blocks?: unknown[];
+  user?: string;
+  bot_id?: string;
+  thread_ts?: string;
+}
+
+export interface BlockActionOptions {
+  actionId: string;
+  value: string;
+  blockId?: string;
+  userId: string;
+  userName?: string;
+  teamId?: string;
+  channelId: string;
+  channelName?: string;
+  messageTs: string;
+  threadTs?: string;
+  triggerId?: string;
+  responseUrl?: string;
+  message?: ClickedMessage;
+}
+
+type Json = Record<string, unknown>;
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The block holding the element with this action_id (and that element), as Slack would report them. */
+function findElement(blocks: unknown[] | undefined, actionId: string): { blockId?: string; element?: Json } {
+  for (const block of blocks ?? []) {
+    if (!isObject(block)) continue;
+    const candidates = [
+      ...(Array.isArray(block.elements) ? block.elements : []),
+      ...(block.accessory !== undefined ? [block.accessory] : []),
+      ...(block.element !== undefined ? [block.element] : []),
+    ];
+    const element = candidates.find((e): e is Json => isObject(e) && e.action_id === actionId);
+    if (element) return { ...(typeof block.block_id === 'string' ? { blockId: block.block_id } : {}), element };
+  }
+  return {};
+}
+
+function nowActionTs(): string {
+  const ms = Date.now();
+  return `${Math.floor(ms / 1000)}.${String((ms % 1000) * 1000).padStart(6, '0')}`;
+}
+
+export function blockActionPayload(o: BlockActionOptions): Json {
+  const teamId = o.teamId ?? 'T_TEST';
+  const userName = o.userName ?? o.userId.toLowerCase();
+  const found = findElement(o.message?.blocks, o.actionId);
+  const threadTs = o.threadTs ?? o.message?.thread_ts;
+  const label = isObject(found.element?.text) ? found.element.text : { type: 'plain_text', text: o.actionId, emoji: true };
+  return {
+    type: 'block_actions',
+    user: { id: o.userId, username: userName, name: userName, team_id: teamId },
+    api_app_id: FAKE_APP_ID,
+    token: VERIFICATION_TOKEN,
+    container: {
+      type: 'message',
+      message_ts: o.messageTs,
+      channel_id: o.channelId,
+      is_ephemeral: false,
+      ...(threadTs ? { thread_ts: threadTs } : {}),
+    },
+    trigger_id: o.triggerId ?? fakeTriggerId(),
+    team: { id: teamId, domain: domainOf(teamId) },
+    enterprise: null,
+    is_enterprise_install: false,
+    channel: { id: o.channelId, name: o.channelName ?? o.channelId.toLowerCase() },
+    message: {
+      type: 'message',
+      ts: o.messageTs,
+      text: o.message?.text ?? '',
+      ...(o.message?.user ? { user: o.message.user } : {}),
+      ...(o.message?.bot_id ? { bot_id: o.message.bot_id } : {}),
+      ...(o.message?.blocks ? { blocks: o.message.blocks } : {}),
+      ...(threadTs ? { thread_ts: threadTs } : {}),
+    },
+    state: { values: {} },
+    response_url: o.responseUrl ?? deadResponseUrl(teamId, 'actions'),
+    actions: [
+      {
+        action_id: o.actionId,
+        block_id: o.blockId ?? found.blockId ?? 'actions',
+        text: label,
+        value: o.value,
+        ...(typeof found.element?.style === 'string' ? { style: found.element.style } : {}),
+        type: 'button',
+        action_ts: nowActionTs(),
+      },
+    ],
+  };
+}
+
+export function blockAction(appBaseUrl: string, secret: string, o: BlockActionOptions): Promise<SignedResponse> {
+  return postSigned(appBaseUrl, form({ payload: JSON.stringify(blockActionPayload(o)) }), { secret });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// View submissions (modals)
+// ---------------------------------------------------------------------------------------------------
+
+export type ViewStateValue = { type: string; value?: string | null; [key: string]: unknown };
+
+export interface ViewSubmissionOptions {
+  callbackId: string;
+  privateMetadata: string;
+  values: Record<string, Record<string, ViewStateValue>>;
+  userId: string;
+  userName?: string;
+  teamId?: string;
+  viewId?: string;
+  /** The opened view, e.g. `fakeSlack.view(id)`: its blocks, title and hash are echoed like Slack does. */
+  view?: { blocks?: unknown[]; title?: unknown; hash?: string };
+}
+
+export function viewSubmissionPayload(o: ViewSubmissionOptions): Json {
+  const teamId = o.teamId ?? 'T_TEST';
+  const userName = o.userName ?? o.userId.toLowerCase();
+  const viewId = o.viewId ?? `V${randomDigits(10)}`;
+  return {
+    type: 'view_submission',
+    team: { id: teamId, domain: domainOf(teamId) },
+    user: { id: o.userId, username: userName, name: userName, team_id: teamId },
+    api_app_id: FAKE_APP_ID,
+    token: VERIFICATION_TOKEN,
+    trigger_id: fakeTriggerId(),
+    view: {
+      id: viewId,
+      team_id: teamId,
+      type: 'modal',
+      blocks: o.view?.blocks ?? [],
+      private_metadata: o.privateMetadata,
+      callback_id: o.callbackId,
+      state: { values: o.values },
+      hash: o.view?.hash ?? `${Math.floor(Date.now() / 1000)}.${randomBytes(4).toString('hex')}`,
+      title: o.view?.title ?? { type: 'plain_text', text: 'Modal', emoji: true },
+      clear_on_close: false,
+      notify_on_close: false,
+      close: null,
+      submit: null,
+      previous_view_id: null,
+      root_view_id: viewId,
+      app_id: FAKE_APP_ID,
+      external_id: '',
+      app_installed_team_id: teamId,
+      bot_id: 'B_BOT',
+    },
+    response_urls: [],
+    is_enterprise_install: false,
+    enterprise: null,
+  };
+}
+
+export function viewSubmission(appBaseUrl: string, secret: string, o: ViewSubmissionOptions): Promise<SignedResponse> {
+  return postSigned(appBaseUrl, form({ payload: JSON.stringify(viewSubmissionPayload(o)) }), { secret });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Events API (JSON body), e.g. app_home_opened
+// ---------------------------------------------------------------------------------------------------
+
+export function eventCallback(
+  appBaseUrl: string,
+  secret: string,
+  event: Json,
+  opts: { teamId?: string; eventId?: string; retryNum?: number } = {},
+): Promise<SignedResponse> {
+  const teamId = opts.teamId ?? 'T_TEST';
+  const body = JSON.stringify({
+    token: VERIFICATION_TOKEN,
+    team_id: teamId,
+    api_app_id: FAKE_APP_ID,
+    event: { event_ts: nowActionTs(), ...event },
+    type: 'event_callback',
+    event_id: opts.eventId ?? `Ev${randomDigits(10)}`,
+    event_time: Math.floor(Date.now() / 1000),
+    authorizations: [{ team_id: teamId, user_id: 'U_BOT', is_bot: true, is_enterprise_install: false }],
+    is_ext_shared_channel: false,
+  });
+  // Slack marks redeliveries; Bolt surfaces them as context.retryNum.
+  const retry: Record<string, string> =
+    opts.retryNum !== undefined ? { 'x-slack-retry-num': String(opts.retryNum), 'x-slack-retry-reason': 'http_timeout' } : {};
+  return postSigned(appBaseUrl, body, { secret, contentType: 'application/json', headers: retry });
+}
