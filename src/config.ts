@@ -54,23 +54,25 @@ export const envSchema = z
       emptyToUndefined,
       z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
     ),
-  })
-  .superRefine((env, ctx) => {
-    if (!env.SLACK_APP_TOKEN && !env.SLACK_SIGNING_SECRET) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['SLACK_SIGNING_SECRET'],
-        message: 'is required in HTTP mode (or set SLACK_APP_TOKEN to use Socket Mode)',
-      });
-    }
-    if (env.APPROVAL_QUEUE_WARN_AT > env.APPROVAL_QUEUE_STOP_AT) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['APPROVAL_QUEUE_WARN_AT'],
-        message: 'must not be larger than APPROVAL_QUEUE_STOP_AT',
-      });
-    }
   });
+
+/**
+ * Checks that involve several variables. Kept outside the object schema because zod skips object
+ * refinements when any field is invalid, and the operator should see every problem at once.
+ */
+function crossFieldProblems(env: Record<string, string | undefined>): string[] {
+  const problems: string[] = [];
+  const set = (name: string) => (env[name] ?? '').trim() !== '';
+  if (!set('SLACK_APP_TOKEN') && !set('SLACK_SIGNING_SECRET')) {
+    problems.push('  - SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN to use Socket Mode)');
+  }
+  const warn = Number(env['APPROVAL_QUEUE_WARN_AT'] || 100);
+  const stop = Number(env['APPROVAL_QUEUE_STOP_AT'] || 500);
+  if (Number.isFinite(warn) && Number.isFinite(stop) && warn > stop) {
+    problems.push('  - APPROVAL_QUEUE_WARN_AT must not be larger than APPROVAL_QUEUE_STOP_AT');
+  }
+  return problems;
+}
 
 export type Env = z.infer<typeof envSchema>;
 
@@ -97,8 +99,9 @@ export interface Config {
 /** Parses the environment; throws one AppError('config_invalid') naming every bad or missing variable. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => {
+  const extra = crossFieldProblems(env);
+  if (!parsed.success || extra.length > 0) {
+    const lines = (parsed.success ? [] : parsed.error.issues).map((issue) => {
       const name = issue.path.join('.') || '(environment)';
       const msg =
         issue.code === 'invalid_type' && (issue as { input?: unknown }).input === undefined
@@ -108,13 +111,14 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
           : issue.message;
       return `  - ${name} ${msg}`;
     });
+    lines.push(...extra);
     throw new AppError(
       'config_invalid',
       `Cannot start: the environment is incomplete or invalid.\n${lines.join('\n')}\n` +
         'Set these variables (see .env.sample and the README) and start again.',
     );
   }
-  const e = parsed.data;
+  const e = parsed.data as Env;
   return {
     slack: {
       botToken: e.SLACK_BOT_TOKEN,

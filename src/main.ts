@@ -1,0 +1,183 @@
+import { existsSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { pathToFileURL } from 'node:url';
+import { WebClient, type RetryOptions } from '@slack/web-api';
+import type { Logger } from 'pino';
+import { AdminCheck } from './agent/admins.js';
+import { Approvals } from './agent/approvals.js';
+import { RunControl } from './agent/control.js';
+import { Dispatcher } from './agent/dispatcher.js';
+import { RunEngine, type EngineSettings } from './agent/engine.js';
+import { createAnthropicModelClient, type ModelClient } from './agent/modelClient.js';
+import { systemClock, type Clock } from './clock.js';
+import { loadConfig, type Config } from './config.js';
+import { createSqliteKnowledgeIndex } from './connectors/knowledgeIndex.js';
+import { createSafeFetcher, type SafeFetcher } from './connectors/safeFetch.js';
+import { createSmtpMailer } from './connectors/smtp.js';
+import { openDatabase, type Db } from './db/connection.js';
+import { migrateToLatest } from './db/migrate.js';
+import { getRun } from './db/repos/runs.js';
+import { AppError, errorMessage, isAppError } from './errors.js';
+import { randomIds, type IdGenerator } from './ids.js';
+import { createLogger } from './logger.js';
+import { createSlackApp } from './slack/app.js';
+import { SlackSurface } from './slack/surface.js';
+import { SlackUserDirectory } from './slack/users.js';
+import { buildRegistry } from './tools/index.js';
+
+/** Everything tests and benchmarks may replace; production uses the defaults. */
+export interface AppOverrides {
+  clock?: Clock;
+  ids?: IdGenerator;
+  logger?: Logger;
+  model?: ModelClient;
+  fetcher?: SafeFetcher;
+  slackRetryConfig?: RetryOptions;
+  anthropicMaxRetries?: number;
+  botIdentity?: { botId: string; botUserId: string };
+  engine?: Partial<EngineSettings>;
+}
+
+export interface RunningApp {
+  port: number | undefined;
+  db: Db;
+  engine: RunEngine;
+  logger: Logger;
+  stop(): Promise<void>;
+}
+
+export const DEFAULT_ENGINE_SETTINGS = {
+  maxTokens: 4096,
+  maxTokensRetry: 8192,
+  maxTurns: 25,
+  cardRetryDelayMs: 30_000,
+} as const;
+
+/** The composition root: config -> db -> services -> Slack app -> start -> resume interrupted runs. */
+export async function startApp(config: Config, overrides: AppOverrides = {}): Promise<RunningApp> {
+  const logger = overrides.logger ?? createLogger(config.logLevel);
+  const clock = overrides.clock ?? systemClock;
+  const ids = overrides.ids ?? randomIds;
+  let ready = false;
+
+  const { db, sqlite } = openDatabase(config.databasePath);
+  await migrateToLatest(db);
+
+  const knowledge = createSqliteKnowledgeIndex(sqlite);
+  const indexed = await knowledge.reindex(config.knowledgeDir);
+  logger.info({ files: indexed.files, dir: config.knowledgeDir }, 'knowledge base indexed');
+
+  const slackRetryConfig: RetryOptions = overrides.slackRetryConfig ?? { retries: 3, factor: 2, minTimeout: 500, maxTimeout: 5000 };
+  const client = new WebClient(config.slack.botToken, {
+    ...(config.slack.apiUrl ? { slackApiUrl: config.slack.apiUrl.endsWith('/') ? config.slack.apiUrl : `${config.slack.apiUrl}/` } : {}),
+    retryConfig: slackRetryConfig,
+    rejectRateLimitedCalls: true,
+    timeout: 15_000,
+  });
+  const users = new SlackUserDirectory(client, clock);
+  const surface = new SlackSurface({ client, logger, approvalsChannel: config.approvalsChannel });
+  const mailer = config.smtpUrl ? createSmtpMailer(config.smtpUrl) : undefined;
+
+  const registry = buildRegistry({
+    knowledge,
+    fetcher: overrides.fetcher ?? createSafeFetcher(),
+    mailer,
+    emailFrom: config.emailFrom,
+    lookupSender: async (teamId, userId) => {
+      const u = await users.lookup(teamId, userId);
+      return u ? { ...(u.name ? { name: u.name } : {}), ...(u.email ? { email: u.email } : {}) } : undefined;
+    },
+    thread: {
+      postToRunThread: async (runId, text) => {
+        const run = await getRun(db, runId);
+        if (!run) throw new AppError('run_not_found', `No run ${runId}`);
+        await surface.postInThread(run, text);
+      },
+    },
+  });
+
+  const model =
+    overrides.model ??
+    createAnthropicModelClient({ apiKey: config.anthropic.apiKey, baseUrl: config.anthropic.baseUrl, maxRetries: overrides.anthropicMaxRetries ?? 2 });
+  const queue = { warnAt: config.queue.warnAt, stopAt: config.queue.stopAt };
+  const dispatcher = new Dispatcher({ db, registry, clock, logger, queue });
+  const engine = new RunEngine({
+    db,
+    clock,
+    ids,
+    logger,
+    model,
+    surface,
+    registry,
+    dispatcher,
+    settings: { ...DEFAULT_ENGINE_SETTINGS, model: config.anthropic.model, runCostCapUsd: config.caps.runUsd, queue, ...overrides.engine },
+  });
+  const approvals = new Approvals({ db, clock, registry, engine });
+  const admins = new AdminCheck(config.adminUserIds, users);
+  const control = new RunControl({ db, clock, engine, registry, admins, queue });
+
+  const app = createSlackApp(
+    {
+      botToken: config.slack.botToken,
+      signingSecret: config.slack.signingSecret,
+      appToken: config.slack.appToken,
+      apiUrl: config.slack.apiUrl,
+      logger,
+      retryConfig: slackRetryConfig,
+      isReady: () => ready,
+      ...(overrides.botIdentity ? { botIdentity: overrides.botIdentity } : {}),
+    },
+    { engine, approvals, control, logger },
+  );
+
+  const started = (config.slack.appToken ? await app.start() : await app.start(config.slack.port)) as unknown;
+  const address = (started as Server | undefined)?.address?.();
+  const port = address && typeof address === 'object' ? address.port : undefined;
+
+  const recovered = await engine.recover();
+  ready = true;
+  logger.info({ port, mode: config.slack.appToken ? 'socket' : 'http', resumed: recovered.resumed.length, outcomeUnknown: recovered.outcomeUnknown.length }, 'agent app ready');
+
+  return {
+    port,
+    db,
+    engine,
+    logger,
+    async stop() {
+      ready = false;
+      await app.stop().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'error while stopping Slack app'));
+      await engine.stop();
+      mailer?.close();
+      await db.destroy();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  // Operators keep settings in .env (see .env.sample); real environment variables win over it.
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (isAppError(err, 'config_invalid')) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const running = await startApp(config);
+  const shutdown = (signal: string) => {
+    running.logger.info({ signal }, 'shutting down');
+    void running.stop().then(() => process.exit(0));
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`Failed to start: ${errorMessage(err)}\n`);
+    process.exit(1);
+  });
+}

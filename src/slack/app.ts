@@ -1,0 +1,82 @@
+import type { ServerResponse } from 'node:http';
+import { App, HTTPReceiver, LogLevel, SocketModeReceiver, type Logger as BoltLogger } from '@slack/bolt';
+import type { RetryOptions } from '@slack/web-api';
+import type { Logger } from 'pino';
+import { registerActions } from './listeners/actions/index.js';
+import { registerCommands } from './listeners/commands/index.js';
+import { registerViews } from './listeners/views/index.js';
+import type { SlackServices } from './services.js';
+
+export interface SlackAppOptions {
+  botToken: string;
+  signingSecret: string | undefined;
+  appToken: string | undefined;
+  apiUrl: string | undefined;
+  logger: Logger;
+  /** Web API retries: bounded on purpose (the library default retries for ~30 minutes). */
+  retryConfig: RetryOptions;
+  /** Answered by GET /healthz (HTTP mode): 200 once the app is ready. */
+  isReady(): boolean;
+  /** Skips auth.test at construction (tests and benchmarks that know the bot's identity). */
+  botIdentity?: { botId: string; botUserId: string };
+}
+
+/** Bolt's logger interface backed by pino, so Slack's own messages share our redaction. */
+function boltLogger(logger: Logger): BoltLogger {
+  let level = LogLevel.INFO;
+  const child = logger.child({ component: 'bolt' });
+  return {
+    debug: (...m: unknown[]) => child.debug(m.map(String).join(' ')),
+    info: (...m: unknown[]) => child.info(m.map(String).join(' ')),
+    warn: (...m: unknown[]) => child.warn(m.map(String).join(' ')),
+    error: (...m: unknown[]) => child.error(m.map(String).join(' ')),
+    setLevel: (l: LogLevel) => {
+      level = l;
+    },
+    getLevel: () => level,
+    setName: () => undefined,
+  };
+}
+
+function health(isReady: () => boolean) {
+  return (_req: unknown, res: ServerResponse) => {
+    const ready = isReady();
+    res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ ok: ready }));
+  };
+}
+
+/** Builds the Bolt app: HTTP mode (POST /slack/events, GET /healthz) or Socket Mode when an app token is set. */
+export function createSlackApp(opts: SlackAppOptions, services: SlackServices): App {
+  const logger = boltLogger(opts.logger);
+  const clientOptions = {
+    ...(opts.apiUrl ? { slackApiUrl: opts.apiUrl.endsWith('/') ? opts.apiUrl : `${opts.apiUrl}/` } : {}),
+    retryConfig: opts.retryConfig,
+    // A 429 would otherwise pause every Slack call of the process for Retry-After; callers retry instead.
+    rejectRateLimitedCalls: true,
+    timeout: 15_000,
+  };
+  const receiver = opts.appToken
+    ? new SocketModeReceiver({ appToken: opts.appToken, logger, customRoutes: [{ path: '/healthz', method: 'GET', handler: health(opts.isReady) }] })
+    : new HTTPReceiver({
+        signingSecret: opts.signingSecret ?? '',
+        logger,
+        customRoutes: [{ path: '/healthz', method: ['GET'], handler: health(opts.isReady) }],
+        // Ack first, work after: Slack needs the HTTP answer within 3 seconds.
+        processBeforeResponse: false,
+      });
+  const app = new App({
+    token: opts.botToken,
+    receiver,
+    logger,
+    clientOptions,
+    ...(opts.botIdentity ? { botId: opts.botIdentity.botId, botUserId: opts.botIdentity.botUserId } : {}),
+  });
+  registerCommands(app, services);
+  registerActions(app, services);
+  registerViews(app, services);
+  app.error(async (err) => {
+    opts.logger.error({ err: err.message, code: (err as { code?: string }).code }, 'unhandled Slack listener error');
+  });
+  return app;
+}

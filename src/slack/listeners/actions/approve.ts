@@ -1,0 +1,30 @@
+import type { AllMiddlewareArgs, BlockButtonAction, SlackActionMiddlewareArgs } from '@slack/bolt';
+import { errorMessage, isAppError } from '../../../errors.js';
+import { alreadyDecidedText } from '../../decisionText.js';
+import { blockActionSchema } from '../../payloads.js';
+import type { SlackServices } from '../../services.js';
+
+/** Approve: ack, claim, and let the core dispatch; a late clicker is told privately who decided. */
+export function approveAction(services: SlackServices) {
+  return async ({ ack, body, respond }: SlackActionMiddlewareArgs<BlockButtonAction> & AllMiddlewareArgs): Promise<void> => {
+    await ack();
+    const parsed = blockActionSchema.safeParse(body);
+    const actionId = parsed.success ? parsed.data.actions[0]?.value : undefined;
+    if (!parsed.success || !actionId) {
+      services.logger.warn('approve click without a usable payload');
+      return;
+    }
+    const tell = (text: string) =>
+      respond({ response_type: 'ephemeral', replace_original: false, text }).catch((err: unknown) =>
+        services.logger.warn({ err: errorMessage(err) }, 'could not answer the clicker'),
+      );
+    try {
+      const decision = await services.approvals.approve({ actionId, userId: parsed.data.user.id });
+      if (decision.outcome === 'already_decided') await tell(alreadyDecidedText(decision.action));
+    } catch (err) {
+      if (isAppError(err, 'action_not_found')) return void (await tell('This card no longer matches anything I know about. Nothing was done.'));
+      services.logger.error({ err, actionId }, 'approve failed');
+      await tell(`:x: Approving failed: ${errorMessage(err)}. Nothing was sent; try again.`);
+    }
+  };
+}

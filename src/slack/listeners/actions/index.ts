@@ -1,0 +1,12 @@
+import type { App, BlockButtonAction } from '@slack/bolt';
+import { ACTION_IDS } from '../../blocks/card.js';
+import type { SlackServices } from '../../services.js';
+import { approveAction } from './approve.js';
+import { rejectAction } from './reject.js';
+import { viewFullAction } from './viewFull.js';
+
+export function registerActions(app: App, services: SlackServices): void {
+  app.action<BlockButtonAction>(ACTION_IDS.approve, approveAction(services));
+  app.action<BlockButtonAction>(ACTION_IDS.reject, rejectAction(services));
+  app.action<BlockButtonAction>(ACTION_IDS.viewFull, viewFullAction(services));
+}

@@ -1,0 +1,32 @@
+import type { AllMiddlewareArgs, BlockButtonAction, SlackActionMiddlewareArgs } from '@slack/bolt';
+import { errorMessage, isAppError } from '../../../errors.js';
+import { rejectModal } from '../../blocks/modals.js';
+import { alreadyDecidedText } from '../../decisionText.js';
+import { blockActionSchema } from '../../payloads.js';
+import type { SlackServices } from '../../services.js';
+
+/** Reject opens a modal for an optional note; the decision is taken when the modal is submitted. */
+export function rejectAction(services: SlackServices) {
+  return async ({ ack, body, respond, client }: SlackActionMiddlewareArgs<BlockButtonAction> & AllMiddlewareArgs): Promise<void> => {
+    await ack();
+    const parsed = blockActionSchema.safeParse(body);
+    const actionId = parsed.success ? parsed.data.actions[0]?.value : undefined;
+    if (!parsed.success || !actionId || !parsed.data.trigger_id) return;
+    const tell = (text: string) =>
+      respond({ response_type: 'ephemeral', replace_original: false, text }).catch((err: unknown) =>
+        services.logger.warn({ err: errorMessage(err) }, 'could not answer the clicker'),
+      );
+    try {
+      const { action, run, description } = await services.approvals.describe(actionId);
+      if (action.status !== 'pending') return void (await tell(alreadyDecidedText(action)));
+      await client.views.open({
+        trigger_id: parsed.data.trigger_id,
+        view: rejectModal({ actionId, summary: description.summary, runId: run?.id ?? action.run_id }) as never,
+      });
+    } catch (err) {
+      if (isAppError(err, 'action_not_found')) return void (await tell('This card no longer matches anything I know about.'));
+      services.logger.warn({ err: errorMessage(err), actionId }, 'could not open the reject modal');
+      await tell(`:x: I could not open the Reject dialog (${errorMessage(err)}). Nothing was changed; click Reject again.`);
+    }
+  };
+}

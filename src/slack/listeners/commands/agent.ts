@@ -1,0 +1,56 @@
+import type { AllMiddlewareArgs, SlackCommandMiddlewareArgs } from '@slack/bolt';
+import { errorMessage, isAppError } from '../../../errors.js';
+import { helpText } from '../../blocks/help.js';
+import { parseAgentCommand } from '../../commandParser.js';
+import { slashCommandSchema } from '../../payloads.js';
+import type { SlackServices } from '../../services.js';
+import { cancelCommand } from './cancel.js';
+import type { CommandContext } from './context.js';
+import { logCommand } from './log.js';
+import { runCommand } from './run.js';
+import { statusCommand } from './status.js';
+
+/** `/agent`: parse, route to one subcommand handler, and make sure Slack always gets exactly one ack. */
+export function agentCommand(services: SlackServices) {
+  return async ({ command, ack, respond }: SlackCommandMiddlewareArgs & AllMiddlewareArgs): Promise<void> => {
+    let acked = false;
+    const ackOnce = async (text: string, blocks?: Record<string, unknown>[]) => {
+      if (acked) {
+        await respond({ response_type: 'ephemeral', text, ...(blocks ? { blocks: blocks as never } : {}) });
+        return;
+      }
+      acked = true;
+      await ack({ response_type: 'ephemeral', text, ...(blocks ? { blocks: blocks as never } : {}) });
+    };
+    const parsed = slashCommandSchema.safeParse(command);
+    if (!parsed.success) {
+      await ackOnce('That request was missing fields Slack always sends; nothing was done.');
+      return;
+    }
+    const ctx: CommandContext = { payload: parsed.data, services, ack: ackOnce, respond };
+    const cmd = parseAgentCommand(parsed.data.text);
+    try {
+      switch (cmd.kind) {
+        case 'run':
+          return await runCommand(ctx, cmd.task);
+        case 'log':
+          return await logCommand(ctx, cmd.runId);
+        case 'status':
+          return await statusCommand(ctx, cmd.runId);
+        case 'cancel':
+          return await cancelCommand(ctx, cmd.runId);
+        case 'help':
+          return await ackOnce(helpText(cmd.problem));
+        default:
+          return await ackOnce(helpText(`\`/agent ${cmd.kind}\` is not available in this version yet.`));
+      }
+    } catch (err) {
+      if (isAppError(err) && ['run_not_found', 'not_allowed', 'invalid_state', 'bad_command', 'agent_disabled', 'cap_reached'].includes(err.code)) {
+        await ackOnce(`:warning: ${err.message}`);
+        return;
+      }
+      services.logger.error({ err, text: parsed.data.text }, '/agent command failed');
+      await ackOnce(`:x: Something went wrong: ${errorMessage(err)}. Nothing was changed.`).catch(() => undefined);
+    }
+  };
+}

@@ -1,0 +1,14 @@
+import { renderRunStatus, renderWorkspaceStatus } from '../../blocks/status.js';
+import type { CommandContext } from './context.js';
+
+export async function statusCommand(ctx: CommandContext, runId: string | undefined): Promise<void> {
+  if (runId) {
+    const run = await ctx.services.control.getTeamRun(ctx.payload.team_id, runId);
+    const r = renderRunStatus(run);
+    await ctx.ack(r.text, r.blocks);
+    return;
+  }
+  const status = await ctx.services.control.status(ctx.payload.team_id);
+  const r = renderWorkspaceStatus(status);
+  await ctx.ack(r.text, r.blocks);
+}

@@ -1,0 +1,8 @@
+import type { App } from '@slack/bolt';
+import { REJECT_CALLBACK_ID } from '../../blocks/modals.js';
+import type { SlackServices } from '../../services.js';
+import { rejectNoteSubmission } from './rejectNote.js';
+
+export function registerViews(app: App, services: SlackServices): void {
+  app.view(REJECT_CALLBACK_ID, rejectNoteSubmission(services));
+}

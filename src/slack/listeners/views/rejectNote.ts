@@ -1,0 +1,32 @@
+import type { AllMiddlewareArgs, SlackViewMiddlewareArgs } from '@slack/bolt';
+import { errorMessage } from '../../../errors.js';
+import { REJECT_NOTE_ACTION, REJECT_NOTE_BLOCK } from '../../blocks/modals.js';
+import { alreadyDecidedText } from '../../decisionText.js';
+import { rejectMetadataSchema, viewSubmissionSchema } from '../../payloads.js';
+import type { SlackServices } from '../../services.js';
+
+/** The Reject modal was submitted: close it, then reject (which cancels the run). */
+export function rejectNoteSubmission(services: SlackServices) {
+  return async ({ ack, body, client }: SlackViewMiddlewareArgs & AllMiddlewareArgs): Promise<void> => {
+    await ack();
+    const parsed = viewSubmissionSchema.safeParse(body);
+    if (!parsed.success) return;
+    let actionId: string;
+    try {
+      actionId = rejectMetadataSchema.parse(JSON.parse(parsed.data.view.private_metadata)).actionId;
+    } catch {
+      services.logger.warn('reject modal without usable metadata');
+      return;
+    }
+    const note = parsed.data.view.state.values[REJECT_NOTE_BLOCK]?.[REJECT_NOTE_ACTION]?.value ?? null;
+    const userId = parsed.data.user.id;
+    try {
+      const decision = await services.approvals.reject({ actionId, userId, note });
+      if (decision.outcome === 'already_decided' && decision.action.card_channel) {
+        await client.chat.postEphemeral({ channel: decision.action.card_channel, user: userId, text: alreadyDecidedText(decision.action) });
+      }
+    } catch (err) {
+      services.logger.error({ err: errorMessage(err), actionId }, 'reject failed');
+    }
+  };
+}
