@@ -1,17 +1,33 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { FileMigrationProvider, Migrator, type Kysely } from 'kysely';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { AppError } from '../errors.js';
 
 export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../db/migrations');
 
+/**
+ * Loads db/migrations/*.ts. The import happens here rather than inside Kysely's FileMigrationProvider
+ * so that the TypeScript loader in use (tsx at runtime, Vite in tests) handles the .ts files.
+ */
+class TsFileMigrationProvider implements MigrationProvider {
+  constructor(private readonly dir: string) {}
+
+  async getMigrations(): Promise<Record<string, Migration>> {
+    const files = (await fs.readdir(this.dir)).filter((f) => /^\d+_[\w-]+\.(ts|js)$/.test(f)).sort();
+    const migrations: Record<string, Migration> = {};
+    for (const file of files) {
+      const mod = (await import(pathToFileURL(path.join(this.dir, file)).href)) as Partial<Migration>;
+      if (typeof mod.up !== 'function') throw new AppError('invalid_state', `Migration ${file} has no up()`);
+      migrations[file.replace(/\.(ts|js)$/, '')] = { up: mod.up, ...(mod.down ? { down: mod.down } : {}) };
+    }
+    return migrations;
+  }
+}
+
 /** Applies every pending migration from db/migrations; throws if one fails (the app must not start). */
 export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
-  const migrator = new Migrator({
-    db,
-    provider: new FileMigrationProvider({ fs, path, migrationFolder: MIGRATIONS_DIR }),
-  });
+  const migrator = new Migrator({ db, provider: new TsFileMigrationProvider(MIGRATIONS_DIR) });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     throw new AppError('invalid_state', `Database migration failed: ${String(error)}`);

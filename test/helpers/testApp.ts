@@ -1,0 +1,203 @@
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config.js';
+import { startApp, type AppOverrides, type RunningApp } from '../../src/main.js';
+import type { Run } from '../../src/db/schema.js';
+import { startFakeClaude, type FakeClaude } from './fakeClaude.js';
+import { startFakeSlack, type FakeSlack, type FakeSlackMessage } from './fakeSlack.js';
+import { startSmtpServer, type SmtpTestServer } from './smtpServer.js';
+import { blockAction, slashCommand, viewSubmission, type SignedResponse } from './slackRequests.js';
+
+export const SIGNING_SECRET = 'test-signing-secret';
+export const REQUESTER = 'U_REQ';
+export const APPROVER = 'U_APPROVER';
+export const TASK_CHANNEL = 'C_TASKS';
+
+/** Everything an end-to-end test needs: fakes of the outside world, a real SMTP server, a real DB file. */
+export interface Harness {
+  slack: FakeSlack;
+  claude: FakeClaude;
+  smtp: SmtpTestServer;
+  dir: string;
+  dbPath: string;
+  env: Record<string, string>;
+  app: RunningApp;
+  baseUrl: string;
+  /** Starts a new app instance on the same database (a restart). */
+  restart(): Promise<void>;
+  /** Stops the app without the graceful parts a crash would skip. */
+  stopApp(): Promise<void>;
+  command(text: string, opts?: { userId?: string; channelId?: string }): Promise<SignedResponse>;
+  cards(): Array<{ channel: string; ts: string; actionId: string; message: FakeSlackMessage }>;
+  waitForCards(n: number, timeoutMs?: number): Promise<Array<{ channel: string; ts: string; actionId: string; message: FakeSlackMessage }>>;
+  click(card: { channel: string; ts: string; actionId: string; message: FakeSlackMessage }, button: 'approve' | 'reject' | 'view_full', userId?: string): Promise<SignedResponse>;
+  submitReject(actionId: string, note: string | null, userId?: string): Promise<SignedResponse>;
+  run(runId: string): Promise<Run>;
+  onlyRun(): Promise<Run>;
+  waitForRun(predicate: (run: Run) => boolean, timeoutMs?: number): Promise<Run>;
+  threadTexts(run: Run): string[];
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  env?: Record<string, string>;
+  overrides?: AppOverrides;
+  smtp?: Parameters<typeof startSmtpServer>[0];
+  knowledge?: Record<string, string>;
+}
+
+function cardActionId(m: FakeSlackMessage): string | undefined {
+  for (const b of (m.blocks ?? []) as Array<{ type?: string; elements?: Array<{ action_id?: string; value?: string }> }>) {
+    if (b.type !== 'actions') continue;
+    for (const e of b.elements ?? []) if (e.action_id === 'approval_approve' || e.action_id === 'approval_view_full') return e.value;
+  }
+  return undefined;
+}
+
+export async function waitUntil<T>(fn: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
+  const slack = await startFakeSlack({ botToken: 'xoxb-test' });
+  slack.addUser({ id: REQUESTER, name: 'alice', real_name: 'Alice Doe', email: 'alice@acme.com' });
+  slack.addUser({ id: APPROVER, name: 'bob', real_name: 'Bob Approver', email: 'bob@acme.com' });
+  const claude = await startFakeClaude();
+  const smtp = await startSmtpServer(opts.smtp);
+  const dir = mkdtempSync(join(tmpdir(), 'agent-e2e-'));
+  const knowledgeDir = join(dir, 'knowledge');
+  mkdirSync(knowledgeDir);
+  for (const [name, body] of Object.entries(opts.knowledge ?? { 'q2.md': '# Q2 report\nRevenue grew 12% in Q2.' })) {
+    writeFileSync(join(knowledgeDir, name), body);
+  }
+  const dbPath = join(dir, 'agent.db');
+  const env: Record<string, string> = {
+    SLACK_BOT_TOKEN: 'xoxb-test',
+    SLACK_SIGNING_SECRET: SIGNING_SECRET,
+    SLACK_API_URL: slack.url,
+    PORT: '0',
+    ANTHROPIC_API_KEY: 'sk-test',
+    ANTHROPIC_BASE_URL: claude.url,
+    DATABASE_PATH: dbPath,
+    SMTP_URL: smtp.url,
+    KNOWLEDGE_DIR: knowledgeDir,
+    LOG_LEVEL: 'silent',
+    ...opts.env,
+  };
+  const boot = () =>
+    startApp(loadConfig(env), {
+      logger: pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' }),
+      slackRetryConfig: { retries: 0 },
+      anthropicMaxRetries: 0,
+      botIdentity: { botId: 'B_BOT', botUserId: 'U_BOT' },
+      ...opts.overrides,
+      engine: { cardRetryDelayMs: 50, ...opts.overrides?.engine },
+    });
+  let app = await boot();
+  let stopped = false;
+  const h: Harness = {
+    slack,
+    claude,
+    smtp,
+    dir,
+    dbPath,
+    env,
+    get app() {
+      return app;
+    },
+    get baseUrl() {
+      return `http://127.0.0.1:${app.port}`;
+    },
+    async restart() {
+      if (!stopped) await app.stop();
+      app = await boot();
+      stopped = false;
+    },
+    async stopApp() {
+      await app.stop();
+      stopped = true;
+    },
+    command(text, o = {}) {
+      const channel = o.channelId ?? TASK_CHANNEL;
+      const userId = o.userId ?? REQUESTER;
+      return slashCommand(h.baseUrl, SIGNING_SECRET, { text, userId, channelId: channel, responseUrl: slack.responseUrl({ channel, userId }) });
+    },
+    cards() {
+      const out: Array<{ channel: string; ts: string; actionId: string; message: FakeSlackMessage }> = [];
+      const seen = new Set<string>();
+      for (const call of slack.calls) {
+        if (call.method !== 'chat.postMessage' || !call.ok) continue;
+        const channel = String(call.args['channel']);
+        for (const m of [...slack.channelMessages(channel), ...slack.channelMessages(channel).flatMap((p) => slack.threadReplies(channel, p.ts))]) {
+          const key = `${channel}:${m.ts}`;
+          if (seen.has(key)) continue;
+          const firstBlocks = (m.history[0]?.blocks ?? m.blocks) as unknown[] | undefined;
+          const id = cardActionId({ ...m, blocks: firstBlocks } as FakeSlackMessage);
+          if (!id) continue;
+          seen.add(key);
+          out.push({ channel, ts: m.ts, actionId: id, message: m });
+        }
+      }
+      return out.sort((a, b) => (a.ts < b.ts ? -1 : 1));
+    },
+    waitForCards(n, timeoutMs = 5000) {
+      return waitUntil(() => {
+        const c = h.cards();
+        return c.length >= n ? c : undefined;
+      }, `${n} approval card(s)`, timeoutMs);
+    },
+    click(card, button, userId = APPROVER) {
+      const actionId = button === 'approve' ? 'approval_approve' : button === 'reject' ? 'approval_reject' : 'approval_view_full';
+      return blockAction(h.baseUrl, SIGNING_SECRET, {
+        actionId,
+        value: card.actionId,
+        userId,
+        channelId: card.channel,
+        messageTs: card.ts,
+        ...(card.message.thread_ts ? { threadTs: card.message.thread_ts } : {}),
+        responseUrl: slack.responseUrl({ channel: card.channel, userId, messageTs: card.ts }),
+        message: slack.message(card.channel, card.ts) ?? card.message,
+      });
+    },
+    submitReject(actionId, note, userId = APPROVER) {
+      return viewSubmission(h.baseUrl, SIGNING_SECRET, {
+        callbackId: 'approval_reject_note',
+        privateMetadata: JSON.stringify({ actionId }),
+        values: { reject_note: { note: { type: 'plain_text_input', value: note } } },
+        userId,
+      });
+    },
+    async run(runId) {
+      const r = await app.db.selectFrom('runs').selectAll().where('id', '=', runId).executeTakeFirst();
+      if (!r) throw new Error(`no run ${runId}`);
+      return r;
+    },
+    async onlyRun() {
+      const rows = await app.db.selectFrom('runs').selectAll().execute();
+      if (rows.length !== 1) throw new Error(`expected exactly one run, found ${rows.length}`);
+      return rows[0]!;
+    },
+    waitForRun(predicate, timeoutMs = 5000) {
+      return waitUntil(async () => {
+        const rows = await app.db.selectFrom('runs').selectAll().execute();
+        return rows.find(predicate);
+      }, 'a run in the expected state', timeoutMs);
+    },
+    threadTexts(run) {
+      return run.thread_ts ? slack.threadReplies(run.channel_id, run.thread_ts).map((m) => m.text) : [];
+    },
+    async close() {
+      if (!stopped) await app.stop();
+      await Promise.all([slack.close(), claude.close(), smtp.close()]);
+    },
+  };
+  return h;
+}
