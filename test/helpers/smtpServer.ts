@@ -16,6 +16,8 @@ export interface SmtpTestServer {
   url: string;
   port: number;
   mails: ReceivedMail[];
+  /** How many times a client got as far as sending message data (stalled sends included). */
+  dataAttempts(): number;
   waitForMail(count?: number, timeoutMs?: number): Promise<ReceivedMail[]>;
   close(): Promise<void>;
 }
@@ -24,6 +26,8 @@ export interface SmtpTestServerOptions {
   /** RCPT TO for these addresses (case-insensitive) is answered 550. */
   rejectRecipients?: string[];
   requireAuth?: { user: string; pass: string };
+  /** Accept the message data but never answer it: the sender hangs mid-send (crash tests). */
+  stallData?: boolean;
 }
 
 /**
@@ -33,6 +37,7 @@ export interface SmtpTestServerOptions {
 export async function startSmtpServer(opts: SmtpTestServerOptions = {}): Promise<SmtpTestServer> {
   const mails: ReceivedMail[] = [];
   const waiters = new Set<() => void>();
+  const dataAttempts = { count: 0 };
   const rejected = new Set((opts.rejectRecipients ?? []).map((a) => a.toLowerCase()));
   const auth = opts.requireAuth;
 
@@ -61,6 +66,11 @@ export async function startSmtpServer(opts: SmtpTestServerOptions = {}): Promise
       callback();
     },
     onData(stream, session, callback) {
+      dataAttempts.count += 1;
+      if (opts.stallData) {
+        stream.resume();
+        return;
+      }
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('error', (err) => callback(err));
@@ -88,6 +98,7 @@ export async function startSmtpServer(opts: SmtpTestServerOptions = {}): Promise
     url: `smtp://${credentials}127.0.0.1:${port}`,
     port,
     mails,
+    dataAttempts: () => dataAttempts.count,
     waitForMail(count = 1, timeoutMs = 5_000) {
       return new Promise((resolve, reject) => {
         const check = (): boolean => {

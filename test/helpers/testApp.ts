@@ -1,4 +1,6 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -27,8 +29,10 @@ export interface Harness {
   baseUrl: string;
   /** Starts a new app instance on the same database (a restart). */
   restart(): Promise<void>;
-  /** Stops the app without the graceful parts a crash would skip. */
+  /** Stops the in-process app. */
   stopApp(): Promise<void>;
+  /** Runs the real app as a child process (`node --import tsx src/main.ts`) on the same database. */
+  spawnChild(): Promise<ChildProcess>;
   command(text: string, opts?: { userId?: string; channelId?: string }): Promise<SignedResponse>;
   cards(): Array<{ channel: string; ts: string; actionId: string; message: FakeSlackMessage }>;
   waitForCards(n: number, timeoutMs?: number): Promise<Array<{ channel: string; ts: string; actionId: string; message: FakeSlackMessage }>>;
@@ -64,6 +68,18 @@ export async function waitUntil<T>(fn: () => Promise<T | undefined> | T | undefi
     if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -103,6 +119,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     });
   let app = await boot();
   let stopped = false;
+  let childPort: number | undefined;
   const h: Harness = {
     slack,
     claude,
@@ -114,12 +131,33 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       return app;
     },
     get baseUrl() {
-      return `http://127.0.0.1:${app.port}`;
+      return `http://127.0.0.1:${childPort ?? app.port}`;
     },
     async restart() {
       if (!stopped) await app.stop();
       app = await boot();
       stopped = false;
+      childPort = undefined;
+    },
+    async spawnChild() {
+      if (!stopped) await app.stop();
+      stopped = true;
+      const port = await freePort();
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+        cwd: new URL('../../', import.meta.url).pathname,
+        env: { ...process.env, ...env, PORT: String(port) },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      childPort = port;
+      await waitUntil(async () => {
+        try {
+          const r = await fetch(`http://127.0.0.1:${port}/healthz`);
+          return r.status === 200 ? true : undefined;
+        } catch {
+          return undefined;
+        }
+      }, 'the child app to become healthy', 15_000);
+      return child;
     },
     async stopApp() {
       await app.stop();
