@@ -101,8 +101,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const parsed = envSchema.safeParse(env);
   const extra = crossFieldProblems(env);
   if (!parsed.success || extra.length > 0) {
-    const lines = (parsed.success ? [] : parsed.error.issues).map((issue) => {
-      const name = issue.path.join('.') || '(environment)';
+    const issues = parsed.success ? [] : parsed.error.issues;
+    const lines = issues.map((issue) => {
+      const name = String(issue.path[0] ?? '(environment)');
       const msg =
         issue.code === 'invalid_type' && (issue as { input?: unknown }).input === undefined
           ? issue.message.startsWith('is required')
@@ -112,6 +113,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       return `  - ${name} ${msg}`;
     });
     lines.push(...extra);
+    // One line per variable is enough, even when a list variable has several bad entries.
+    lines.splice(0, lines.length, ...new Set(lines));
     throw new AppError(
       'config_invalid',
       `Cannot start: the environment is incomplete or invalid.\n${lines.join('\n')}\n` +

@@ -1,0 +1,131 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { callHash } from '../../src/agent/hash.js';
+import { textReply, toolUseReply } from '../helpers/fakeClaude.js';
+import { startHarness, type Harness } from '../helpers/testApp.js';
+import { Dispatcher } from '../../src/agent/dispatcher.js';
+import { ToolRegistry } from '../../src/tools/registry.js';
+import { z } from 'zod';
+import { pino } from 'pino';
+
+/** Attempts to get around the single dispatcher's checks; every one must fail and send nothing. */
+describe('the dispatcher cannot be talked into sending', () => {
+  let h: Harness;
+  let actionId: string;
+  let dispatcher: Dispatcher;
+  let sent: unknown[];
+
+  beforeEach(async () => {
+    h = await startHarness();
+    h.claude.enqueue(toolUseReply([{ name: 'send_email', input: { to: 'sarah@acme.com', subject: 'Q2', body: 'Hello' } }]), textReply('done'));
+    await h.command('run email Sarah');
+    const [card] = await h.waitForCards(1);
+    actionId = card!.actionId;
+    sent = [];
+    const registry = new ToolRegistry().register({
+      name: 'send_email',
+      description: 'test double that records sends',
+      hardFloor: true,
+      inputSchema: z.object({ to: z.string(), subject: z.string(), body: z.string() }),
+      describe: (i) => ({ summary: `send to ${i.to}` }),
+      run: async (input) => {
+        sent.push(input);
+        return { content: 'sent' };
+      },
+    });
+    dispatcher = new Dispatcher({ db: h.app.db, registry, clock: { now: () => new Date() }, logger: pino({ level: 'silent' }), queue: { warnAt: 100, stopAt: 500 } });
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  const setRunning = () => h.app.db.updateTable('runs').set({ status: 'running' }).execute();
+
+  it('refuses a pending (unapproved) action', async () => {
+    await setRunning();
+    await expect(dispatcher.dispatch(actionId)).rejects.toMatchObject({ code: 'approval_missing' });
+    expect(sent).toHaveLength(0);
+  });
+
+  it('refuses an action marked approved without a recorded approver', async () => {
+    await setRunning();
+    await h.app.db.updateTable('actions').set({ status: 'approved' }).where('id', '=', actionId).execute();
+    await expect(dispatcher.dispatch(actionId)).rejects.toMatchObject({ code: 'approval_missing' });
+    expect(sent).toHaveLength(0);
+  });
+
+  it('refuses when the stored input was changed after approval', async () => {
+    await setRunning();
+    const a = await h.app.db.selectFrom('actions').selectAll().where('id', '=', actionId).executeTakeFirstOrThrow();
+    await h.app.db
+      .updateTable('actions')
+      .set({ status: 'approved', decided_by: 'U_APPROVER', decided_at: new Date().toISOString(), approved_hash: a.input_hash, input_json: JSON.stringify({ to: 'attacker@evil.test', subject: 'Q2', body: 'Hello' }) })
+      .where('id', '=', actionId)
+      .execute();
+    await expect(dispatcher.dispatch(actionId)).rejects.toMatchObject({ code: 'approval_input_mismatch' });
+    expect(sent).toHaveLength(0);
+  });
+
+  it('refuses when the hash was recomputed for new input but the approval covered the old one', async () => {
+    await setRunning();
+    const a = await h.app.db.selectFrom('actions').selectAll().where('id', '=', actionId).executeTakeFirstOrThrow();
+    const input = JSON.stringify({ to: 'attacker@evil.test', subject: 'Q2', body: 'Hello' });
+    await h.app.db
+      .updateTable('actions')
+      .set({ status: 'approved', decided_by: 'U_APPROVER', decided_at: new Date().toISOString(), approved_hash: a.input_hash, input_json: input, input_hash: callHash('send_email', input, a.prepared_json) })
+      .where('id', '=', actionId)
+      .execute();
+    await expect(dispatcher.dispatch(actionId)).rejects.toMatchObject({ code: 'approval_input_mismatch' });
+    expect(sent).toHaveLength(0);
+  });
+
+  it('refuses a hard-floor action that claims the policy approved it', async () => {
+    await setRunning();
+    const a = await h.app.db.selectFrom('actions').selectAll().where('id', '=', actionId).executeTakeFirstOrThrow();
+    await h.app.db.updateTable('actions').set({ status: 'approved', decided_by: 'policy', decided_at: new Date().toISOString(), approved_hash: a.input_hash }).where('id', '=', actionId).execute();
+    await expect(dispatcher.dispatch(actionId)).rejects.toMatchObject({ code: 'policy_forbids' });
+    expect(sent).toHaveLength(0);
+  });
+
+  it('refuses when the run is not running (cancelled, or still suspended)', async () => {
+    const a = await h.app.db.selectFrom('actions').selectAll().where('id', '=', actionId).executeTakeFirstOrThrow();
+    await h.app.db.updateTable('actions').set({ status: 'approved', decided_by: 'U_APPROVER', decided_at: new Date().toISOString(), approved_hash: a.input_hash }).where('id', '=', actionId).execute();
+    await h.app.db.updateTable('runs').set({ status: 'cancelled' }).execute();
+    await expect(dispatcher.dispatch(actionId)).rejects.toMatchObject({ code: 'invalid_state' });
+    expect(sent).toHaveLength(0);
+  });
+
+  it('uses an approval once: a second dispatch of the same action is refused', async () => {
+    await setRunning();
+    const a = await h.app.db.selectFrom('actions').selectAll().where('id', '=', actionId).executeTakeFirstOrThrow();
+    await h.app.db.updateTable('actions').set({ status: 'approved', decided_by: 'U_APPROVER', decided_at: new Date().toISOString(), approved_hash: a.input_hash }).where('id', '=', actionId).execute();
+    const results = await Promise.allSettled([dispatcher.dispatch(actionId), dispatcher.dispatch(actionId), dispatcher.dispatch(actionId)]);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect(sent).toHaveLength(1);
+    await expect(dispatcher.dispatch(actionId)).rejects.toMatchObject({ code: 'approval_missing' });
+    expect(sent).toHaveLength(1);
+    const refusals = await h.app.db.selectFrom('activity').selectAll().where('kind', '=', 'dispatch_refused').execute();
+    expect(refusals.length).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe('no code path other than the dispatcher runs a tool', () => {
+  it("only src/agent/dispatcher.ts calls a tool's run()", () => {
+    const offenders: string[] = [];
+    const walk = (dir: string) => {
+      for (const name of readdirSync(dir)) {
+        const p = join(dir, name);
+        if (statSync(p).isDirectory()) walk(p);
+        else if (p.endsWith('.ts') && !p.endsWith('dispatcher.ts')) {
+          const src = readFileSync(p, 'utf8');
+          // A tool definition's run is reached through the registry (`.get(...)`) or a definition variable.
+          if (/\btool\.run\(|\.get\([^)]*\)\??\.run\(|registry[\s\S]{0,40}\.run\(/.test(src)) offenders.push(p);
+        }
+      }
+    };
+    walk(new URL('../../src', import.meta.url).pathname);
+    expect(offenders).toEqual([]);
+    expect(readFileSync(new URL('../../src/agent/dispatcher.ts', import.meta.url), 'utf8')).toContain('tool.run(');
+  });
+});

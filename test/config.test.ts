@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { loadConfig } from '../src/config.js';
+
+describe('config', () => {
+  it('lists every missing variable in one message', () => {
+    expect(() => loadConfig({})).toThrow(/SLACK_BOT_TOKEN[\s\S]*ANTHROPIC_API_KEY[\s\S]*SLACK_SIGNING_SECRET/);
+  });
+  it('reports invalid values', () => {
+    expect(() => loadConfig({ SLACK_BOT_TOKEN: 'nope', ANTHROPIC_API_KEY: 'k', SLACK_SIGNING_SECRET: 's', PORT: 'abc', ADMIN_USER_IDS: 'bob', APPROVALS_CHANNEL: '#general' })).toThrow(
+      /SLACK_BOT_TOKEN must start with xoxb-[\s\S]*PORT[\s\S]*APPROVALS_CHANNEL[\s\S]*ADMIN_USER_IDS/,
+    );
+  });
+  it('applies the contract defaults', () => {
+    const c = loadConfig({ SLACK_BOT_TOKEN: 'xoxb-1', ANTHROPIC_API_KEY: 'k', SLACK_SIGNING_SECRET: 's' });
+    expect(c.slack.port).toBe(3000);
+    expect(c.anthropic.model).toBe('claude-sonnet-5-5');
+    expect(c.databasePath).toBe('./data/agent.db');
+    expect(c.knowledgeDir).toBe('./knowledge');
+    expect(c.caps.runUsd).toBe(0.5);
+    expect(c.queue).toEqual({ warnAt: 100, stopAt: 500 });
+    expect(c.adminUserIds).toEqual([]);
+  });
+  it('Socket Mode does not need a signing secret', () => {
+    const c = loadConfig({ SLACK_BOT_TOKEN: 'xoxb-1', ANTHROPIC_API_KEY: 'k', SLACK_APP_TOKEN: 'xapp-1', ADMIN_USER_IDS: 'U01AB, U02CD' });
+    expect(c.slack.appToken).toBe('xapp-1');
+    expect(c.adminUserIds).toEqual(['U01AB', 'U02CD']);
+  });
+  it('npm start without credentials exits non-zero with one message naming what to set', () => {
+    const env = { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '' };
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: new URL('..', import.meta.url).pathname, env, encoding: 'utf8', timeout: 20_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('Cannot start: the environment is incomplete or invalid.');
+    expect(r.stderr).toContain('SLACK_BOT_TOKEN');
+    expect(r.stderr).toContain('ANTHROPIC_API_KEY');
+  });
+});
