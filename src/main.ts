@@ -22,7 +22,8 @@ import { randomIds, type IdGenerator } from './ids.js';
 import { createLogger } from './logger.js';
 import { createSlackApp } from './slack/app.js';
 import { SlackSurface } from './slack/surface.js';
-import { SlackUserDirectory } from './slack/users.js';
+import { SlackGroupDirectory, SlackUserDirectory } from './slack/users.js';
+import { TrustService } from './agent/trust.js';
 import { buildRegistry } from './tools/index.js';
 
 /** Everything tests and benchmarks may replace; production uses the defaults. */
@@ -75,7 +76,8 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     timeout: 15_000,
   });
   const users = new SlackUserDirectory(client, clock);
-  const surface = new SlackSurface({ client, logger, approvalsChannel: config.approvalsChannel });
+  const surface = new SlackSurface({ client, logger });
+  const groups = new SlackGroupDirectory(client, clock);
   const mailer = config.smtpUrl ? createSmtpMailer(config.smtpUrl) : undefined;
 
   const registry = buildRegistry({
@@ -100,6 +102,8 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     overrides.model ??
     createAnthropicModelClient({ apiKey: config.anthropic.apiKey, baseUrl: config.anthropic.baseUrl, maxRetries: overrides.anthropicMaxRetries ?? 2 });
   const queue = { warnAt: config.queue.warnAt, stopAt: config.queue.stopAt };
+  const admins = new AdminCheck(config.adminUserIds, users);
+  const trust = new TrustService({ db, clock, admins, registry, groups, approvalsChannel: config.approvalsChannel });
   const dispatcher = new Dispatcher({ db, registry, clock, logger, queue });
   const engine = new RunEngine({
     db,
@@ -110,10 +114,10 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     surface,
     registry,
     dispatcher,
+    cardRoute: (teamId) => trust.routeFor(teamId),
     settings: { ...DEFAULT_ENGINE_SETTINGS, model: config.anthropic.model, runCostCapUsd: config.caps.runUsd, queue, ...overrides.engine },
   });
-  const approvals = new Approvals({ db, clock, registry, engine });
-  const admins = new AdminCheck(config.adminUserIds, users);
+  const approvals = new Approvals({ db, clock, registry, engine, trust, admins });
   const control = new RunControl({ db, clock, engine, registry, admins, queue });
 
   const app = createSlackApp(
@@ -127,7 +131,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       isReady: () => ready,
       ...(overrides.botIdentity ? { botIdentity: overrides.botIdentity } : {}),
     },
-    { engine, approvals, control, logger },
+    { engine, approvals, control, trust, logger },
   );
 
   const started = (config.slack.appToken ? await app.start() : await app.start(config.slack.port)) as unknown;

@@ -9,17 +9,23 @@ import type { ToolRegistry } from '../tools/registry.js';
 import type { CallDescription } from '../tools/types.js';
 import { describeAction } from './cards.js';
 import type { RunEngine } from './engine.js';
+import type { AdminCheck } from './admins.js';
+import type { TrustService } from './trust.js';
+import { findActionType } from '../policy/catalog.js';
 
 export type Decision =
-  | { outcome: 'approved'; action: Action; waitingFor: number }
+  | { outcome: 'approved'; action: Action; waitingFor: number; remembered: boolean }
   | { outcome: 'rejected'; action: Action }
-  | { outcome: 'already_decided'; action: Action };
+  | { outcome: 'already_decided'; action: Action }
+  | { outcome: 'not_allowed'; action: Action; why: string };
 
 export interface ApprovalDeps {
   db: Db;
   clock: Clock;
   registry: ToolRegistry;
   engine: RunEngine;
+  trust: TrustService;
+  admins: AdminCheck;
 }
 
 /**
@@ -29,9 +35,12 @@ export interface ApprovalDeps {
 export class Approvals {
   constructor(private readonly deps: ApprovalDeps) {}
 
-  async approve(input: { actionId: string; userId: string }): Promise<Decision> {
+  async approve(input: { actionId: string; userId: string; remember?: boolean }): Promise<Decision> {
     const { db, clock } = this.deps;
     const action = await this.mustGetAction(input.actionId);
+    if (action.status !== 'pending') return { outcome: 'already_decided', action };
+    const refusal = await this.refusal(action, input.userId, input.remember === true);
+    if (refusal) return refusal;
     const at = clock.now().toISOString();
     const won = await db.transaction().execute(async (trx) => {
       const run = await getRun(trx, action.run_id);
@@ -52,12 +61,16 @@ export class Approvals {
         actionId: action.id,
         actor: input.userId,
         kind: 'approved',
-        detail: { tool: action.tool },
+        detail: { tool: action.tool, remember: input.remember === true },
       });
       return true;
     });
     const fresh = (await getAction(db, action.id)) ?? action;
     if (!won) return { outcome: 'already_decided', action: fresh };
+    if (input.remember) {
+      // "Approve & remember": this call is approved, and the action type runs and notifies from now on.
+      await this.deps.trust.setMode(action.team_id, input.userId, action.tool, 'auto_notify');
+    }
 
     const turn = await listTurnActions(db, action.run_id, action.message_seq);
     const waitingFor = turn.filter((a) => a.status === 'pending').length;
@@ -69,13 +82,16 @@ export class Approvals {
       // Other cards of this turn show how many approvals are still missing.
       for (const other of turn.filter((a) => a.status === 'approved' && a.id !== action.id)) await this.deps.engine.refreshCard(other.id);
     }
-    return { outcome: 'approved', action: fresh, waitingFor };
+    return { outcome: 'approved', action: fresh, waitingFor, remembered: input.remember === true };
   }
 
   /** Rejecting one call cancels the whole run: no further model call, no other call of the run. */
   async reject(input: { actionId: string; userId: string; note: string | null }): Promise<Decision> {
     const { db, clock } = this.deps;
     const action = await this.mustGetAction(input.actionId);
+    if (action.status !== 'pending') return { outcome: 'already_decided', action };
+    const refusal = await this.refusal(action, input.userId, false);
+    if (refusal) return refusal;
     const at = clock.now().toISOString();
     const note = input.note?.trim() ? input.note.trim().slice(0, 2000) : null;
     const cancelled = await db.transaction().execute(async (trx) => {
@@ -129,6 +145,43 @@ export class Approvals {
     );
     await engine.safeUpdateTaskMessage(action.run_id);
     return { outcome: 'rejected', action: fresh };
+  }
+
+  /**
+   * Who may decide: the action type's approvers and the self-approval setting. "Approve & remember" also
+   * needs an admin and a non-hard-floor action. A refused click changes nothing and is logged.
+   */
+  private async refusal(action: Action, userId: string, remember: boolean): Promise<Decision | undefined> {
+    const run = await getRun(this.deps.db, action.run_id);
+    if (!run) throw new AppError('run_not_found', `No run ${action.run_id}`);
+    let why: string | undefined;
+    if (remember) {
+      const type = findActionType(action.tool);
+      if (!type || type.hardFloor || this.deps.registry.get(action.tool)?.hardFloor) why = `\`${action.tool}\` always needs approval, so it cannot be remembered.`;
+      else if (!(await this.deps.admins.isAdmin(action.team_id, userId))) why = 'Only admins can use "Approve & remember": it changes the workspace\'s trust settings. You can still Approve this one.';
+    }
+    if (!why) {
+      const check = await this.deps.trust.canApprove(run, action.tool, userId);
+      if (!check.ok) why = check.why;
+    }
+    if (!why) return undefined;
+    await appendActivity(this.deps.db, {
+      at: this.deps.clock.now().toISOString(),
+      teamId: action.team_id,
+      runId: action.run_id,
+      actionId: action.id,
+      actor: userId,
+      kind: 'decision_refused',
+      detail: { tool: action.tool, why, remember },
+    });
+    return { outcome: 'not_allowed', action, why };
+  }
+
+  /** Checks a click before opening the Reject dialog; the refusal is logged like any other. */
+  async precheck(actionId: string, userId: string): Promise<Decision | undefined> {
+    const action = await this.mustGetAction(actionId);
+    if (action.status !== 'pending') return { outcome: 'already_decided', action };
+    return this.refusal(action, userId, false);
   }
 
   /** For the "View full" modal: the exact content of a call as its card describes it. */

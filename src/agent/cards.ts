@@ -2,6 +2,7 @@ import { actionPrepared, actionResult } from '../db/repos/actions.js';
 import type { StoredBlock } from '../db/repos/messages.js';
 import type { Action, Run } from '../db/schema.js';
 import type { ToolRegistry } from '../tools/registry.js';
+import { findActionType } from '../policy/catalog.js';
 import type { CallDescription } from '../tools/types.js';
 import type { CardState, CardView } from './surface.js';
 
@@ -55,6 +56,12 @@ export function reasoningOf(content: StoredBlock[]): string | undefined {
   return text || undefined;
 }
 
+/** Only catalogued, non-hard-floor actions can be lowered to auto_notify by "Approve & remember". */
+export function isRememberable(registry: ToolRegistry, tool: string): boolean {
+  const type = findActionType(tool);
+  return Boolean(type && !type.hardFloor && registry.get(tool)?.hardFloor !== true);
+}
+
 export function buildCardView(opts: {
   registry: ToolRegistry;
   run: Run;
@@ -73,5 +80,6 @@ export function buildCardView(opts: {
     state: cardStateOf(opts.action, waitingFor),
     notices: opts.notices ?? [],
     turnCardCount: approvalCards.length,
+    rememberable: isRememberable(opts.registry, opts.action.tool),
   };
 }

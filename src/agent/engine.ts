@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/connection.js';
-import { actionResult, getAction, listDispatching, listTurnActions, transitionAction } from '../db/repos/actions.js';
+import { actionResult, countPendingApprovals, getAction, listDispatching, listTurnActions, transitionAction } from '../db/repos/actions.js';
 import { appendActivity } from '../db/repos/activity.js';
 import { appendMessage, listMessages, type ConversationMessage, type StoredBlock } from '../db/repos/messages.js';
 import { insertModelCall } from '../db/repos/modelCalls.js';
@@ -43,6 +43,8 @@ export interface EngineDeps {
   registry: ToolRegistry;
   dispatcher: Dispatcher;
   settings: EngineSettings;
+  /** Where a workspace's cards go (channel id), or undefined for the task thread. */
+  cardRoute(teamId: string): Promise<string | undefined>;
 }
 
 export interface StartRunInput {
@@ -476,7 +478,14 @@ export class RunEngine {
     const workspace = await getWorkspace(this.deps.db, run.team_id);
     const notices: string[] = [];
     if (workspace.paused) notices.push(`Automation is paused${workspace.pausedReason ? `: ${workspace.pausedReason}` : ''}. Every action needs approval.`);
-    const card = buildCardView({ registry: this.deps.registry, run, action, turn, reasoning: reasoningOf(message.content), notices });
+    const pending = await countPendingApprovals(this.deps.db, run.team_id);
+    if (pending >= this.deps.settings.queue.warnAt) {
+      notices.push(`The approval queue is long: ${pending} actions are waiting in this workspace (limit ${this.deps.settings.queue.stopAt}).`);
+    }
+    const card = {
+      ...buildCardView({ registry: this.deps.registry, run, action, turn, reasoning: reasoningOf(message.content), notices }),
+      route: await this.deps.cardRoute(run.team_id),
+    };
     try {
       const loc = await this.deps.surface.postCard(card);
       const at = this.now();

@@ -31,6 +31,10 @@ export interface CardView {
   notices: string[];
   /** Number of approval cards in the same model turn (all-or-nothing), including this one. */
   turnCardCount: number;
+  /** Channel for the card; undefined: the task thread. */
+  route?: string | undefined;
+  /** Offer "Approve & remember" (actions that are not hard-floor). */
+  rememberable: boolean;
 }
 
 export interface ChatSurface {

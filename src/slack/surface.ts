@@ -9,8 +9,6 @@ import { renderTaskMessage } from './blocks/taskMessage.js';
 export interface SlackSurfaceOptions {
   client: WebClient;
   logger: Logger;
-  /** Cards go here when set; otherwise to the task thread. */
-  approvalsChannel: string | undefined;
 }
 
 /** The agent's view of Slack: task messages, thread lines and cards, rendered with Block Kit. */
@@ -38,7 +36,7 @@ export class SlackSurface implements ChatSurface {
   async postCard(card: CardView): Promise<CardLocation> {
     const { run } = card;
     if (!run.thread_ts) throw new Error('The task message has not been posted yet');
-    const channel = this.opts.approvalsChannel;
+    const channel = card.route;
     if (channel && channel !== run.channel_id) {
       try {
         const taskPermalink = await this.permalink(run.channel_id, run.thread_ts);

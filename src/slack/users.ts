@@ -2,6 +2,7 @@ import type { WebClient } from '@slack/web-api';
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import type { UserDirectory, UserProfile } from '../agent/surface.js';
+import type { GroupDirectory } from '../agent/trust.js';
 
 const userInfoSchema = z.looseObject({
   user: z.looseObject({
@@ -53,5 +54,28 @@ export class SlackUserDirectory implements UserDirectory {
     }
     this.cache.set(key, { at: now, profile });
     return profile;
+  }
+}
+
+const groupUsersSchema = z.looseObject({ users: z.array(z.string()) });
+
+/** usergroups.users.list with the same short cache: approver checks run on every click. */
+export class SlackGroupDirectory implements GroupDirectory {
+  private readonly cache = new Map<string, { at: number; members: string[] }>();
+
+  constructor(
+    private readonly client: WebClient,
+    private readonly clock: Clock,
+    private readonly ttlMs = 5 * 60_000,
+  ) {}
+
+  async members(teamId: string, groupId: string): Promise<string[]> {
+    const key = `${teamId}:${groupId}`;
+    const now = this.clock.now().getTime();
+    const hit = this.cache.get(key);
+    if (hit && now - hit.at < this.ttlMs) return hit.members;
+    const res = groupUsersSchema.parse(await this.client.usergroups.users.list({ usergroup: groupId }));
+    this.cache.set(key, { at: now, members: res.users });
+    return res.users;
   }
 }

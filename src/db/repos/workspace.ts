@@ -56,3 +56,63 @@ export async function getTrustModes(db: Db, teamId: string): Promise<Map<string,
   for (const r of rows) if (r.mode) out.set(r.action_type, r.mode);
   return out;
 }
+
+/** Workspace settings kept in settings_json; parsed with defaults so old rows keep working. */
+export const workspaceSettingsSchema = z.object({
+  /** 'thread', or a channel id for approval cards. Unset: APPROVALS_CHANNEL, else the thread. */
+  route: z.string().optional(),
+  /** Whether the requester may approve their own run's actions. */
+  selfApproval: z.boolean().default(true),
+  /** Daily digest of pending approvals: hour (0-23) and IANA time zone. */
+  digestHour: z.number().int().min(0).max(23).default(9),
+  digestTimezone: z.string().optional(),
+});
+export type WorkspaceSettings = z.infer<typeof workspaceSettingsSchema>;
+
+export function settingsOf(w: WorkspaceView): WorkspaceSettings {
+  const parsed = workspaceSettingsSchema.safeParse(w.settings);
+  return parsed.success ? parsed.data : workspaceSettingsSchema.parse({});
+}
+
+export async function saveSettings(db: Db, teamId: string, patch: Partial<WorkspaceSettings>, at: string): Promise<WorkspaceSettings> {
+  await ensureWorkspace(db, teamId, at);
+  const current = settingsOf(await getWorkspace(db, teamId));
+  const next = { ...current, ...patch };
+  await db.updateTable('workspace_state').set({ settings_json: JSON.stringify(next), updated_at: at }).where('team_id', '=', teamId).execute();
+  return next;
+}
+
+export async function setPaused(db: Db, teamId: string, paused: { by: string; reason: string | null } | null, at: string): Promise<boolean> {
+  await ensureWorkspace(db, teamId, at);
+  const res = await db
+    .updateTable('workspace_state')
+    .set(
+      paused
+        ? { paused: 1, paused_by: paused.by, paused_reason: paused.reason, paused_at: at, updated_at: at }
+        : { paused: 0, paused_by: null, paused_reason: null, paused_at: null, updated_at: at },
+    )
+    .where('team_id', '=', teamId)
+    .where('paused', '=', paused ? 0 : 1)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
+export async function setDisabled(db: Db, teamId: string, disabled: { by: string; reason: string | null } | null, at: string): Promise<boolean> {
+  await ensureWorkspace(db, teamId, at);
+  const res = await db
+    .updateTable('workspace_state')
+    .set(
+      disabled
+        ? { disabled: 1, disabled_by: disabled.by, disabled_reason: disabled.reason, disabled_at: at, updated_at: at }
+        : { disabled: 0, disabled_by: null, disabled_reason: null, disabled_at: null, updated_at: at },
+    )
+    .where('team_id', '=', teamId)
+    .where('disabled', '=', disabled ? 0 : 1)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
+export async function listTeamIds(db: Db): Promise<string[]> {
+  const rows = await db.selectFrom('runs').select('team_id').distinct().execute();
+  return rows.map((r) => r.team_id);
+}

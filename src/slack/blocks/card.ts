@@ -3,6 +3,7 @@ import { context, escapeMrkdwn, LIMITS, section, slackDate, truncate, usd, verba
 
 export const ACTION_IDS = {
   approve: 'approval_approve',
+  approveRemember: 'approval_approve_remember',
   reject: 'approval_reject',
   viewFull: 'approval_view_full',
 } as const;
@@ -72,6 +73,9 @@ export function renderCard(card: CardView, links: { taskPermalink?: string | und
       { type: 'button', action_id: ACTION_IDS.approve, style: 'primary', text: { type: 'plain_text', text: 'Approve' }, value: action.id },
       { type: 'button', action_id: ACTION_IDS.reject, style: 'danger', text: { type: 'plain_text', text: 'Reject' }, value: action.id },
     );
+    if (card.rememberable) {
+      buttons.push({ type: 'button', action_id: ACTION_IDS.approveRemember, text: { type: 'plain_text', text: 'Approve & remember' }, value: action.id });
+    }
   }
   if (truncatedContent) {
     buttons.push({ type: 'button', action_id: ACTION_IDS.viewFull, text: { type: 'plain_text', text: 'View full' }, value: action.id });

@@ -5,7 +5,7 @@ import { blockActionSchema } from '../../payloads.js';
 import type { SlackServices } from '../../services.js';
 
 /** Approve: ack, claim, and let the core dispatch; a late clicker is told privately who decided. */
-export function approveAction(services: SlackServices) {
+export function approveAction(services: SlackServices, opts: { remember: boolean } = { remember: false }) {
   return async ({ ack, body, respond }: SlackActionMiddlewareArgs<BlockButtonAction> & AllMiddlewareArgs): Promise<void> => {
     await ack();
     const parsed = blockActionSchema.safeParse(body);
@@ -19,8 +19,12 @@ export function approveAction(services: SlackServices) {
         services.logger.warn({ err: errorMessage(err) }, 'could not answer the clicker'),
       );
     try {
-      const decision = await services.approvals.approve({ actionId, userId: parsed.data.user.id });
+      const decision = await services.approvals.approve({ actionId, userId: parsed.data.user.id, remember: opts.remember });
       if (decision.outcome === 'already_decided') await tell(alreadyDecidedText(decision.action));
+      if (decision.outcome === 'not_allowed') await tell(`:no_entry: ${decision.why} Nothing was changed.`);
+      if (decision.outcome === 'approved' && decision.remembered) {
+        await tell(`Approved. \`${decision.action.tool}\` is now *auto_notify* in this workspace: it will run on its own and notify the thread. Change it back with \`/agent trust ${decision.action.tool} require_approval\`.`);
+      }
     } catch (err) {
       if (isAppError(err, 'action_not_found')) return void (await tell('This card no longer matches anything I know about. Nothing was done.'));
       services.logger.error({ err, actionId }, 'approve failed');

@@ -7,6 +7,7 @@ import { viewFullAction } from './viewFull.js';
 
 export function registerActions(app: App, services: SlackServices): void {
   app.action<BlockButtonAction>(ACTION_IDS.approve, approveAction(services));
+  app.action<BlockButtonAction>(ACTION_IDS.approveRemember, approveAction(services, { remember: true }));
   app.action<BlockButtonAction>(ACTION_IDS.reject, rejectAction(services));
   app.action<BlockButtonAction>(ACTION_IDS.viewFull, viewFullAction(services));
 }

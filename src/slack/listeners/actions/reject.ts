@@ -18,7 +18,9 @@ export function rejectAction(services: SlackServices) {
       );
     try {
       const { action, run, description } = await services.approvals.describe(actionId);
-      if (action.status !== 'pending') return void (await tell(alreadyDecidedText(action)));
+      const refused = await services.approvals.precheck(actionId, parsed.data.user.id);
+      if (refused?.outcome === 'already_decided') return void (await tell(alreadyDecidedText(action)));
+      if (refused?.outcome === 'not_allowed') return void (await tell(`:no_entry: ${refused.why} Nothing was changed.`));
       await client.views.open({
         trigger_id: parsed.data.trigger_id,
         view: rejectModal({ actionId, summary: description.summary, runId: run?.id ?? action.run_id }) as never,

@@ -9,10 +9,12 @@ import type { CommandContext } from './context.js';
 import { logCommand } from './log.js';
 import { runCommand } from './run.js';
 import { statusCommand } from './status.js';
+import { trustCommand } from './trust.js';
+import { pauseCommand, unpauseCommand } from './pause.js';
 
 /** `/agent`: parse, route to one subcommand handler, and make sure Slack always gets exactly one ack. */
 export function agentCommand(services: SlackServices) {
-  return async ({ command, ack, respond }: SlackCommandMiddlewareArgs & AllMiddlewareArgs): Promise<void> => {
+  return async ({ command, ack, respond, client }: SlackCommandMiddlewareArgs & AllMiddlewareArgs): Promise<void> => {
     let acked = false;
     const ackOnce = async (text: string, blocks?: Record<string, unknown>[]) => {
       if (acked) {
@@ -27,7 +29,7 @@ export function agentCommand(services: SlackServices) {
       await ackOnce('That request was missing fields Slack always sends; nothing was done.');
       return;
     }
-    const ctx: CommandContext = { payload: parsed.data, services, ack: ackOnce, respond };
+    const ctx: CommandContext = { payload: parsed.data, services, ack: ackOnce, respond, client };
     const cmd = parseAgentCommand(parsed.data.text);
     try {
       switch (cmd.kind) {
@@ -39,13 +41,19 @@ export function agentCommand(services: SlackServices) {
           return await statusCommand(ctx, cmd.runId);
         case 'cancel':
           return await cancelCommand(ctx, cmd.runId);
+        case 'trust':
+          return await trustCommand(ctx, cmd.args);
+        case 'pause':
+          return await pauseCommand(ctx, cmd.reason);
+        case 'unpause':
+          return await unpauseCommand(ctx);
         case 'help':
           return await ackOnce(helpText(cmd.problem));
         default:
           return await ackOnce(helpText(`\`/agent ${cmd.kind}\` is not available in this version yet.`));
       }
     } catch (err) {
-      if (isAppError(err) && ['run_not_found', 'not_allowed', 'invalid_state', 'bad_command', 'agent_disabled', 'cap_reached'].includes(err.code)) {
+      if (isAppError(err) && ['run_not_found', 'not_allowed', 'invalid_state', 'bad_command', 'agent_disabled', 'cap_reached', 'policy_forbids'].includes(err.code)) {
         await ackOnce(`:warning: ${err.message}`);
         return;
       }

@@ -1,4 +1,5 @@
 import type { RespondFn } from '@slack/bolt';
+import type { WebClient } from '@slack/web-api';
 import type { SlashCommandPayload } from '../../payloads.js';
 import type { SlackServices } from '../../services.js';
 
@@ -9,6 +10,7 @@ export interface CommandContext {
   /** Acknowledge with a private (ephemeral) answer. Must be called once, within 3 seconds. */
   ack(text: string, blocks?: Record<string, unknown>[]): Promise<void>;
   respond: RespondFn;
+  client: WebClient;
 }
 
 export async function ackPrivately(

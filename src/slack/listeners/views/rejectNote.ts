@@ -22,8 +22,9 @@ export function rejectNoteSubmission(services: SlackServices) {
     const userId = parsed.data.user.id;
     try {
       const decision = await services.approvals.reject({ actionId, userId, note });
-      if (decision.outcome === 'already_decided' && decision.action.card_channel) {
-        await client.chat.postEphemeral({ channel: decision.action.card_channel, user: userId, text: alreadyDecidedText(decision.action) });
+      if (decision.action.card_channel && (decision.outcome === 'already_decided' || decision.outcome === 'not_allowed')) {
+        const text = decision.outcome === 'not_allowed' ? `:no_entry: ${decision.why} Nothing was changed.` : alreadyDecidedText(decision.action);
+        await client.chat.postEphemeral({ channel: decision.action.card_channel, user: userId, text });
       }
     } catch (err) {
       services.logger.error({ err: errorMessage(err), actionId }, 'reject failed');

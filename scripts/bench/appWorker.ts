@@ -1,0 +1,115 @@
+/**
+ * Runs the real app (src/main.ts startApp: Bolt HTTP receiver, SQLite file, SMTP mailer) in a worker
+ * thread of the benchmark process, so the fakes and the load generator on the main thread do not share
+ * the app's event loop. Answers small RPCs from scripts/bench/appThread.ts.
+ */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { performance } from 'node:perf_hooks';
+import { parentPort } from 'node:worker_threads';
+import Anthropic from '@anthropic-ai/sdk';
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config.js';
+import { startApp, type RunningApp } from '../../src/main.js';
+import { seedSuspendedRuns, snapshotSuspendedRun, type RunTemplate } from './seed.js';
+
+export type WorkerRequest =
+  | { cmd: 'start'; env: Record<string, string> }
+  | { cmd: 'stop' }
+  | { cmd: 'snapshot'; teamId: string }
+  | { cmd: 'seed'; template: RunTemplate; count: number; teamId: string; channel: string }
+  | { cmd: 'counts'; teamId: string }
+  | { cmd: 'bare'; baseUrl: string; apiKey: string; bodies: unknown[]; repeats: number }
+  | { cmd: 'profileStart' }
+  | { cmd: 'profileStop'; file: string };
+
+const port = parentPort;
+if (!port) throw new Error('appWorker must run as a worker thread');
+
+let app: RunningApp | undefined;
+let session: Session | undefined;
+
+async function handle(req: WorkerRequest): Promise<unknown> {
+  switch (req.cmd) {
+    case 'start': {
+      if (app) throw new Error('app already started');
+      app = await startApp(loadConfig(req.env), {
+        logger: pino({ level: 'silent' }),
+        slackRetryConfig: { retries: 0 },
+        anthropicMaxRetries: 0,
+        botIdentity: { botId: 'B_BOT', botUserId: 'U_BOT' },
+      });
+      return { port: app.port };
+    }
+    case 'stop': {
+      const running = app;
+      app = undefined;
+      await running?.stop();
+      return null;
+    }
+    case 'snapshot':
+      return snapshotSuspendedRun(mustApp().db, req.teamId);
+    case 'seed':
+      await seedSuspendedRuns(mustApp().db, req.template, { count: req.count, teamFor: () => req.teamId, channelFor: () => req.channel });
+      return null;
+    case 'counts': {
+      const rows = await mustApp()
+        .db.selectFrom('runs')
+        .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+        .where('team_id', '=', req.teamId)
+        .groupBy('status')
+        .execute();
+      const errors = await mustApp()
+        .db.selectFrom('runs')
+        .select(['error_code', (eb) => eb.fn.countAll<number>().as('n')])
+        .where('team_id', '=', req.teamId)
+        .where('error_code', 'is not', null)
+        .groupBy('error_code')
+        .execute();
+      return {
+        byStatus: Object.fromEntries(rows.map((r) => [r.status, Number(r.n)])),
+        errors: Object.fromEntries(errors.map((r) => [String(r.error_code), Number(r.n)])),
+      };
+    }
+    case 'bare': {
+      // The same requests the app sent, through the real SDK client, one after the other: the model
+      // latency floor a run cannot go below.
+      const client = new Anthropic({ apiKey: req.apiKey, baseURL: req.baseUrl, maxRetries: 0, timeout: 30_000 });
+      const walls: number[] = [];
+      for (let r = 0; r < req.repeats; r++) {
+        const t0 = performance.now();
+        for (const body of req.bodies) await client.messages.create(body as Anthropic.MessageCreateParamsNonStreaming);
+        walls.push(performance.now() - t0);
+      }
+      return walls;
+    }
+    case 'profileStart':
+      session = new Session();
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.setSamplingInterval', { interval: 200 });
+      await session.post('Profiler.start');
+      return null;
+    case 'profileStop': {
+      if (!session) return null;
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(req.file, JSON.stringify(profile));
+      session.disconnect();
+      session = undefined;
+      return null;
+    }
+  }
+}
+
+function mustApp(): RunningApp {
+  if (!app) throw new Error('app not started');
+  return app;
+}
+
+port.on('message', (msg: { id: number; req: WorkerRequest }) => {
+  handle(msg.req).then(
+    (result) => port.postMessage({ id: msg.id, ok: true, result }),
+    (err: unknown) => port.postMessage({ id: msg.id, ok: false, error: err instanceof Error ? `${err.message}\n${err.stack ?? ''}` : String(err) }),
+  );
+});
+port.postMessage({ ready: true });

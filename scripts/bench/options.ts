@@ -1,0 +1,107 @@
+/** Command-line options of `npm run bench`. */
+
+export interface BenchOptions {
+  /** Runs completed in the throughput phase. */
+  runs: number;
+  /** Size of each concurrent burst (slash commands, clicks) and runs in flight (throughput, memory). */
+  concurrency: number;
+  modelLatencyMs: number;
+  quick: boolean;
+  out: string | undefined;
+  /** Suspended runs seeded for the startup and memory figures. */
+  suspended: number;
+  /** Pending approvals seeded for the `/agent status` figure. */
+  statusPending: number;
+  /** Repeats of the 5-turn run (and of the bare loop) for the per-turn overhead. */
+  overheadRepeats: number;
+  /** Approve clicks sent one at a time (click -> dispatch on an otherwise idle app). */
+  isolatedClicks: number;
+  statusRequests: number;
+  startupSpawns: number;
+  /** Write CPU profiles of the in-process app per phase into this directory. */
+  profileDir: string | undefined;
+  /** Overall time budget; the bench aborts (non-zero) when it is exceeded. */
+  timeoutS: number;
+}
+
+export const USAGE = `Usage: npm run bench -- [options]
+
+  --runs N              runs completed in the throughput phase (default 1000; quick 40)
+  --concurrency N       concurrent requests per burst and runs in flight (default 200; quick 20)
+  --model-latency-ms N  fake Claude latency per call (default 200)
+  --suspended N         suspended runs seeded for startup/memory (default 10000; quick 1000)
+  --quick               small sizes (CI): a few seconds to ~30 s
+  --out FILE            also write the figures as JSON to FILE
+  --profile DIR         write CPU profiles of the app thread, one per phase, to DIR
+  --timeout-s N         abort if the whole bench takes longer (default 900; quick 180)
+  --help                this text
+`;
+
+export function parseOptions(argv: string[]): BenchOptions {
+  const args = [...argv];
+  const quick = args.includes('--quick');
+  const o: BenchOptions = {
+    runs: quick ? 40 : 1000,
+    concurrency: quick ? 20 : 200,
+    modelLatencyMs: 200,
+    quick,
+    out: undefined,
+    suspended: quick ? 1000 : 10_000,
+    statusPending: 500,
+    overheadRepeats: quick ? 2 : 5,
+    isolatedClicks: quick ? 5 : 30,
+    statusRequests: quick ? 10 : 30,
+    startupSpawns: quick ? 1 : 3,
+    profileDir: undefined,
+    timeoutS: quick ? 180 : 900,
+  };
+  const int = (flag: string, v: string | undefined, min: number): number => {
+    const n = Number(v);
+    if (v === undefined || !Number.isInteger(n) || n < min) throw new Error(`${flag} needs an integer >= ${min} (got ${v ?? 'nothing'})`);
+    return n;
+  };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const value = () => inline ?? args[++i];
+    switch (flag) {
+      case '--quick':
+        break;
+      case '--runs':
+        o.runs = int(flag, value(), 1);
+        break;
+      case '--concurrency':
+        o.concurrency = int(flag, value(), 1);
+        break;
+      case '--model-latency-ms':
+        o.modelLatencyMs = int(flag, value(), 0);
+        break;
+      case '--suspended':
+        o.suspended = int(flag, value(), 0);
+        break;
+      case '--timeout-s':
+        o.timeoutS = int(flag, value(), 10);
+        break;
+      case '--out': {
+        const v = value();
+        if (!v) throw new Error('--out needs a file name');
+        o.out = v;
+        break;
+      }
+      case '--profile': {
+        const v = value();
+        if (!v) throw new Error('--profile needs a directory');
+        o.profileDir = v;
+        break;
+      }
+      case '--help':
+      case '-h':
+        throw new HelpRequested();
+      default:
+        throw new Error(`unknown option ${a}`);
+    }
+  }
+  return o;
+}
+
+export class HelpRequested extends Error {}

@@ -1,0 +1,191 @@
+import type { Clock } from '../clock.js';
+import type { Db } from '../db/connection.js';
+import { appendActivity } from '../db/repos/activity.js';
+import { listTrustSettings, saveTrustSetting, type Approvers } from '../db/repos/trust.js';
+import { getWorkspace, saveSettings, setPaused, settingsOf, type WorkspaceSettings } from '../db/repos/workspace.js';
+import type { Run, TrustMode } from '../db/schema.js';
+import { AppError } from '../errors.js';
+import { CATALOG, findActionType, type ActionCategory } from '../policy/catalog.js';
+import { canSetMode, effectiveMode } from '../policy/decide.js';
+import type { ToolRegistry } from '../tools/registry.js';
+import type { AdminCheck } from './admins.js';
+
+/** Members of a Slack user group (approver restrictions may name groups). */
+export interface GroupDirectory {
+  members(teamId: string, groupId: string): Promise<string[]>;
+}
+
+export interface TrustRow {
+  actionType: string;
+  label: string;
+  category: ActionCategory | 'custom';
+  mode: TrustMode;
+  defaultMode: TrustMode;
+  hardFloor: boolean;
+  reversible: boolean;
+  offered: boolean;
+  approvers: Approvers | null;
+}
+
+export interface TrustView {
+  rows: TrustRow[];
+  settings: WorkspaceSettings;
+  paused: boolean;
+  pausedReason: string | null;
+  defaultRoute: string | undefined;
+}
+
+export interface TrustDeps {
+  db: Db;
+  clock: Clock;
+  admins: AdminCheck;
+  registry: ToolRegistry;
+  groups: GroupDirectory;
+  approvalsChannel: string | undefined;
+}
+
+export type ApproverCheck = { ok: true } | { ok: false; why: string };
+
+/**
+ * Workspace trust settings: per-action modes, who may approve, self-approval, card routing and pause.
+ * Every change is made by an admin through a slash command and logged with before and after.
+ */
+export class TrustService {
+  constructor(private readonly deps: TrustDeps) {}
+
+  private now(): string {
+    return this.deps.clock.now().toISOString();
+  }
+
+  async requireAdmin(teamId: string, userId: string, what: string): Promise<void> {
+    if (!(await this.deps.admins.isAdmin(teamId, userId))) {
+      throw new AppError('not_allowed', `Only admins can ${what}. Admins are the users in ADMIN_USER_IDS and Slack workspace admins and owners.`);
+    }
+  }
+
+  async view(teamId: string): Promise<TrustView> {
+    const [settings, workspace] = await Promise.all([listTrustSettings(this.deps.db, teamId), getWorkspace(this.deps.db, teamId)]);
+    const names = new Set([...CATALOG.map((a) => a.name), ...this.deps.registry.names()]);
+    const rows: TrustRow[] = [...names].map((name) => {
+      const type = findActionType(name);
+      const s = settings.get(name);
+      const declares = this.deps.registry.get(name)?.hardFloor === true;
+      return {
+        actionType: name,
+        label: type?.label ?? 'Custom tool',
+        category: type?.category ?? 'custom',
+        mode: effectiveMode({ actionType: type, toolDeclaresHardFloor: declares, workspaceMode: s?.mode ?? undefined }),
+        defaultMode: type?.defaultMode ?? 'require_approval',
+        hardFloor: (type?.hardFloor ?? false) || declares,
+        reversible: type?.reversible ?? false,
+        offered: this.deps.registry.get(name) !== undefined,
+        approvers: s?.approvers ?? null,
+      };
+    });
+    return { rows, settings: settingsOf(workspace), paused: workspace.paused, pausedReason: workspace.pausedReason, defaultRoute: this.deps.approvalsChannel };
+  }
+
+  private knownAction(action: string): void {
+    if (!findActionType(action) && !this.deps.registry.get(action)) {
+      throw new AppError('bad_command', `\`${action}\` is not an action type. Known: ${CATALOG.map((a) => `\`${a.name}\``).join(', ')}.`);
+    }
+  }
+
+  async setMode(teamId: string, userId: string, action: string, mode: TrustMode): Promise<{ before: TrustMode; after: TrustMode }> {
+    await this.requireAdmin(teamId, userId, 'change trust levels');
+    this.knownAction(action);
+    const type = findActionType(action);
+    const declares = this.deps.registry.get(action)?.hardFloor === true;
+    if ((type && !canSetMode(type, mode)) || (declares && mode !== 'require_approval')) {
+      throw new AppError(
+        'policy_forbids',
+        `\`${action}\` always requires approval: it reaches people or systems outside this workspace (the hard floor). No setting can lower it.`,
+      );
+    }
+    const current = (await listTrustSettings(this.deps.db, teamId)).get(action);
+    const before = effectiveMode({ actionType: type, toolDeclaresHardFloor: declares, workspaceMode: current?.mode ?? undefined });
+    const at = this.now();
+    await this.deps.db.transaction().execute(async (trx) => {
+      await saveTrustSetting(trx, { teamId, actionType: action, mode, updatedBy: userId, at });
+      await appendActivity(trx, { at, teamId, actor: userId, kind: 'trust_changed', detail: { actionType: action, before, after: mode } });
+    });
+    return { before, after: mode };
+  }
+
+  async setApprovers(teamId: string, userId: string, action: string, approvers: Approvers | null): Promise<void> {
+    await this.requireAdmin(teamId, userId, 'restrict approvers');
+    this.knownAction(action);
+    const before = (await listTrustSettings(this.deps.db, teamId)).get(action)?.approvers ?? null;
+    const at = this.now();
+    await this.deps.db.transaction().execute(async (trx) => {
+      await saveTrustSetting(trx, { teamId, actionType: action, approvers, updatedBy: userId, at });
+      await appendActivity(trx, { at, teamId, actor: userId, kind: 'approvers_changed', detail: { actionType: action, before, after: approvers } });
+    });
+  }
+
+  async setSelfApproval(teamId: string, userId: string, allowed: boolean): Promise<void> {
+    await this.requireAdmin(teamId, userId, 'change self-approval');
+    const at = this.now();
+    const before = settingsOf(await getWorkspace(this.deps.db, teamId)).selfApproval;
+    await saveSettings(this.deps.db, teamId, { selfApproval: allowed }, at);
+    await appendActivity(this.deps.db, { at, teamId, actor: userId, kind: 'self_approval_changed', detail: { before, after: allowed } });
+  }
+
+  async setRoute(teamId: string, userId: string, route: string): Promise<void> {
+    await this.requireAdmin(teamId, userId, 'change where approval cards go');
+    const at = this.now();
+    const before = settingsOf(await getWorkspace(this.deps.db, teamId)).route ?? null;
+    await saveSettings(this.deps.db, teamId, { route }, at);
+    await appendActivity(this.deps.db, { at, teamId, actor: userId, kind: 'route_changed', detail: { before, after: route } });
+  }
+
+  async setDigest(teamId: string, userId: string, hour: number, timezone: string | undefined): Promise<void> {
+    await this.requireAdmin(teamId, userId, 'change the digest time');
+    const at = this.now();
+    await saveSettings(this.deps.db, teamId, { digestHour: hour, ...(timezone ? { digestTimezone: timezone } : {}) }, at);
+    await appendActivity(this.deps.db, { at, teamId, actor: userId, kind: 'digest_changed', detail: { hour, timezone } });
+  }
+
+  async pause(teamId: string, userId: string, reason: string | null): Promise<boolean> {
+    await this.requireAdmin(teamId, userId, 'pause automation');
+    const at = this.now();
+    const changed = await setPaused(this.deps.db, teamId, { by: userId, reason }, at);
+    if (changed) await appendActivity(this.deps.db, { at, teamId, actor: userId, kind: 'paused', detail: { reason } });
+    return changed;
+  }
+
+  async unpause(teamId: string, userId: string): Promise<boolean> {
+    await this.requireAdmin(teamId, userId, 'unpause automation');
+    const at = this.now();
+    const changed = await setPaused(this.deps.db, teamId, null, at);
+    if (changed) await appendActivity(this.deps.db, { at, teamId, actor: userId, kind: 'unpaused', detail: {} });
+    return changed;
+  }
+
+  /** Where the cards of a workspace go: its route setting, else APPROVALS_CHANNEL, else the thread. */
+  async routeFor(teamId: string): Promise<string | undefined> {
+    const route = settingsOf(await getWorkspace(this.deps.db, teamId)).route;
+    if (route === 'thread') return undefined;
+    return route ?? this.deps.approvalsChannel;
+  }
+
+  /** Whether `userId` may decide a card for `action` of `run`. */
+  async canApprove(run: Run, action: string, userId: string): Promise<ApproverCheck> {
+    const workspace = await getWorkspace(this.deps.db, run.team_id);
+    if (!settingsOf(workspace).selfApproval && run.requester_id === userId) {
+      return { ok: false, why: 'Self-approval is turned off in this workspace: someone other than the requester must decide.' };
+    }
+    const approvers = (await listTrustSettings(this.deps.db, run.team_id)).get(action)?.approvers;
+    if (!approvers || (approvers.users.length === 0 && approvers.groups.length === 0)) return { ok: true };
+    if (approvers.users.includes(userId)) return { ok: true };
+    for (const g of approvers.groups) {
+      try {
+        if ((await this.deps.groups.members(run.team_id, g)).includes(userId)) return { ok: true };
+      } catch {
+        // A group we cannot read grants nothing.
+      }
+    }
+    const who = [...approvers.users.map((u) => `<@${u}>`), ...approvers.groups.map((g) => `<!subteam^${g}>`)].join(', ');
+    return { ok: false, why: `Only ${who} may approve \`${action}\` in this workspace.` };
+  }
+}

@@ -1,0 +1,86 @@
+import { AppError } from '../../../errors.js';
+import { TRUST_MODES } from '../../../policy/catalog.js';
+import type { TrustMode } from '../../../db/schema.js';
+import { renderTrust, trustEditModal } from '../../blocks/trust.js';
+import { parseChannel, parseUserOrGroup } from '../../mentions.js';
+import type { CommandContext } from './context.js';
+
+const USAGE =
+  'Usage: `/agent trust` · `/agent trust edit` · `/agent trust <action> <require_approval|auto_notify|full_auto>` · `/agent trust <action> approvers @user @group…|anyone` · `/agent trust self-approval on|off` · `/agent trust route thread|#channel` · `/agent trust digest <hour 0-23> [time zone]`';
+
+function bad(message: string): never {
+  throw new AppError('bad_command', `${message}\n${USAGE}`);
+}
+
+export async function trustCommand(ctx: CommandContext, args: string[]): Promise<void> {
+  const { trust, client } = { trust: ctx.services.trust, client: ctx.client };
+  const team = ctx.payload.team_id;
+  const user = ctx.payload.user_id;
+  const [first, second, ...rest] = args;
+
+  if (!first) {
+    const r = renderTrust(await trust.view(team));
+    return ctx.ack(r.text, r.blocks);
+  }
+  if (first === 'edit') {
+    await trust.requireAdmin(team, user, 'change trust levels');
+    if (!ctx.payload.trigger_id) bad('Slack did not send a trigger id, so the editor cannot open.');
+    await client.views.open({ trigger_id: ctx.payload.trigger_id, view: trustEditModal(await trust.view(team)) as never });
+    return ctx.ack('Opening the trust editor…');
+  }
+  if (first === 'self-approval') {
+    if (second !== 'on' && second !== 'off') bad('Say `on` or `off`.');
+    await trust.setSelfApproval(team, user, second === 'on');
+    return ctx.ack(second === 'on' ? 'Requesters may now approve their own runs\' actions.' : 'Self-approval is off: someone other than the requester must decide.');
+  }
+  if (first === 'route') {
+    if (second === 'thread') {
+      await trust.setRoute(team, user, 'thread');
+      return ctx.ack('Approval cards now go to each task\'s thread.');
+    }
+    const channel = second ? parseChannel(second) : undefined;
+    if (!channel) bad('Name a channel like `#approvals`, or `thread`.');
+    await trust.setRoute(team, user, channel);
+    return ctx.ack(`Approval cards now go to <#${channel}>, linked from each task thread. Invite me there if I am not a member; until then cards fall back to the thread.`);
+  }
+  if (first === 'digest') {
+    const hour = Number(second);
+    if (!second || !Number.isInteger(hour) || hour < 0 || hour > 23) bad('Give an hour from 0 to 23.');
+    const tz = rest[0];
+    if (tz && !isTimeZone(tz)) bad(`\`${tz}\` is not a time zone (for example Europe/Paris).`);
+    await trust.setDigest(team, user, hour, tz);
+    return ctx.ack(`The pending-approvals digest will be posted daily at ${String(hour).padStart(2, '0')}:00${tz ? ` ${tz}` : ' UTC'} when the queue is long.`);
+  }
+  const action = first;
+  if (second === 'approvers') {
+    if (rest.length === 0) bad('List the approvers, or say `anyone`.');
+    if (rest.length === 1 && rest[0] === 'anyone') {
+      await trust.setApprovers(team, user, action, null);
+      return ctx.ack(`Anyone who sees the card may now approve \`${action}\`.`);
+    }
+    const users: string[] = [];
+    const groups: string[] = [];
+    for (const token of rest) {
+      const who = parseUserOrGroup(token);
+      if (!who) bad(`\`${token}\` is not a user or user group mention.`);
+      if ('user' in who) users.push(who.user);
+      else groups.push(who.group);
+    }
+    await trust.setApprovers(team, user, action, { users, groups });
+    return ctx.ack(`Only ${[...users.map((u) => `<@${u}>`), ...groups.map((g) => `<!subteam^${g}>`)].join(', ')} may now approve \`${action}\`.`);
+  }
+  if (second && (TRUST_MODES as readonly string[]).includes(second) && rest.length === 0) {
+    const { before, after } = await trust.setMode(team, user, action, second as TrustMode);
+    return ctx.ack(`\`${action}\`: ${before} → *${after}*.`);
+  }
+  bad(second ? `\`${second}\` is not a mode.` : `What should \`${action}\` be?`);
+}
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}

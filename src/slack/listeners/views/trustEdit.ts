@@ -1,0 +1,50 @@
+import type { AllMiddlewareArgs, SlackViewMiddlewareArgs } from '@slack/bolt';
+import { z } from 'zod';
+import { errorMessage } from '../../../errors.js';
+import { TRUST_MODES } from '../../../policy/catalog.js';
+import type { TrustMode } from '../../../db/schema.js';
+import type { SlackServices } from '../../services.js';
+
+const submissionSchema = z.looseObject({
+  user: z.looseObject({ id: z.string() }),
+  team: z.looseObject({ id: z.string() }).nullish(),
+  view: z.looseObject({
+    team_id: z.string().optional(),
+    state: z.looseObject({
+      values: z.record(z.string(), z.record(z.string(), z.looseObject({ selected_option: z.looseObject({ value: z.string() }).nullish() }))),
+    }),
+  }),
+});
+
+/** The trust editor was saved: apply each changed mode (the service re-checks admin and hard floor). */
+export function trustEditSubmission(services: SlackServices) {
+  return async ({ ack, body, client }: SlackViewMiddlewareArgs & AllMiddlewareArgs): Promise<void> => {
+    const parsed = submissionSchema.safeParse(body);
+    if (!parsed.success) {
+      await ack();
+      return;
+    }
+    const teamId = parsed.data.team?.id ?? parsed.data.view.team_id ?? '';
+    const userId = parsed.data.user.id;
+    const wanted: Array<[string, TrustMode]> = [];
+    for (const [blockId, fields] of Object.entries(parsed.data.view.state.values)) {
+      const value = fields['mode']?.selected_option?.value;
+      if (blockId.startsWith('mode:') && value && (TRUST_MODES as readonly string[]).includes(value)) wanted.push([blockId.slice(5), value as TrustMode]);
+    }
+    await ack();
+    const view = await services.trust.view(teamId);
+    const changes: string[] = [];
+    const problems: string[] = [];
+    for (const [action, mode] of wanted) {
+      if (view.rows.find((r) => r.actionType === action)?.mode === mode) continue;
+      try {
+        const r = await services.trust.setMode(teamId, userId, action, mode);
+        changes.push(`\`${action}\`: ${r.before} → ${r.after}`);
+      } catch (err) {
+        problems.push(`\`${action}\`: ${errorMessage(err)}`);
+      }
+    }
+    const text = [changes.length ? `Trust levels updated:\n${changes.join('\n')}` : 'No trust level changed.', ...problems].join('\n');
+    await client.chat.postMessage({ channel: userId, text }).catch((err: unknown) => services.logger.warn({ err: errorMessage(err) }, 'could not confirm trust edit'));
+  };
+}
