@@ -4,6 +4,10 @@
  */
 import { openDatabase } from '../src/db/connection.js';
 import { migrateToLatest } from '../src/db/migrate.js';
+import { existsSync } from 'node:fs';
+
+// Same settings as `npm start`: .env in the working directory, real environment variables first.
+if (existsSync('.env')) process.loadEnvFile('.env');
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);

@@ -9,6 +9,9 @@ import { openDatabase } from '../src/db/connection.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { errorMessage } from '../src/errors.js';
 
+// Same settings as `npm start`: .env in the working directory, real environment variables first.
+if (existsSync('.env')) process.loadEnvFile('.env');
+
 const databasePath = process.env.DATABASE_PATH || './data/agent.db';
 const knowledgeDir = process.env.KNOWLEDGE_DIR || './knowledge';
 

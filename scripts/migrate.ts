@@ -4,6 +4,10 @@
  */
 import { openDatabase } from '../src/db/connection.js';
 import { migrateToLatest } from '../src/db/migrate.js';
+import { existsSync } from 'node:fs';
+
+// Same settings as `npm start`: .env in the working directory, real environment variables first.
+if (existsSync('.env')) process.loadEnvFile('.env');
 
 const path = process.env['DATABASE_PATH'] || './data/agent.db';
 const { db } = openDatabase(path);

@@ -42,3 +42,16 @@ export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
+
+/**
+ * A failure the model should hear about (bad address, refused URL, rate limit): tools and connectors
+ * throw it, and it becomes an is_error tool result rather than a crash.
+ */
+export class ToolError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'ToolError';
+    this.code = code;
+  }
+}

@@ -126,6 +126,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       signingSecret: config.slack.signingSecret,
       appToken: config.slack.appToken,
       apiUrl: config.slack.apiUrl,
+      port: config.slack.port,
       logger,
       retryConfig: slackRetryConfig,
       isReady: () => ready,

@@ -15,7 +15,7 @@ import type { LookupFunction } from 'node:net';
 import { pipeline } from 'node:stream';
 import type { Readable } from 'node:stream';
 import zlib from 'node:zlib';
-import { ToolError } from '../tools/types.js';
+import { ToolError } from '../errors.js';
 import { htmlToText } from './htmlToText.js';
 
 export interface FetchedPage {

@@ -1,6 +1,5 @@
 import nodemailer from 'nodemailer';
-import { AppError, errorMessage } from '../errors.js';
-import { ToolError } from '../tools/types.js';
+import { AppError, errorMessage, ToolError } from '../errors.js';
 
 /** One plain-text message, already decided and approved: the mailer sends exactly this. */
 export interface OutgoingMail {

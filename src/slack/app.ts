@@ -12,6 +12,8 @@ export interface SlackAppOptions {
   signingSecret: string | undefined;
   appToken: string | undefined;
   apiUrl: string | undefined;
+  /** Socket Mode only: where /healthz is served. */
+  port: number;
   logger: Logger;
   /** Web API retries: bounded on purpose (the library default retries for ~30 minutes). */
   retryConfig: RetryOptions;
@@ -57,7 +59,13 @@ export function createSlackApp(opts: SlackAppOptions, services: SlackServices): 
     timeout: 15_000,
   };
   const receiver = opts.appToken
-    ? new SocketModeReceiver({ appToken: opts.appToken, logger, customRoutes: [{ path: '/healthz', method: 'GET', handler: health(opts.isReady) }] })
+    ? new SocketModeReceiver({
+        appToken: opts.appToken,
+        logger,
+        // Socket Mode needs no public endpoint, but /healthz is still served on PORT for orchestrators.
+        customRoutes: [{ path: '/healthz', method: 'GET', handler: health(opts.isReady) }],
+        installerOptions: { port: opts.port },
+      })
     : new HTTPReceiver({
         signingSecret: opts.signingSecret ?? '',
         logger,

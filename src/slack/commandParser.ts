@@ -56,7 +56,6 @@ export function parseAgentCommand(raw: string): AgentCommand {
     case 'pause':
       return { kind: 'pause', reason: rest };
     case 'unpause':
-    case 'resume':
       return { kind: 'unpause' };
     case 'caps':
       return { kind: 'caps', args: restWords };

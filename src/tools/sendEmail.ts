@@ -65,13 +65,13 @@ export function createSendEmailTool(deps: SendEmailDeps): ToolDefinition<SendEma
       if (deps.emailFrom !== undefined && deps.emailFrom.trim() !== '') {
         const shared = parseMailbox(deps.emailFrom);
         if (shared) return { from: shared, fromSource: 'shared' };
-        return { from: null, fromSource: null, fromError: 'EMAIL_FROM is not a valid email address' };
+        throw new ToolError('email_failed', 'Email not sent: EMAIL_FROM is not a valid email address, and the requester has no email in Slack.');
       }
-      return {
-        from: null,
-        fromSource: null,
-        fromError: "no sender is configured (the requester's Slack profile has no email and EMAIL_FROM is not set)",
-      };
+      // No sender means no card: an email that can only fail after approval would waste an approver's time.
+      throw new ToolError(
+        'email_failed',
+        "Email not sent: no sender is configured (the requester's Slack profile has no email and EMAIL_FROM is not set).",
+      );
     },
 
     describe(input, prepared): CallDescription {

@@ -40,15 +40,7 @@ export interface ToolOutput {
   isError?: boolean;
 }
 
-/** Thrown by a tool for a failure the model should hear about (bad address, refused URL...). */
-export class ToolError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = 'ToolError';
-    this.code = code;
-  }
-}
+export { ToolError } from '../errors.js';
 
 export interface ToolDefinition<I = any> {
   name: string;

@@ -120,21 +120,17 @@ describe('send_email prepare', () => {
     expect(prepared).toEqual({ from: { name: 'Acme, Inc.', address: 'agent@acme.com' }, fromSource: 'shared' });
   });
 
-  it('returns no sender (without throwing) when neither is available', async () => {
-    const prepared = await tool({ mailer: unusedMailer, lookupSender: async () => ({ name: 'Alice' }) }).prepare!(
-      input(),
-      prepareCtx,
-    );
-    expect(prepared.from).toBeNull();
-    expect(prepared.fromSource).toBeNull();
-    expect(prepared.fromError).toMatch(/no sender is configured/);
+  it('refuses (so no card is posted) when no sender is available', async () => {
+    await expect(tool({ mailer: unusedMailer, lookupSender: async () => ({ name: 'Alice' }) }).prepare!(input(), prepareCtx)).rejects.toMatchObject({
+      code: 'email_failed',
+      message: expect.stringMatching(/no sender is configured/),
+    });
   });
 
-  it('reports an unusable EMAIL_FROM instead of sending from it', async () => {
-    const prepared = await tool({ mailer: unusedMailer, lookupSender: async () => undefined, emailFrom: 'Agent <nope>' })
-      .prepare!(input(), prepareCtx);
-    expect(prepared).toMatchObject({ from: null, fromSource: null });
-    expect(prepared.fromError).toMatch(/EMAIL_FROM/);
+  it('refuses an unusable EMAIL_FROM instead of sending from it', async () => {
+    await expect(tool({ mailer: unusedMailer, lookupSender: async () => undefined, emailFrom: 'Agent <nope>' }).prepare!(input(), prepareCtx)).rejects.toMatchObject({
+      message: expect.stringMatching(/EMAIL_FROM/),
+    });
   });
 });
 
@@ -231,10 +227,10 @@ describe('send_email run (real SMTP)', () => {
     expect((await server.waitForMail(1))[0]!.headers.from).toBe('Acme Agent <agent@acme.com>');
   });
 
-  it('returns an error result and sends nothing when no sender was configured', async () => {
+  it('returns an error result and sends nothing when the bound sender is missing', async () => {
     const send = vi.fn(unusedMailer.send);
     const t = tool({ mailer: { ...unusedMailer, send }, lookupSender: async () => undefined });
-    const out = await t.run(input(), runCtx(await t.prepare!(input(), prepareCtx)));
+    const out = await t.run(input(), runCtx({ from: null, fromSource: null, fromError: 'no sender is configured' }));
     expect(out.isError).toBe(true);
     expect(out.content).toMatch(/^Email not sent: no sender is configured/);
     expect(send).not.toHaveBeenCalled();

@@ -1,0 +1,537 @@
+/**
+ * `npm run bench`: measures what users feel, against the real app.
+ *
+ * The app is the real one: startApp() from src/main.ts (Bolt's HTTP receiver, a fresh SQLite file, the
+ * SMTP mailer), run in a worker thread of this process, and for the startup/memory figures the real
+ * entry point `node --import tsx src/main.ts` in a child process. What it talks to are the test suite's
+ * LOOPBACK FAKES of Slack's Web API and of the Claude API (test/helpers/fakeSlack.ts, fakeClaude.ts; no
+ * real Slack or Claude is involved) and the test suite's real SMTP server, all on 127.0.0.1. The load is
+ * signed Slack requests (test/helpers/slackRequests.ts), sent from the main thread, so the load generator
+ * and the fakes do not share the app's event loop.
+ *
+ * It reports; it never fails on a number. It exits non-zero only when the benchmark itself breaks.
+ * See scripts/bench/options.ts (or `npm run bench -- --help`) for the options.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { openDatabase } from '../src/db/connection.js';
+import { migrateToLatest } from '../src/db/migrate.js';
+import { blockAction, slashCommand, type SignedResponse } from '../test/helpers/slackRequests.js';
+import { startAppThread, type AppThread } from './bench/appThread.js';
+import { killChildren, spawnChildApp, type ChildApp } from './bench/child.js';
+import { HelpRequested, parseOptions, USAGE, type BenchOptions } from './bench/options.js';
+import { seedSuspendedRuns, type RunTemplate } from './bench/seed.js';
+import { median, ms, renderTable, round, summarize, type Summary } from './bench/stats.js';
+import {
+  APPROVER,
+  BOT_TOKEN,
+  CHANNELS,
+  REQUESTER,
+  SIGNING_SECRET,
+  startWorld,
+  taskText,
+  TEAM,
+  type CardSeen,
+  type Scenario,
+  type World,
+} from './bench/world.js';
+
+const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const API_KEY = 'sk-bench';
+const STATUS_TEAM = 'T_STATUS';
+
+interface Figure {
+  key: string;
+  figure: string;
+  value: string;
+  goal: string;
+  /** null: report only. */
+  met: boolean | null;
+  unit: string;
+  data: Record<string, unknown>;
+}
+
+const figures: Figure[] = [];
+const notes: string[] = [];
+
+function log(msg: string): void {
+  process.stderr.write(`bench: ${msg}\n`);
+}
+
+function addLatency(key: string, figure: string, s: Summary, goalP99: number | null, extra: Record<string, unknown> = {}): void {
+  figures.push({
+    key,
+    figure,
+    value: `p50 ${ms(s.p50)} / p99 ${ms(s.p99)} (n=${s.n}, max ${ms(s.max)})`,
+    goal: goalP99 === null ? 'report' : `p99 <= ${goalP99} ms`,
+    met: goalP99 === null ? null : s.p99 <= goalP99,
+    unit: 'ms',
+    data: { ...s, ...extra },
+  });
+}
+
+let kSeq = 0;
+const nextK = () => ++kSeq;
+const channelFor = (k: number) => CHANNELS[k % CHANNELS.length]!;
+
+function expectOk(what: string, res: SignedResponse, pattern?: RegExp): void {
+  if (res.status !== 200 || (pattern && !pattern.test(res.body))) {
+    throw new Error(`${what}: the app answered ${res.status} ${res.body.slice(0, 300)}`);
+  }
+}
+
+/** One benchmarked app (in-process worker or child) plus the world it talks to. */
+class Driver {
+  constructor(
+    readonly world: World,
+    readonly baseUrl: string,
+  ) {}
+
+  async slash(text: string, channel: string, teamId = TEAM): Promise<{ ms: number; res: SignedResponse }> {
+    const responseUrl = this.world.slack.responseUrl({ channel, userId: REQUESTER });
+    const t0 = performance.now();
+    const res = await slashCommand(this.baseUrl, SIGNING_SECRET, { text, userId: REQUESTER, userName: 'alice', channelId: channel, teamId, responseUrl });
+    return { ms: performance.now() - t0, res };
+  }
+
+  startRun(scenario: Scenario, k: number): Promise<{ ms: number; res: SignedResponse }> {
+    return this.slash(`run ${taskText(scenario, k)}`, channelFor(k));
+  }
+
+  async click(card: CardSeen, onSent?: (t0: number) => void): Promise<{ t0: number; ms: number; res: SignedResponse }> {
+    const responseUrl = this.world.slack.responseUrl({ channel: card.channel, userId: APPROVER, messageTs: card.ts });
+    const t0 = performance.now();
+    onSent?.(t0);
+    const res = await blockAction(this.baseUrl, SIGNING_SECRET, {
+      actionId: 'approval_approve',
+      value: card.actionId,
+      userId: APPROVER,
+      userName: 'bob',
+      teamId: TEAM,
+      channelId: card.channel,
+      messageTs: card.ts,
+      ...(card.threadTs ? { threadTs: card.threadTs } : {}),
+      responseUrl,
+      message: card.message,
+    });
+    return { t0, ms: performance.now() - t0, res };
+  }
+
+  waitCards(ks: number[], timeoutMs: number): Promise<void> {
+    return this.world.waitFor(`${ks.length} approval cards`, () => ks.every((k) => this.world.cards.has(k)), timeoutMs);
+  }
+
+  waitMails(ks: number[], timeoutMs: number): Promise<void> {
+    return this.world.waitFor(`${ks.length} mails at the SMTP server`, () => ks.every((k) => this.world.mails.has(k)), timeoutMs);
+  }
+
+  waitDone(ks: number[], timeoutMs: number): Promise<void> {
+    return this.world.waitFor(`${ks.length} runs to post their final answer`, () => ks.every((k) => this.world.done.has(k)), timeoutMs);
+  }
+
+  /**
+   * Keeps `inFlight` runs of `scenario` going until `total` have posted their final answer; approval
+   * cards are approved as soon as they appear. Returns each run's wall time and the phase's duration.
+   */
+  async closedLoop(scenario: Scenario, total: number, inFlight: number, timeoutMs: number): Promise<{ elapsedMs: number; runMs: number[]; slashMs: number[]; clickMs: number[] }> {
+    const started = new Map<number, number>();
+    const runMs: number[] = [];
+    const slashMs: number[] = [];
+    const clickMs: number[] = [];
+    const errors: string[] = [];
+    let launched = 0;
+    let completed = 0;
+    let lastDone = 0;
+    const launch = () => {
+      if (launched >= total) return;
+      launched++;
+      const k = nextK();
+      started.set(k, performance.now());
+      this.startRun(scenario, k).then(
+        (r) => {
+          if (r.res.status !== 200) errors.push(`/agent run answered ${r.res.status}`);
+          slashMs.push(r.ms);
+        },
+        (err: unknown) => errors.push(`/agent run failed: ${String(err)}`),
+      );
+    };
+    const prevCard = this.world.onCard;
+    const prevDone = this.world.onDone;
+    this.world.onCard = (card) => {
+      if (!started.has(card.k)) return;
+      this.click(card).then(
+        (r) => {
+          if (r.res.status !== 200) errors.push(`Approve answered ${r.res.status}`);
+          clickMs.push(r.ms);
+        },
+        (err: unknown) => errors.push(`Approve failed: ${String(err)}`),
+      );
+    };
+    this.world.onDone = (k, at) => {
+      const t0 = started.get(k);
+      if (t0 === undefined) return;
+      runMs.push(at - t0);
+      completed++;
+      lastDone = at;
+      launch();
+    };
+    const t0 = performance.now();
+    try {
+      for (let i = 0; i < Math.min(inFlight, total); i++) launch();
+      await this.world.waitFor(`${total} ${scenario} runs to complete (${inFlight} in flight)`, () => completed >= total || errors.length > 0, timeoutMs);
+      if (errors.length > 0) throw new Error(`requests failed: ${[...new Set(errors)].slice(0, 5).join('; ')}`);
+    } catch (err) {
+      throw new Error(`${(err as Error).message} (completed ${completed}/${total}, launched ${launched})`);
+    } finally {
+      this.world.onCard = prevCard;
+      this.world.onDone = prevDone;
+    }
+    return { elapsedMs: lastDone - t0, runMs, slashMs, clickMs };
+  }
+}
+
+function appEnv(world: World, dir: string, dbPath: string, o: BenchOptions): Record<string, string> {
+  return {
+    SLACK_BOT_TOKEN: BOT_TOKEN,
+    SLACK_SIGNING_SECRET: SIGNING_SECRET,
+    SLACK_API_URL: world.slack.url,
+    SLACK_APP_TOKEN: '',
+    PORT: '0',
+    ANTHROPIC_API_KEY: API_KEY,
+    ANTHROPIC_BASE_URL: world.claude.url,
+    ANTHROPIC_MODEL: 'claude-sonnet-5-5',
+    DATABASE_PATH: dbPath,
+    SMTP_URL: world.smtp.url,
+    EMAIL_FROM: '',
+    APPROVALS_CHANNEL: '',
+    ADMIN_USER_IDS: '',
+    KNOWLEDGE_DIR: join(dir, 'knowledge'),
+    RUN_COST_CAP_USD: '5',
+    // The app refuses to queue approvals past APPROVAL_QUEUE_STOP_AT (by design); keep the bench's own
+    // bursts below it.
+    APPROVAL_QUEUE_WARN_AT: '100',
+    APPROVAL_QUEUE_STOP_AT: String(Math.max(500, o.concurrency * 2)),
+    LOG_LEVEL: 'silent',
+  };
+}
+
+async function withProfile<T>(app: AppThread, o: BenchOptions, name: string, fn: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  log(`${name}...`);
+  if (o.profileDir) await app.call({ cmd: 'profileStart' }, 10_000);
+  try {
+    return await fn();
+  } finally {
+    if (o.profileDir) await app.call({ cmd: 'profileStop', file: join(o.profileDir, `${name}.cpuprofile`) }, 30_000).catch(() => undefined);
+    log(`${name} done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  }
+}
+
+async function inProcessPhases(o: BenchOptions, dir: string): Promise<RunTemplate> {
+  const world = await startWorld({ modelLatencyMs: o.modelLatencyMs });
+  let app: AppThread | undefined;
+  try {
+    app = await startAppThread();
+    const { port } = await app.start(appEnv(world, dir, join(dir, 'app.db'), o));
+    const d = new Driver(world, `http://127.0.0.1:${port}`);
+    const perRun = 5 * o.modelLatencyMs + 2_000;
+
+    // Warm-up (not measured): first connections, lazy module paths, JIT.
+    await withProfile(app, o, 'warmup', async () => {
+      await d.closedLoop('email', 4, 2, 30_000 + 4 * perRun);
+      await d.closedLoop('turns5', 1, 1, 30_000 + perRun);
+      await world.waitQuiet(100, 10_000);
+    });
+
+    // Per-turn overhead: the same 5 model turns through the app, and through a bare SDK loop.
+    await withProfile(app, o, 'overhead', async () => {
+      const appWalls: number[] = [];
+      let bodies: unknown[] | undefined;
+      for (let r = 0; r < o.overheadRepeats; r++) {
+        const k = nextK();
+        world.recordBodiesOf.add(k);
+        const t0 = performance.now();
+        const { res } = await d.startRun('turns5', k);
+        expectOk('/agent run', res, /Starting run/);
+        await d.waitDone([k], 30_000 + perRun);
+        appWalls.push(world.done.get(k)! - t0);
+        bodies ??= world.bodies.get(k);
+        await world.waitQuiet(50, 10_000);
+      }
+      if (!bodies || bodies.length !== 5) throw new Error(`expected the 5-turn run to make 5 model calls, saw ${bodies?.length ?? 0}`);
+      const bareWalls = await app!.call<number[]>({ cmd: 'bare', baseUrl: world.claude.url, apiKey: API_KEY, bodies, repeats: o.overheadRepeats }, 30_000 + o.overheadRepeats * perRun);
+      const appMs = median(appWalls);
+      const bareMs = median(bareWalls);
+      const perTurn = (appMs - bareMs) / 5;
+      const ratio = appMs / bareMs;
+      figures.push({
+        key: 'per_turn_overhead_ms',
+        figure: 'per-turn overhead (5-turn run vs bare messages.create loop)',
+        value: `${perTurn.toFixed(1)} ms/turn (app ${Math.round(appMs)} ms vs bare ${Math.round(bareMs)} ms, median of ${o.overheadRepeats})`,
+        goal: '<= 5 ms per turn',
+        met: perTurn <= 5,
+        unit: 'ms',
+        data: { perTurnMs: round(perTurn, 2), appMs: round(appMs), bareMs: round(bareMs), appWalls: appWalls.map((v) => round(v)), bareWalls: bareWalls.map((v) => round(v)) },
+      });
+      figures.push({
+        key: 'per_turn_overhead_ratio',
+        figure: 'per-turn overhead as a ratio (app / bare)',
+        value: ratio.toFixed(3),
+        goal: '<= 1.05',
+        met: ratio <= 1.05,
+        unit: 'ratio',
+        data: { ratio: round(ratio, 4) },
+      });
+    });
+
+    // Click -> dispatch on an otherwise idle app: one click at a time.
+    await withProfile(app, o, 'isolated-clicks', async () => {
+      const ks = Array.from({ length: o.isolatedClicks }, nextK);
+      const starts = await Promise.all(ks.map((k) => d.startRun('email', k)));
+      for (const s of starts) expectOk('/agent run', s.res, /Starting run/);
+      await d.waitCards(ks, 30_000 + ks.length * 100 + perRun);
+      await world.waitQuiet(100, 20_000);
+      const ack: number[] = [];
+      const dispatch: number[] = [];
+      for (const k of ks) {
+        const { t0, ms: ackMs, res } = await d.click(world.cards.get(k)!);
+        expectOk('Approve', res);
+        ack.push(ackMs);
+        await d.waitMails([k], 15_000);
+        dispatch.push(world.mails.get(k)! - t0);
+        await d.waitDone([k], 15_000 + perRun);
+        await world.waitQuiet(20, 10_000);
+      }
+      addLatency('click_dispatch_isolated_ms', 'click -> dispatch, one click at a time (click sent -> mail received)', summarize(dispatch), 50);
+      addLatency('click_ack_isolated_ms', 'button-click ack, one click at a time', summarize(ack), null);
+    });
+
+    // Bursts: N concurrent /agent run, then N concurrent Approve clicks on distinct cards.
+    let template: RunTemplate | undefined;
+    await withProfile(app, o, 'burst', async () => {
+      const n = o.concurrency;
+      const ks = Array.from({ length: n }, nextK);
+      const slash = await Promise.all(ks.map((k) => d.startRun('email', k)));
+      for (const s of slash) expectOk('/agent run', s.res, /Starting run/);
+      addLatency('slash_ack_ms', `slash-command ack (${n} concurrent /agent run)`, summarize(slash.map((s) => s.ms)), 50);
+
+      await d.waitCards(ks, 60_000 + n * 200 + perRun);
+      await world.waitQuiet(200, 60_000);
+      template = await app!.snapshot(TEAM);
+
+      const sent = new Map<number, number>();
+      const clicks = await Promise.all(ks.map((k) => d.click(world.cards.get(k)!, (t0) => sent.set(k, t0))));
+      for (const c of clicks) expectOk('Approve', c.res);
+      addLatency('click_ack_ms', `button-click ack (${n} concurrent Approve clicks, distinct cards)`, summarize(clicks.map((c) => c.ms)), 50);
+      await d.waitMails(ks, 60_000 + n * 200);
+      addLatency(
+        'click_dispatch_burst_ms',
+        `click -> dispatch during the ${n}-click burst`,
+        summarize(ks.map((k) => world.mails.get(k)! - sent.get(k)!)),
+        50,
+      );
+      await d.waitDone(ks, 60_000 + n * 200 + perRun);
+      await world.waitQuiet(100, 30_000);
+    });
+    if (!template) throw new Error('could not snapshot a suspended run to seed from');
+
+    // `/agent status` with 500 pending approvals in the workspace.
+    await withProfile(app, o, 'status', async () => {
+      await app!.call({ cmd: 'seed', template: template!, count: o.statusPending, teamId: STATUS_TEAM, channel: CHANNELS[0]! }, 60_000);
+      const times: number[] = [];
+      for (let i = 0; i < o.statusRequests; i++) {
+        const { ms: t, res } = await d.slash('status', CHANNELS[0]!, STATUS_TEAM);
+        expectOk('/agent status', res, new RegExp(`${o.statusPending}`));
+        times.push(t);
+      }
+      addLatency('status_ms', `/agent status with ${o.statusPending} pending approvals (ack + render)`, summarize(times), 100);
+    });
+
+    // Throughput: runs of 3 turns and one approval, `concurrency` in flight, approved as cards appear.
+    await withProfile(app, o, 'throughput', async () => {
+      const r = await d.closedLoop('approve3', o.runs, o.concurrency, 60_000 + o.runs * 500);
+      const perSec = o.runs / (r.elapsedMs / 1000);
+      const run = summarize(r.runMs);
+      figures.push({
+        key: 'throughput_runs_per_s',
+        figure: `throughput (${o.runs} runs, ${Math.min(o.concurrency, o.runs)} in flight, 3 turns + 1 approval each)`,
+        value: `${perSec.toFixed(1)} runs/s (run wall p50 ${ms(run.p50)}, p99 ${ms(run.p99)})`,
+        goal: 'report',
+        met: null,
+        unit: 'runs/s',
+        data: { runsPerSecond: round(perSec, 2), elapsedMs: round(r.elapsedMs), runWall: run, slashAck: summarize(r.slashMs), clickAck: summarize(r.clickMs) },
+      });
+    });
+
+    const counts = await app.call<{ byStatus: Record<string, number>; errors: Record<string, number> }>({ cmd: 'counts', teamId: TEAM }, 10_000);
+    const bad = Object.entries(counts.byStatus).filter(([s]) => s !== 'completed');
+    if (bad.length > 0 || Object.keys(counts.errors).length > 0) {
+      notes.push(`in-process app: runs not completed: ${JSON.stringify(counts.byStatus)}, errors ${JSON.stringify(counts.errors)}`);
+    }
+    return template;
+  } finally {
+    await app?.close();
+    await world.close();
+  }
+}
+
+async function childPhases(o: BenchOptions, dir: string, template: RunTemplate): Promise<void> {
+  // Seed the database the child will open: real migrations, then clones of a real suspended run. They
+  // are spread over 50 workspaces so the active runs' workspace stays under the approval-queue limit.
+  log(`seeding ${o.suspended} suspended runs...`);
+  const seededPath = join(dir, 'seeded.db');
+  {
+    const { db } = openDatabase(seededPath);
+    await migrateToLatest(db);
+    await seedSuspendedRuns(db, template, { count: o.suspended, teamFor: (i) => `T_SEED${i % 50}`, channelFor: (i) => CHANNELS[i % CHANNELS.length]! });
+    const n = await db.selectFrom('runs').select((eb) => eb.fn.countAll<number>().as('n')).where('status', '=', 'awaiting_approval').executeTakeFirstOrThrow();
+    await db.destroy();
+    if (Number(n.n) !== o.suspended) throw new Error(`seeded ${n.n} suspended runs, expected ${o.suspended}`);
+  }
+
+  const world = await startWorld({ modelLatencyMs: o.modelLatencyMs });
+  let child: ChildApp | undefined;
+  try {
+    const env = (dbPath: string) => ({ ...cleanEnv(), ...appEnv(world, dir, dbPath, o) });
+
+    log('startup, empty database...');
+    child = await spawnChildApp({ cwd: ROOT, env: env(join(dir, 'empty.db')), timeoutMs: 60_000 });
+    const emptyStartup = child.startupMs;
+    await child.stop();
+    child = undefined;
+    figures.push({
+      key: 'startup_empty_ms',
+      figure: 'startup, empty database (process start -> /healthz 200)',
+      value: ms(emptyStartup),
+      goal: 'report',
+      met: null,
+      unit: 'ms',
+      data: { ms: round(emptyStartup) },
+    });
+
+    log(`startup with ${o.suspended} suspended runs (x${o.startupSpawns})...`);
+    const startups: number[] = [];
+    for (let i = 0; i < o.startupSpawns; i++) {
+      child = await spawnChildApp({ cwd: ROOT, env: env(seededPath), timeoutMs: 60_000 });
+      startups.push(child.startupMs);
+      if (i < o.startupSpawns - 1) {
+        await child.stop();
+        child = undefined;
+      }
+    }
+    const startup = median(startups);
+    figures.push({
+      key: 'startup_suspended_ms',
+      figure: `startup with ${o.suspended} suspended runs (process start -> /healthz 200)`,
+      value: `${ms(startup)} (median of ${startups.length}: ${startups.map((v) => Math.round(v)).join(', ')} ms)`,
+      goal: '<= 2000 ms',
+      met: startup <= 2000,
+      unit: 'ms',
+      data: { ms: round(startup), samples: startups.map((v) => round(v)) },
+    });
+    if (!child) throw new Error('no child app running');
+    const idleRss = child.rssMiB();
+
+    const active = o.concurrency;
+    log(`memory: ${active} active runs on top of ${o.suspended} suspended...`);
+    const d = new Driver(world, child.baseUrl);
+    const r = await d.closedLoop('approve3', active, active, 60_000 + active * 500);
+    const peakMB = (child.peakRssMiB() * 1024 * 1024) / 1e6;
+    const idleMB = (idleRss * 1024 * 1024) / 1e6;
+    figures.push({
+      key: 'peak_rss_mb',
+      figure: `memory: peak RSS, ${o.suspended} suspended + ${active} active runs (child process)`,
+      value: `${peakMB.toFixed(1)} MB (after startup, idle: ${idleMB.toFixed(1)} MB)`,
+      goal: '<= 250 MB',
+      met: peakMB <= 250,
+      unit: 'MB',
+      data: { peakMB: round(peakMB), idleAfterStartupMB: round(idleMB), activeRuns: active, activeElapsedMs: round(r.elapsedMs) },
+    });
+    await child.stop();
+    child = undefined;
+  } finally {
+    await child?.stop();
+    await world.close();
+  }
+}
+
+/** The child gets a clean environment: nothing from the caller's shell leaks into its config. */
+function cleanEnv(): Record<string, string> {
+  const keep = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ', 'SystemRoot'];
+  const out: Record<string, string> = {};
+  for (const k of keep) if (process.env[k] !== undefined) out[k] = process.env[k]!;
+  return out;
+}
+
+function report(o: BenchOptions, startedAt: Date, elapsedS: number): void {
+  const rows = figures.map((f) => [f.figure, f.value, f.goal, f.met === null ? '-' : f.met ? 'yes' : 'NO']);
+  const header = `Benchmark (${o.quick ? 'quick' : 'full'}): node ${process.version}, ${cpus().length} cpu (${cpus()[0]?.model ?? '?'}), fake model latency ${o.modelLatencyMs} ms, ${elapsedS.toFixed(0)} s`;
+  process.stdout.write(`\n${header}\n\n${renderTable(['figure', 'value', 'goal', 'met?'], rows)}\n`);
+  for (const n of notes) process.stdout.write(`\nnote: ${n}\n`);
+  if (o.out) {
+    const json = {
+      startedAt: startedAt.toISOString(),
+      elapsedSeconds: round(elapsedS),
+      mode: o.quick ? 'quick' : 'full',
+      machine: { node: process.version, platform: process.platform, cpus: cpus().length, cpuModel: cpus()[0]?.model, totalMemMB: Math.round(totalmem() / 1e6) },
+      options: { runs: o.runs, concurrency: o.concurrency, modelLatencyMs: o.modelLatencyMs, suspended: o.suspended, statusPending: o.statusPending },
+      figures: figures.map((f) => ({ key: f.key, figure: f.figure, value: f.value, goal: f.goal, met: f.met, unit: f.unit, ...f.data })),
+      notes,
+    };
+    writeFileSync(o.out, `${JSON.stringify(json, null, 2)}\n`);
+    process.stdout.write(`\nwrote ${o.out}\n`);
+  }
+}
+
+async function main(): Promise<number> {
+  let o: BenchOptions;
+  try {
+    o = parseOptions(process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof HelpRequested) {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    process.stderr.write(`bench: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const startedAt = new Date();
+  const t0 = performance.now();
+  const watchdog = setTimeout(() => {
+    process.stderr.write(`bench: aborted: still running after ${o.timeoutS} s (--timeout-s)\n`);
+    killChildren();
+    process.exit(3);
+  }, o.timeoutS * 1000);
+  watchdog.unref();
+
+  const dir = mkdtempSync(join(tmpdir(), 'agent-bench-'));
+  mkdirSync(join(dir, 'knowledge'));
+  writeFileSync(join(dir, 'knowledge', 'q2.md'), '# Q2 report\nRevenue grew 12% in Q2. Churn fell to 2.1%.\n');
+  if (o.profileDir) mkdirSync(o.profileDir, { recursive: true });
+  try {
+    const template = await inProcessPhases(o, dir);
+    await childPhases(o, dir, template);
+    report(o, startedAt, (performance.now() - t0) / 1000);
+    return 0;
+  } catch (err) {
+    process.stderr.write(`\nbench: FAILED (the benchmark broke, this is not a measurement): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    if (figures.length > 0) report({ ...o, out: undefined }, startedAt, (performance.now() - t0) / 1000);
+    return 1;
+  } finally {
+    clearTimeout(watchdog);
+    killChildren();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`bench: FAILED: ${String(err)}\n`);
+    killChildren();
+    process.exit(1);
+  },
+);
