@@ -12,8 +12,9 @@
  * It reports; it never fails on a number. It exits non-zero only when the benchmark itself breaks.
  * See scripts/bench/options.ts (or `npm run bench -- --help`) for the options.
  */
+import { Session } from 'node:inspector/promises';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -55,6 +56,8 @@ interface Figure {
 }
 
 const figures: Figure[] = [];
+/** Other work on the machine skews every figure: the report shows the load average around the run. */
+const loadAtStart = loadavg().map((v) => v.toFixed(2)).join(' ');
 const notes: string[] = [];
 
 function log(msg: string): void {
@@ -204,7 +207,7 @@ function appEnv(world: World, dir: string, dbPath: string, o: BenchOptions): Rec
     ANTHROPIC_BASE_URL: world.claude.url,
     ANTHROPIC_MODEL: 'claude-sonnet-5-5',
     DATABASE_PATH: dbPath,
-    SMTP_URL: world.smtp.url,
+    SMTP_URL: world.smtpUrl,
     EMAIL_FROM: '',
     APPROVALS_CHANNEL: '',
     ADMIN_USER_IDS: '',
@@ -218,14 +221,28 @@ function appEnv(world: World, dir: string, dbPath: string, o: BenchOptions): Rec
   };
 }
 
+/** Runs one phase; with --profile, CPU-profiles the app thread (and the bench's own main thread) meanwhile. */
 async function withProfile<T>(app: AppThread, o: BenchOptions, name: string, fn: () => Promise<T>): Promise<T> {
   const t0 = performance.now();
   log(`${name}...`);
-  if (o.profileDir) await app.call({ cmd: 'profileStart' }, 10_000);
+  let session: Session | undefined;
+  if (o.profileDir) {
+    await app.call({ cmd: 'profileStart' }, 10_000);
+    session = new Session();
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.setSamplingInterval', { interval: 200 });
+    await session.post('Profiler.start');
+  }
   try {
     return await fn();
   } finally {
-    if (o.profileDir) await app.call({ cmd: 'profileStop', file: join(o.profileDir, `${name}.cpuprofile`) }, 30_000).catch(() => undefined);
+    if (o.profileDir && session) {
+      await app.call({ cmd: 'profileStop', file: join(o.profileDir, `${name}.app.cpuprofile`) }, 30_000).catch(() => undefined);
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(join(o.profileDir, `${name}.bench-main.cpuprofile`), JSON.stringify(profile));
+      session.disconnect();
+    }
     log(`${name} done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   }
 }
@@ -295,17 +312,20 @@ async function inProcessPhases(o: BenchOptions, dir: string): Promise<RunTemplat
       await d.waitCards(ks, 30_000 + ks.length * 100 + perRun);
       await world.waitQuiet(100, 20_000);
       const ack: number[] = [];
-      const dispatch: number[] = [];
+      const received: number[] = [];
+      const connected: number[] = [];
       for (const k of ks) {
         const { t0, ms: ackMs, res } = await d.click(world.cards.get(k)!);
         expectOk('Approve', res);
         ack.push(ackMs);
         await d.waitMails([k], 15_000);
-        dispatch.push(world.mails.get(k)! - t0);
+        received.push(world.mails.get(k)! - t0);
+        connected.push(world.smtpConnected.get(k)! - t0);
         await d.waitDone([k], 15_000 + perRun);
         await world.waitQuiet(20, 10_000);
       }
-      addLatency('click_dispatch_isolated_ms', 'click -> dispatch, one click at a time (click sent -> mail received)', summarize(dispatch), 50);
+      addLatency('click_dispatch_isolated_ms', 'click -> dispatch, one click at a time (click sent -> mail received)', summarize(received), 50);
+      addLatency('click_smtp_connect_isolated_ms', '  of which: click sent -> app opens its SMTP connection', summarize(connected), 50);
       addLatency('click_ack_isolated_ms', 'button-click ack, one click at a time', summarize(ack), null);
     });
 
@@ -327,12 +347,8 @@ async function inProcessPhases(o: BenchOptions, dir: string): Promise<RunTemplat
       for (const c of clicks) expectOk('Approve', c.res);
       addLatency('click_ack_ms', `button-click ack (${n} concurrent Approve clicks, distinct cards)`, summarize(clicks.map((c) => c.ms)), 50);
       await d.waitMails(ks, 60_000 + n * 200);
-      addLatency(
-        'click_dispatch_burst_ms',
-        `click -> dispatch during the ${n}-click burst`,
-        summarize(ks.map((k) => world.mails.get(k)! - sent.get(k)!)),
-        50,
-      );
+      addLatency('click_dispatch_burst_ms', `click -> dispatch during the ${n}-click burst (-> mail received)`, summarize(ks.map((k) => world.mails.get(k)! - sent.get(k)!)), 50);
+      addLatency('click_smtp_connect_burst_ms', '  of which: click sent -> app opens its SMTP connection', summarize(ks.map((k) => world.smtpConnected.get(k)! - sent.get(k)!)), 50);
       await d.waitDone(ks, 60_000 + n * 200 + perRun);
       await world.waitQuiet(100, 30_000);
     });
@@ -468,7 +484,10 @@ function cleanEnv(): Record<string, string> {
 
 function report(o: BenchOptions, startedAt: Date, elapsedS: number): void {
   const rows = figures.map((f) => [f.figure, f.value, f.goal, f.met === null ? '-' : f.met ? 'yes' : 'NO']);
-  const header = `Benchmark (${o.quick ? 'quick' : 'full'}): node ${process.version}, ${cpus().length} cpu (${cpus()[0]?.model ?? '?'}), fake model latency ${o.modelLatencyMs} ms, ${elapsedS.toFixed(0)} s`;
+  const load = loadavg().map((v) => v.toFixed(2)).join(' ');
+  const header =
+    `Benchmark (${o.quick ? 'quick' : 'full'}): node ${process.version}, ${cpus().length} cpu (${cpus()[0]?.model ?? '?'}), ` +
+    `fake model latency ${o.modelLatencyMs} ms, took ${elapsedS.toFixed(0)} s; load average at start ${loadAtStart}, at end ${load}`;
   process.stdout.write(`\n${header}\n\n${renderTable(['figure', 'value', 'goal', 'met?'], rows)}\n`);
   for (const n of notes) process.stdout.write(`\nnote: ${n}\n`);
   if (o.out) {
@@ -476,7 +495,7 @@ function report(o: BenchOptions, startedAt: Date, elapsedS: number): void {
       startedAt: startedAt.toISOString(),
       elapsedSeconds: round(elapsedS),
       mode: o.quick ? 'quick' : 'full',
-      machine: { node: process.version, platform: process.platform, cpus: cpus().length, cpuModel: cpus()[0]?.model, totalMemMB: Math.round(totalmem() / 1e6) },
+      machine: { node: process.version, platform: process.platform, cpus: cpus().length, cpuModel: cpus()[0]?.model, totalMemMB: Math.round(totalmem() / 1e6), loadAvgAtStart: loadAtStart, loadAvgAtEnd: load },
       options: { runs: o.runs, concurrency: o.concurrency, modelLatencyMs: o.modelLatencyMs, suspended: o.suspended, statusPending: o.statusPending },
       figures: figures.map((f) => ({ key: f.key, figure: f.figure, value: f.value, goal: f.goal, met: f.met, unit: f.unit, ...f.data })),
       notes,

@@ -50,6 +50,12 @@ export const envSchema = z
     RUN_COST_CAP_USD: usd(0.5),
     APPROVAL_QUEUE_WARN_AT: positiveInt(100),
     APPROVAL_QUEUE_STOP_AT: positiveInt(500),
+    EMAIL_SENDER_MODE: z.preprocess(emptyToUndefined, z.enum(['requester', 'shared']).default('requester')),
+    WHATSAPP_TOKEN: optionalString,
+    WHATSAPP_PHONE_NUMBER_ID: z.preprocess(emptyToUndefined, z.string().regex(/^\d+$/, 'must be the numeric phone number ID from Meta').optional()),
+    WHATSAPP_API_URL: z.preprocess(emptyToUndefined, z.url({ error: 'must be a URL' }).default('https://graph.facebook.com/v21.0')),
+    HUBSPOT_TOKEN: optionalString,
+    HUBSPOT_API_URL: z.preprocess(emptyToUndefined, z.url({ error: 'must be a URL' }).default('https://api.hubapi.com')),
     LOG_LEVEL: z.preprocess(
       emptyToUndefined,
       z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
@@ -65,6 +71,12 @@ function crossFieldProblems(env: Record<string, string | undefined>): string[] {
   const set = (name: string) => (env[name] ?? '').trim() !== '';
   if (!set('SLACK_APP_TOKEN') && !set('SLACK_SIGNING_SECRET')) {
     problems.push('  - SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN to use Socket Mode)');
+  }
+  if (set('WHATSAPP_TOKEN') !== set('WHATSAPP_PHONE_NUMBER_ID')) {
+    problems.push('  - WHATSAPP_TOKEN and WHATSAPP_PHONE_NUMBER_ID must be set together (or neither)');
+  }
+  if ((env['EMAIL_SENDER_MODE'] ?? '').trim() === 'shared' && !set('EMAIL_FROM')) {
+    problems.push('  - EMAIL_FROM is required when EMAIL_SENDER_MODE=shared');
   }
   const warn = Number(env['APPROVAL_QUEUE_WARN_AT'] || 100);
   const stop = Number(env['APPROVAL_QUEUE_STOP_AT'] || 500);
@@ -90,6 +102,9 @@ export interface Config {
   adminUserIds: string[];
   smtpUrl: string | undefined;
   emailFrom: string | undefined;
+  emailSenderMode: 'requester' | 'shared';
+  whatsapp: { token: string; phoneNumberId: string; apiUrl: string } | undefined;
+  hubspot: { token: string; apiUrl: string } | undefined;
   knowledgeDir: string;
   caps: { runUsd: number };
   queue: { warnAt: number; stopAt: number };
@@ -136,6 +151,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     adminUserIds: e.ADMIN_USER_IDS,
     smtpUrl: e.SMTP_URL,
     emailFrom: e.EMAIL_FROM,
+    emailSenderMode: e.EMAIL_SENDER_MODE,
+    whatsapp:
+      e.WHATSAPP_TOKEN && e.WHATSAPP_PHONE_NUMBER_ID
+        ? { token: e.WHATSAPP_TOKEN, phoneNumberId: e.WHATSAPP_PHONE_NUMBER_ID, apiUrl: e.WHATSAPP_API_URL }
+        : undefined,
+    hubspot: e.HUBSPOT_TOKEN ? { token: e.HUBSPOT_TOKEN, apiUrl: e.HUBSPOT_API_URL } : undefined,
     knowledgeDir: e.KNOWLEDGE_DIR,
     caps: { runUsd: e.RUN_COST_CAP_USD },
     queue: { warnAt: e.APPROVAL_QUEUE_WARN_AT, stopAt: e.APPROVAL_QUEUE_STOP_AT },

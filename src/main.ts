@@ -25,6 +25,9 @@ import { SlackSurface } from './slack/surface.js';
 import { SlackGroupDirectory, SlackUserDirectory } from './slack/users.js';
 import { TrustService } from './agent/trust.js';
 import { buildRegistry } from './tools/index.js';
+import { RunTaskBoard } from './agent/taskBoard.js';
+import { createWhatsAppClient } from './connectors/whatsapp.js';
+import { createHubSpotClient } from './connectors/hubspot.js';
 
 /** Everything tests and benchmarks may replace; production uses the defaults. */
 export interface AppOverrides {
@@ -80,8 +83,17 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
   const groups = new SlackGroupDirectory(client, clock);
   const mailer = config.smtpUrl ? createSmtpMailer(config.smtpUrl) : undefined;
 
+  // The task board re-renders the task message; it needs the run row, so it reads it fresh each time.
+  const board = new RunTaskBoard(db, clock, async (runId) => {
+    const run = await getRun(db, runId);
+    if (run?.thread_ts) await surface.updateTaskMessage(run);
+  });
   const registry = buildRegistry({
     knowledge,
+    board,
+    emailSenderMode: config.emailSenderMode,
+    whatsapp: config.whatsapp ? createWhatsAppClient(config.whatsapp) : undefined,
+    hubspot: config.hubspot ? createHubSpotClient(config.hubspot) : undefined,
     fetcher: overrides.fetcher ?? createSafeFetcher(),
     mailer,
     emailFrom: config.emailFrom,
@@ -117,7 +129,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     cardRoute: (teamId) => trust.routeFor(teamId),
     settings: { ...DEFAULT_ENGINE_SETTINGS, model: config.anthropic.model, runCostCapUsd: config.caps.runUsd, queue, ...overrides.engine },
   });
-  const approvals = new Approvals({ db, clock, registry, engine, trust, admins });
+  const approvals = new Approvals({ db, clock, registry, engine, trust, admins, dispatcher, surface });
   const control = new RunControl({ db, clock, engine, registry, admins, queue });
 
   const app = createSlackApp(

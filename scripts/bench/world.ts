@@ -6,6 +6,7 @@
  * They are test helpers (fakes, not the real services); the benchmark only adds hooks that timestamp what
  * arrives: approval cards posted, final answers posted, mails received.
  */
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { textReply, toolUseReply, startFakeClaude, type FakeClaude, type FakeClaudeRequest, type FakeReply } from '../../test/helpers/fakeClaude.js';
 import { startFakeSlack, type FakeSlack, type FakeSlackCall, type FakeSlackMessage } from '../../test/helpers/fakeSlack.js';
@@ -88,11 +89,19 @@ export interface World {
   slack: FakeSlack;
   claude: FakeClaude;
   smtp: SmtpTestServer;
+  /** What the app is given as SMTP_URL: a pass-through TCP relay to `smtp` that timestamps connections. */
+  smtpUrl: string;
   /** performance.now() of the latest request any fake saw: used to wait until the app is quiet. */
   lastActivity(): number;
   cards: Map<number, CardSeen>;
   /** performance.now() at which the SMTP server finished receiving each benchmark mail, by k. */
   mails: Map<number, number>;
+  /**
+   * performance.now() at which the app opened the SMTP connection that carried each benchmark mail, by k:
+   * the moment the app started dispatching. (smtp-server waits 100 ms before its greeting to catch early
+   * talkers, so connection -> mail received is at least that long whatever the app does.)
+   */
+  smtpConnected: Map<number, number>;
   /** performance.now() at which each run's final answer reached the fake Slack, by k. */
   done: Map<number, number>;
   /** The request bodies the app sent to the fake Claude, by k, for the runs asked to be recorded. */
@@ -137,8 +146,10 @@ export async function startWorld(opts: { modelLatencyMs: number }): Promise<Worl
     claude,
     smtp,
     lastActivity: () => last,
+    smtpUrl: '',
     cards: new Map(),
     mails: new Map(),
+    smtpConnected: new Map(),
     done: new Map(),
     recordBodiesOf: new Set(),
     bodies: new Map(),
@@ -175,9 +186,42 @@ export async function startWorld(opts: { modelLatencyMs: number }): Promise<Worl
     },
     async close() {
       waiters.clear();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => relay.close(() => resolve()));
       await Promise.all([slack.close(), claude.close(), smtp.close()]);
     },
   };
+
+  // The SMTP relay: pipes bytes unchanged and reads the Subject header off the client's side of the
+  // conversation to tell which benchmark mail a connection carried.
+  const sockets = new Set<Socket>();
+  const relay: Server = createServer((client) => {
+    const at = performance.now();
+    const upstream = connect(smtp.port, '127.0.0.1');
+    sockets.add(client).add(upstream);
+    let seen = '';
+    client.on('data', (chunk: Buffer) => {
+      if (seen.length < 64_000) {
+        seen += chunk.toString('latin1');
+        const k = /^Subject: .*k=(\d+)/m.exec(seen)?.[1];
+        if (k !== undefined && !world.smtpConnected.has(Number(k))) world.smtpConnected.set(Number(k), at);
+      }
+    });
+    client.pipe(upstream).pipe(client);
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on('error', drop).on('close', drop);
+    upstream.on('error', drop).on('close', drop);
+  });
+  await new Promise<void>((resolve, reject) => {
+    relay.once('error', reject);
+    relay.listen(0, '127.0.0.1', () => resolve());
+  });
+  world.smtpUrl = `smtp://127.0.0.1:${(relay.address() as { port: number }).port}`;
 
   // Card and final-answer detection: the fake records each call after storing its message, so the
   // posted message can be looked up right here. Only the thread is scanned, not the whole store.

@@ -11,6 +11,9 @@ import { describeAction } from './cards.js';
 import type { RunEngine } from './engine.js';
 import type { AdminCheck } from './admins.js';
 import type { TrustService } from './trust.js';
+import type { Dispatcher, UndoResult } from './dispatcher.js';
+import type { ChatSurface } from './surface.js';
+import { slackDateText } from './text.js';
 import { findActionType } from '../policy/catalog.js';
 
 export type Decision =
@@ -26,6 +29,8 @@ export interface ApprovalDeps {
   engine: RunEngine;
   trust: TrustService;
   admins: AdminCheck;
+  dispatcher: Dispatcher;
+  surface: ChatSurface;
 }
 
 /**
@@ -175,6 +180,25 @@ export class Approvals {
       detail: { tool: action.tool, why, remember },
     });
     return { outcome: 'not_allowed', action, why };
+  }
+
+  /** Undo of an auto_notify action: the requester, or anyone allowed to approve that action type. */
+  async undo(actionId: string, userId: string): Promise<UndoResult> {
+    const action = await this.mustGetAction(actionId);
+    const run = await getRun(this.deps.db, action.run_id);
+    if (!run) return { ok: false, why: 'The run no longer exists.' };
+    if (run.requester_id !== userId) {
+      const check = await this.deps.trust.canApprove(run, action.tool, userId);
+      if (!check.ok) return { ok: false, why: check.why };
+    }
+    const result = await this.deps.dispatcher.undo(actionId, userId);
+    if (result.ok && action.notice_ts) {
+      const summary = describeAction(this.deps.registry, action).summary;
+      await this.deps.surface
+        .updateNotice(run, action.notice_ts, `:leftwards_arrow_with_hook: ~${summary}~ — undone by <@${userId}> ${slackDateText(this.deps.clock.now().toISOString())}. ${result.content}`)
+        .catch(() => undefined);
+    }
+    return result;
   }
 
   /** Checks a click before opening the Reject dialog; the refusal is logged like any other. */

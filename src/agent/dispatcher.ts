@@ -36,6 +36,11 @@ type Refusal = { code: ErrorCode; why: string };
 export class Dispatcher {
   constructor(private readonly deps: DispatcherDeps) {}
 
+  /** Reverts an auto_notify action (see undoAction). */
+  undo(actionId: string, userId: string): Promise<UndoResult> {
+    return undoAction(this.deps, actionId, userId);
+  }
+
   async dispatch(actionId: string): Promise<DispatchResult> {
     const { db, clock } = this.deps;
     const startedAt = clock.now().toISOString();
@@ -135,13 +140,70 @@ export class Dispatcher {
         actionId: action.id,
         prepared: actionPrepared(action),
       });
-      return { content: out.content, is_error: out.isError === true };
+      return { content: out.content, is_error: out.isError === true, ...(out.undoData ? { undo: out.undoData } : {}) };
     } catch (err) {
       if (err instanceof ToolError) return { content: err.message, is_error: true };
       this.deps.logger.error({ err, actionId: action.id, tool: action.tool }, 'tool threw');
       return { content: `The tool ${action.tool} failed: ${errorMessage(err)}`, is_error: true };
     }
   }
+}
+
+export type UndoResult = { ok: true; content: string } | { ok: false; why: string };
+
+/**
+ * Undo goes through the dispatcher too: it is a tool execution. Only a successful auto_notify call of a
+ * tool that can revert itself may be undone, once (conditional update on undone_at).
+ */
+export async function undoAction(deps: DispatcherDeps, actionId: string, userId: string): Promise<UndoResult> {
+  const { db, clock, registry } = deps;
+  const action = await getAction(db, actionId);
+  if (!action) return { ok: false, why: 'That action no longer exists.' };
+  const tool = registry.get(action.tool);
+  if (action.decision !== 'notify' || action.status !== 'succeeded' || !tool?.undo) {
+    return { ok: false, why: 'This action cannot be undone.' };
+  }
+  if (action.undone_at) return { ok: false, why: `It was already undone by <@${action.undone_by}>.` };
+  const at = clock.now().toISOString();
+  const res = await db
+    .updateTable('actions')
+    .set({ undone_at: at, undone_by: userId, updated_at: at })
+    .where('id', '=', action.id)
+    .where('undone_at', 'is', null)
+    .where('status', '=', 'succeeded')
+    .executeTakeFirst();
+  if (Number(res.numUpdatedRows) !== 1) return { ok: false, why: 'Someone else undid it just now.' };
+  const run = await getRun(db, action.run_id);
+  const parsed = tool.inputSchema.safeParse(JSON.parse(action.input_json));
+  const stored = action.result_json ? (JSON.parse(action.result_json) as { undo?: Record<string, unknown> }) : {};
+  let out: { content: string; isError?: boolean };
+  if (!run || !parsed.success) out = { content: 'The original call can no longer be read.', isError: true };
+  else {
+    try {
+      out = await tool.undo(parsed.data, {
+        run: { id: run.id, teamId: run.team_id, channelId: run.channel_id, threadTs: run.thread_ts, requesterId: run.requester_id },
+        actionId: action.id,
+        prepared: actionPrepared(action),
+        undoData: stored.undo ?? {},
+      });
+    } catch (err) {
+      out = { content: errorMessage(err), isError: true };
+    }
+  }
+  if (out.isError) {
+    // Let a failed undo be tried again.
+    await db.updateTable('actions').set({ undone_at: null, undone_by: null, updated_at: at }).where('id', '=', action.id).execute();
+  }
+  await appendActivity(db, {
+    at,
+    teamId: action.team_id,
+    runId: action.run_id,
+    actionId: action.id,
+    actor: userId,
+    kind: out.isError ? 'undo_failed' : 'action_undone',
+    detail: { tool: action.tool, result: truncate(out.content, 500) },
+  });
+  return out.isError ? { ok: false, why: out.content } : { ok: true, content: out.content };
 }
 
 function truncate(s: string, n: number): string {

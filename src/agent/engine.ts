@@ -19,6 +19,7 @@ import { buildFirstUserMessage, buildSystemPrompt } from './prompt.js';
 import { classifyTurn, storeProposals } from './proposals.js';
 import type { QueueThresholds } from './policyContext.js';
 import type { ChatSurface } from './surface.js';
+import { findActionType } from '../policy/catalog.js';
 
 export interface EngineSettings {
   model: string;
@@ -460,12 +461,24 @@ export class RunEngine {
       return;
     }
     const desc = describeAction(this.deps.registry, outcome.action);
-    if (action.decided_by === POLICY_ACTOR) {
-      const prefix = outcome.result.is_error ? ':warning:' : action.decision === 'notify' ? ':bell:' : ':white_check_mark:';
-      const who = action.decision === 'notify' ? `<@${run.requester_id}> done on its own (auto-notify): ` : '';
+    if (action.decided_by === POLICY_ACTOR && action.decision === 'notify' && !outcome.result.is_error) {
+      // auto_notify: say exactly what was done, to the requester, with Undo where the tool can revert.
+      const undoable = findActionType(action.tool)?.reversible === true && this.deps.registry.get(action.tool)?.undo !== undefined;
+      const text = `:bell: <@${run.requester_id}> I did this on my own (auto-notify): *${desc.summary}*. ${outcome.result.content.slice(0, 500)}`;
+      const fresh = await getRun(this.deps.db, run.id);
+      try {
+        if (fresh) {
+          const { ts } = await this.deps.surface.postNotice(fresh, text, undoable ? action.id : undefined);
+          await this.deps.db.updateTable('actions').set({ notice_ts: ts }).where('id', '=', action.id).execute();
+        }
+      } catch (err) {
+        this.deps.logger.warn({ err: errorMessage(err), runId: run.id }, 'could not post the auto-notify notification');
+      }
+    } else if (action.decided_by === POLICY_ACTOR) {
+      const prefix = outcome.result.is_error ? ':warning:' : ':white_check_mark:';
       const error = outcome.result.is_error ? ` (failed: ${outcome.result.content.slice(0, 300)})` : '';
       if (outcome.action.tool !== 'comment_on_task' || outcome.result.is_error) {
-        await this.safePost(run.id, `${prefix} ${who}${desc.summary}${error}`);
+        await this.safePost(run.id, `${prefix} ${desc.summary}${error}`);
       }
     } else {
       await this.refreshCard(outcome.action.id, turn);

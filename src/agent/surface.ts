@@ -43,6 +43,10 @@ export interface ChatSurface {
   updateTaskMessage(run: Run): Promise<void>;
   /** A line in the task thread (mrkdwn). */
   postInThread(run: Run, text: string): Promise<void>;
+  /** An auto_notify notification in the thread, with an Undo button when `undoActionId` is given. */
+  postNotice(run: Run, text: string, undoActionId?: string): Promise<{ ts: string }>;
+  /** Replaces a notification (after Undo: the button is gone, the text says who undid it). */
+  updateNotice(run: Run, ts: string, text: string): Promise<void>;
   postCard(card: CardView): Promise<CardLocation>;
   updateCard(card: CardView, at: CardLocation): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ToolError } from '../tools/types.js';
+import { ToolError } from '../errors.js';
 
 /** HubSpot API base used when HUBSPOT_API_URL is not set. */
 export const HUBSPOT_DEFAULT_API_URL = 'https://api.hubapi.com';

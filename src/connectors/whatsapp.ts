@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ToolError } from '../tools/types.js';
+import { ToolError } from '../errors.js';
 
 /** Graph API base used when WHATSAPP_API_URL is not set. */
 export const WHATSAPP_DEFAULT_API_URL = 'https://graph.facebook.com/v21.0';

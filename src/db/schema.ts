@@ -87,6 +87,10 @@ export interface ActionsTable {
   card_error: string | null;
   dispatch_started_at: string | null;
   dispatched_at: string | null;
+  undone_at: string | null;
+  undone_by: string | null;
+  /** The auto_notify notification in the thread (it carries the Undo button). */
+  notice_ts: string | null;
   created_at: string;
   updated_at: string;
 }

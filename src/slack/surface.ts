@@ -5,6 +5,7 @@ import type { Run } from '../db/schema.js';
 import { errorMessage } from '../errors.js';
 import { renderCard } from './blocks/card.js';
 import { renderTaskMessage } from './blocks/taskMessage.js';
+import { renderNotice } from './blocks/notice.js';
 
 export interface SlackSurfaceOptions {
   client: WebClient;
@@ -31,6 +32,18 @@ export class SlackSurface implements ChatSurface {
   async postInThread(run: Run, text: string): Promise<void> {
     if (!run.thread_ts) return;
     await this.opts.client.chat.postMessage({ channel: run.channel_id, thread_ts: run.thread_ts, text, unfurl_links: false, unfurl_media: false });
+  }
+
+  async postNotice(run: Run, text: string, undoActionId?: string): Promise<{ ts: string }> {
+    if (!run.thread_ts) throw new Error('The task message has not been posted yet');
+    const blocks = renderNotice(text, undoActionId);
+    const res = await this.opts.client.chat.postMessage({ channel: run.channel_id, thread_ts: run.thread_ts, text, blocks: blocks as never, unfurl_links: false });
+    if (!res.ts) throw new Error('chat.postMessage returned no ts');
+    return { ts: res.ts };
+  }
+
+  async updateNotice(run: Run, ts: string, text: string): Promise<void> {
+    await this.opts.client.chat.update({ channel: run.channel_id, ts, text, blocks: renderNotice(text) as never });
   }
 
   async postCard(card: CardView): Promise<CardLocation> {

@@ -38,6 +38,8 @@ export interface CallDescription {
 export interface ToolOutput {
   content: string;
   isError?: boolean;
+  /** What `undo` needs to revert this call (e.g. the previous status); stored with the result. */
+  undoData?: Record<string, unknown>;
 }
 
 export { ToolError } from '../errors.js';
@@ -55,4 +57,6 @@ export interface ToolDefinition<I = any> {
   prepare?(input: I, ctx: PrepareContext): Promise<Record<string, unknown>>;
   describe(input: I, prepared: Record<string, unknown>): CallDescription;
   run(input: I, ctx: ToolRunContext): Promise<ToolOutput>;
+  /** Reverts a successful call (reversible actions only); gets what `run` returned as undoData. */
+  undo?(input: I, ctx: ToolRunContext & { undoData: Record<string, unknown> }): Promise<ToolOutput>;
 }

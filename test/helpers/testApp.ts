@@ -60,7 +60,7 @@ function cardActionId(m: FakeSlackMessage): string | undefined {
   return undefined;
 }
 
-export async function waitUntil<T>(fn: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 5000): Promise<T> {
+export async function waitUntil<T>(fn: () => Promise<T | undefined> | T | undefined, what: string, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -186,7 +186,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       }
       return out.sort((a, b) => (a.ts < b.ts ? -1 : 1));
     },
-    waitForCards(n, timeoutMs = 5000) {
+    waitForCards(n, timeoutMs = 10_000) {
       return waitUntil(() => {
         const c = h.cards();
         return c.length >= n ? c : undefined;
@@ -223,7 +223,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       if (rows.length !== 1) throw new Error(`expected exactly one run, found ${rows.length}`);
       return rows[0]!;
     },
-    waitForRun(predicate, timeoutMs = 5000) {
+    waitForRun(predicate, timeoutMs = 10_000) {
       return waitUntil(async () => {
         const rows = await app.db.selectFrom('runs').selectAll().execute();
         return rows.find(predicate);

@@ -4,7 +4,7 @@ import { parseStoredJson } from '../json.js';
 import type { Action, ActionStatus, ActionsTable, NewAction } from '../schema.js';
 import type { Updateable } from 'kysely';
 
-export const toolResultSchema = z.object({ content: z.string(), is_error: z.boolean() });
+export const toolResultSchema = z.object({ content: z.string(), is_error: z.boolean(), undo: z.record(z.string(), z.unknown()).optional() });
 export type StoredToolResult = z.infer<typeof toolResultSchema>;
 
 export function actionResult(action: Action): StoredToolResult | undefined {

@@ -30,8 +30,23 @@ export function renderTaskMessage(run: Run): { text: string; blocks: Record<stri
       ].join(' · '),
     ),
   ];
+  const subtasks = safeSubtasks(run.subtasks_json);
+  const statusLine = run.task_status !== 'in_progress' || subtasks.length ? `*Task status:* ${run.task_status.replace('_', ' ')}` : '';
+  if (statusLine || subtasks.length) {
+    const list = subtasks.slice(0, 30).map((s) => `${s.done ? ':ballot_box_with_check:' : ':white_square:'} ${escapeMrkdwn(truncate(s.title, 200).text)}`);
+    blocks.push(section([statusLine, ...list].filter(Boolean).join('\n')));
+  }
   if (run.error_message && (run.status === 'failed' || run.status === 'stopped' || run.status === 'cancelled')) {
     blocks.push(context(escapeMrkdwn(truncate(run.error_message, 500).text)));
   }
   return { text: `Task ${run.id} (${run.status}): ${truncate(run.task, 200).text}`, blocks };
+}
+
+function safeSubtasks(json: string): Array<{ title: string; done: boolean }> {
+  try {
+    const v = JSON.parse(json) as unknown;
+    return Array.isArray(v) ? v.filter((x): x is { title: string; done: boolean } => typeof x === 'object' && x !== null && typeof (x as { title?: unknown }).title === 'string') : [];
+  } catch {
+    return [];
+  }
 }

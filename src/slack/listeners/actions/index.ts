@@ -4,10 +4,13 @@ import type { SlackServices } from '../../services.js';
 import { approveAction } from './approve.js';
 import { rejectAction } from './reject.js';
 import { viewFullAction } from './viewFull.js';
+import { undoAction } from './undo.js';
+import { UNDO_ACTION_ID } from '../../blocks/notice.js';
 
 export function registerActions(app: App, services: SlackServices): void {
   app.action<BlockButtonAction>(ACTION_IDS.approve, approveAction(services));
   app.action<BlockButtonAction>(ACTION_IDS.approveRemember, approveAction(services, { remember: true }));
   app.action<BlockButtonAction>(ACTION_IDS.reject, rejectAction(services));
   app.action<BlockButtonAction>(ACTION_IDS.viewFull, viewFullAction(services));
+  app.action<BlockButtonAction>(UNDO_ACTION_ID, undoAction(services));
 }

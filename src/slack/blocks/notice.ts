@@ -1,0 +1,16 @@
+import { section } from './text.js';
+
+export const UNDO_ACTION_ID = 'notice_undo';
+
+/** An auto_notify notification; the Undo button carries the action id. */
+export function renderNotice(text: string, undoActionId?: string): Record<string, unknown>[] {
+  const blocks: Record<string, unknown>[] = [section(text)];
+  if (undoActionId) {
+    blocks.push({
+      type: 'actions',
+      block_id: `notice:${undoActionId}`,
+      elements: [{ type: 'button', action_id: UNDO_ACTION_ID, text: { type: 'plain_text', text: 'Undo' }, value: undoActionId }],
+    });
+  }
+  return blocks;
+}
