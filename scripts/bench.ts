@@ -68,9 +68,9 @@ function addLatency(key: string, figure: string, s: Summary, goalP99: number | n
   figures.push({
     key,
     figure,
-    value: `p50 ${ms(s.p50)} / p99 ${ms(s.p99)} (n=${s.n}, max ${ms(s.max)})`,
+    value: `p50 ${ms(s.p50)} / p99 ${ms(s.p99)} (n=${s.n}, max ${ms(s.max)}${extra['failed'] ? `, ${String(extra['failed'])} failed` : ''})`,
     goal: goalP99 === null ? 'report' : `p99 <= ${goalP99} ms`,
-    met: goalP99 === null ? null : s.p99 <= goalP99,
+    met: goalP99 === null ? null : s.p99 <= goalP99 && !extra['failed'],
     unit: 'ms',
     data: { ...s, ...extra },
   });
@@ -79,6 +79,26 @@ function addLatency(key: string, figure: string, s: Summary, goalP99: number | n
 let kSeq = 0;
 const nextK = () => ++kSeq;
 const channelFor = (k: number) => CHANNELS[k % CHANNELS.length]!;
+
+/** Slack itself gives up after 3 s; the bench waits 30 s for any single request before calling it broken. */
+function bounded<T>(what: string, p: Promise<T>, timeoutMs = 30_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} got no answer from the app within ${timeoutMs} ms`)), timeoutMs);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Notes requests the app answered with anything but 200; returns a short description. */
+function failures(what: string, responses: SignedResponse[]): string {
+  const bad = responses.filter((r) => r.status !== 200);
+  if (bad.length === 0) return '';
+  const byStatus = new Map<number, number>();
+  for (const r of bad) byStatus.set(r.status, (byStatus.get(r.status) ?? 0) + 1);
+  const text = `${bad.length} of ${responses.length} ${what} requests were not answered 200 (${[...byStatus].map(([st, c]) => `${c} x ${st}`).join(', ')})`;
+  notes.push(text);
+  return text;
+}
 
 function expectOk(what: string, res: SignedResponse, pattern?: RegExp): void {
   if (res.status !== 200 || (pattern && !pattern.test(res.body))) {
@@ -96,7 +116,7 @@ class Driver {
   async slash(text: string, channel: string, teamId = TEAM): Promise<{ ms: number; res: SignedResponse }> {
     const responseUrl = this.world.slack.responseUrl({ channel, userId: REQUESTER });
     const t0 = performance.now();
-    const res = await slashCommand(this.baseUrl, SIGNING_SECRET, { text, userId: REQUESTER, userName: 'alice', channelId: channel, teamId, responseUrl });
+    const res = await bounded('a slash command', slashCommand(this.baseUrl, SIGNING_SECRET, { text, userId: REQUESTER, userName: 'alice', channelId: channel, teamId, responseUrl }));
     return { ms: performance.now() - t0, res };
   }
 
@@ -108,7 +128,7 @@ class Driver {
     const responseUrl = this.world.slack.responseUrl({ channel: card.channel, userId: APPROVER, messageTs: card.ts });
     const t0 = performance.now();
     onSent?.(t0);
-    const res = await blockAction(this.baseUrl, SIGNING_SECRET, {
+    const res = await bounded('an Approve click', blockAction(this.baseUrl, SIGNING_SECRET, {
       actionId: 'approval_approve',
       value: card.actionId,
       userId: APPROVER,
@@ -119,7 +139,7 @@ class Driver {
       ...(card.threadTs ? { threadTs: card.threadTs } : {}),
       responseUrl,
       message: card.message,
-    });
+    }));
     return { t0, ms: performance.now() - t0, res };
   }
 
@@ -335,21 +355,27 @@ async function inProcessPhases(o: BenchOptions, dir: string): Promise<RunTemplat
       const n = o.concurrency;
       const ks = Array.from({ length: n }, nextK);
       const slash = await Promise.all(ks.map((k) => d.startRun('email', k)));
-      for (const s of slash) expectOk('/agent run', s.res, /Starting run/);
-      addLatency('slash_ack_ms', `slash-command ack (${n} concurrent /agent run)`, summarize(slash.map((s) => s.ms)), 50);
+      // A request the app did not answer properly (Bolt answers 404 when a listener has not acked within
+      // 3 s) is a result, not a benchmark failure: count it, and follow only the runs that started.
+      const started = ks.filter((_, i) => slash[i]!.res.status === 200 && /Starting run/.test(slash[i]!.res.body));
+      const slashFailed = failures('/agent run', slash.map((s) => s.res));
+      if (started.length === 0) throw new Error(`no /agent run of the burst succeeded: ${slashFailed}`);
+      addLatency('slash_ack_ms', `slash-command ack (${n} concurrent /agent run)`, summarize(slash.map((s) => s.ms)), 50, { failed: n - started.length });
 
-      await d.waitCards(ks, 60_000 + n * 200 + perRun);
+      await d.waitCards(started, 60_000 + n * 200 + perRun);
       await world.waitQuiet(200, 60_000);
       template = await app!.snapshot(TEAM);
 
       const sent = new Map<number, number>();
-      const clicks = await Promise.all(ks.map((k) => d.click(world.cards.get(k)!, (t0) => sent.set(k, t0))));
-      for (const c of clicks) expectOk('Approve', c.res);
-      addLatency('click_ack_ms', `button-click ack (${n} concurrent Approve clicks, distinct cards)`, summarize(clicks.map((c) => c.ms)), 50);
-      await d.waitMails(ks, 60_000 + n * 200);
-      addLatency('click_dispatch_burst_ms', `click -> dispatch during the ${n}-click burst (-> mail received)`, summarize(ks.map((k) => world.mails.get(k)! - sent.get(k)!)), 50);
-      addLatency('click_smtp_connect_burst_ms', '  of which: click sent -> app opens its SMTP connection', summarize(ks.map((k) => world.smtpConnected.get(k)! - sent.get(k)!)), 50);
-      await d.waitDone(ks, 60_000 + n * 200 + perRun);
+      const clicks = await Promise.all(started.map((k) => d.click(world.cards.get(k)!, (t0) => sent.set(k, t0))));
+      const approved = started.filter((_, i) => clicks[i]!.res.status === 200);
+      failures('Approve', clicks.map((c) => c.res));
+      if (approved.length === 0) throw new Error('no Approve click of the burst succeeded');
+      addLatency('click_ack_ms', `button-click ack (${started.length} concurrent Approve clicks, distinct cards)`, summarize(clicks.map((c) => c.ms)), 50, { failed: started.length - approved.length });
+      await d.waitMails(approved, 60_000 + n * 200);
+      addLatency('click_dispatch_burst_ms', `click -> dispatch during the ${approved.length}-click burst (-> mail received)`, summarize(approved.map((k) => world.mails.get(k)! - sent.get(k)!)), 50);
+      addLatency('click_smtp_connect_burst_ms', '  of which: click sent -> app opens its SMTP connection', summarize(approved.map((k) => world.smtpConnected.get(k)! - sent.get(k)!)), 50);
+      await d.waitDone(approved, 60_000 + n * 200 + perRun);
       await world.waitQuiet(100, 30_000);
     });
     if (!template) throw new Error('could not snapshot a suspended run to seed from');
@@ -412,9 +438,11 @@ async function childPhases(o: BenchOptions, dir: string, template: RunTemplate):
   let child: ChildApp | undefined;
   try {
     const env = (dbPath: string) => ({ ...cleanEnv(), ...appEnv(world, dir, dbPath, o) });
+    const childCwd = join(dir, 'cwd');
+    mkdirSync(childCwd, { recursive: true });
 
     log('startup, empty database...');
-    child = await spawnChildApp({ cwd: ROOT, env: env(join(dir, 'empty.db')), timeoutMs: 60_000 });
+    child = await spawnChildApp({ root: ROOT, cwd: childCwd, env: env(join(dir, 'empty.db')), timeoutMs: 60_000 });
     const emptyStartup = child.startupMs;
     await child.stop();
     child = undefined;
@@ -431,7 +459,7 @@ async function childPhases(o: BenchOptions, dir: string, template: RunTemplate):
     log(`startup with ${o.suspended} suspended runs (x${o.startupSpawns})...`);
     const startups: number[] = [];
     for (let i = 0; i < o.startupSpawns; i++) {
-      child = await spawnChildApp({ cwd: ROOT, env: env(seededPath), timeoutMs: 60_000 });
+      child = await spawnChildApp({ root: ROOT, cwd: childCwd, env: env(seededPath), timeoutMs: 60_000 });
       startups.push(child.startupMs);
       if (i < o.startupSpawns - 1) {
         await child.stop();
@@ -524,7 +552,6 @@ async function main(): Promise<number> {
     killChildren();
     process.exit(3);
   }, o.timeoutS * 1000);
-  watchdog.unref();
 
   const dir = mkdtempSync(join(tmpdir(), 'agent-bench-'));
   mkdirSync(join(dir, 'knowledge'));

@@ -6,6 +6,7 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 export interface ChildApp {
@@ -59,10 +60,16 @@ export function killChildren(): void {
   for (const p of live) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
 }
 
-export async function spawnChildApp(opts: { cwd: string; env: Record<string, string>; timeoutMs: number }): Promise<ChildApp> {
+/**
+ * `node --import tsx <root>/src/main.ts`, with absolute paths so the working directory can be an empty
+ * temporary one: the app reads `.env` from its working directory, and a developer's `.env` must not leak
+ * real credentials or endpoints into the benchmark.
+ */
+export async function spawnChildApp(opts: { root: string; cwd: string; env: Record<string, string>; timeoutMs: number }): Promise<ChildApp> {
   const port = await freePort();
+  const tsx = import.meta.resolve('tsx');
   const t0 = performance.now();
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const proc = spawn(process.execPath, ['--import', tsx, join(opts.root, 'src', 'main.ts')], {
     cwd: opts.cwd,
     env: { ...opts.env, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -27,7 +27,7 @@ describe('Reject, concurrent clicks and late clicks', () => {
     expect(submit.status).toBe(200);
 
     const run = await h.waitForRun((r) => r.status === 'cancelled');
-    await waitUntil(() => h.threadTexts(run).some((t) => t.includes('rejected')), 'rejection in thread');
+    await waitUntil(() => h.threadTexts(run).some((t) => t.includes(`<@${APPROVER}> rejected`)), 'rejection in thread');
     const thread = h.threadTexts(run).join('\n');
     expect(thread).toContain(`<@${APPROVER}> rejected "Send email to sarah@acme.com, subject 'Q2'"`);
     expect(thread).toContain('Wrong numbers, wait for finance');

@@ -36,7 +36,9 @@ export interface Harness {
   command(text: string, opts?: { userId?: string; channelId?: string }): Promise<SignedResponse>;
   cards(): Array<{ channel: string; ts: string; actionId: string; message: FakeSlackMessage }>;
   waitForCards(n: number, timeoutMs?: number): Promise<Array<{ channel: string; ts: string; actionId: string; message: FakeSlackMessage }>>;
-  click(card: { channel: string; ts: string; actionId: string; message: FakeSlackMessage }, button: 'approve' | 'reject' | 'view_full', userId?: string): Promise<SignedResponse>;
+  click(card: { channel: string; ts: string; actionId: string; message: FakeSlackMessage }, button: 'approve' | 'reject' | 'view_full' | 'approve_remember', userId?: string): Promise<SignedResponse>;
+  /** Clicks the Undo button of an auto_notify notification. */
+  clickUndo(notice: FakeSlackMessage, userId?: string): Promise<SignedResponse>;
   submitReject(actionId: string, note: string | null, userId?: string): Promise<SignedResponse>;
   run(runId: string): Promise<Run>;
   onlyRun(): Promise<Run>;
@@ -193,7 +195,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       }, `${n} approval card(s)`, timeoutMs);
     },
     click(card, button, userId = APPROVER) {
-      const actionId = button === 'approve' ? 'approval_approve' : button === 'reject' ? 'approval_reject' : 'approval_view_full';
+      const actionId = { approve: 'approval_approve', reject: 'approval_reject', view_full: 'approval_view_full', approve_remember: 'approval_approve_remember' }[button];
       return blockAction(h.baseUrl, SIGNING_SECRET, {
         actionId,
         value: card.actionId,
@@ -203,6 +205,21 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
         ...(card.message.thread_ts ? { threadTs: card.message.thread_ts } : {}),
         responseUrl: slack.responseUrl({ channel: card.channel, userId, messageTs: card.ts }),
         message: slack.message(card.channel, card.ts) ?? card.message,
+      });
+    },
+    clickUndo(notice, userId = REQUESTER) {
+      const blocks = (notice.blocks ?? []) as Array<{ type?: string; elements?: Array<{ action_id?: string; value?: string }> }>;
+      const value = blocks.flatMap((b) => b.elements ?? []).find((e) => e.action_id === 'notice_undo')?.value;
+      if (!value) throw new Error('that message has no Undo button');
+      return blockAction(h.baseUrl, SIGNING_SECRET, {
+        actionId: 'notice_undo',
+        value,
+        userId,
+        channelId: notice.channel,
+        messageTs: notice.ts,
+        ...(notice.thread_ts ? { threadTs: notice.thread_ts } : {}),
+        responseUrl: slack.responseUrl({ channel: notice.channel, userId, messageTs: notice.ts }),
+        message: notice,
       });
     },
     submitReject(actionId, note, userId = APPROVER) {
