@@ -26,6 +26,8 @@ import { SlackGroupDirectory, SlackUserDirectory } from './slack/users.js';
 import { TrustService } from './agent/trust.js';
 import { buildRegistry } from './tools/index.js';
 import { RunTaskBoard } from './agent/taskBoard.js';
+import { runDigests } from './agent/digest.js';
+import { scheduleDigest } from './jobs/digest.js';
 import { createWhatsAppClient } from './connectors/whatsapp.js';
 import { createHubSpotClient } from './connectors/hubspot.js';
 
@@ -40,10 +42,14 @@ export interface AppOverrides {
   anthropicMaxRetries?: number;
   botIdentity?: { botId: string; botUserId: string };
   engine?: Partial<EngineSettings>;
+  /** Tests drive jobs directly instead of waiting for the clock. */
+  disableJobs?: boolean;
 }
 
 export interface RunningApp {
   port: number | undefined;
+  /** Posts due digests now (what the hourly job does). */
+  runDigests(): Promise<string[]>;
   db: Db;
   engine: RunEngine;
   logger: Logger;
@@ -151,6 +157,9 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
   const address = (started as Server | undefined)?.address?.();
   const port = address && typeof address === 'object' ? address.port : undefined;
 
+  const digestDeps = { db, clock, logger, surface, registry, queue, cardRoute: (teamId: string) => trust.routeFor(teamId) };
+  const digestJob = overrides.disableJobs ? undefined : scheduleDigest(() => runDigests(digestDeps), logger);
+
   const recovered = await engine.recover();
   ready = true;
   logger.info({ port, mode: config.slack.appToken ? 'socket' : 'http', resumed: recovered.resumed.length, outcomeUnknown: recovered.outcomeUnknown.length }, 'agent app ready');
@@ -160,8 +169,10 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     db,
     engine,
     logger,
+    runDigests: () => runDigests(digestDeps),
     async stop() {
       ready = false;
+      digestJob?.stop();
       await app.stop().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'error while stopping Slack app'));
       await engine.stop();
       mailer?.close();

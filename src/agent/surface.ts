@@ -48,6 +48,10 @@ export interface ChatSurface {
   /** Replaces a notification (after Undo: the button is gone, the text says who undid it). */
   updateNotice(run: Run, ts: string, text: string): Promise<void>;
   postCard(card: CardView): Promise<CardLocation>;
+  /** A top-level message in a channel (digests); returns where it went. */
+  postToChannel(channel: string, text: string): Promise<CardLocation>;
+  /** A link to a message, when Slack gives one. */
+  permalink(channel: string, ts: string): Promise<string | undefined>;
   updateCard(card: CardView, at: CardLocation): Promise<void>;
 }
 

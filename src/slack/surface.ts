@@ -79,7 +79,13 @@ export class SlackSurface implements ChatSurface {
     await this.opts.client.chat.update({ channel: at.channel, ts: at.ts, text, blocks: blocks as never });
   }
 
-  private async permalink(channel: string, ts: string): Promise<string | undefined> {
+  async postToChannel(channel: string, text: string): Promise<CardLocation> {
+    const res = await this.opts.client.chat.postMessage({ channel, text, unfurl_links: false });
+    if (!res.ts) throw new Error('chat.postMessage returned no ts');
+    return { channel, ts: res.ts };
+  }
+
+  async permalink(channel: string, ts: string): Promise<string | undefined> {
     try {
       const res = await this.opts.client.chat.getPermalink({ channel, message_ts: ts });
       return res.permalink;

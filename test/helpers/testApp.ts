@@ -116,6 +116,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       slackRetryConfig: { retries: 0 },
       anthropicMaxRetries: 0,
       botIdentity: { botId: 'B_BOT', botUserId: 'U_BOT' },
+      disableJobs: true,
       ...opts.overrides,
       engine: { cardRetryDelayMs: 50, ...opts.overrides?.engine },
     });

@@ -1,0 +1,86 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import type { Db } from '../db/connection.js';
+import { countPendingApprovals } from '../db/repos/actions.js';
+import { getWorkspace, listTeamIds, settingsOf } from '../db/repos/workspace.js';
+import type { Action } from '../db/schema.js';
+import { errorMessage } from '../errors.js';
+import type { ToolRegistry } from '../tools/registry.js';
+import { describeAction } from './cards.js';
+import type { QueueThresholds } from './policyContext.js';
+import type { ChatSurface } from './surface.js';
+import { slackDateText } from './text.js';
+
+export interface DigestDeps {
+  db: Db;
+  clock: Clock;
+  logger: Logger;
+  surface: ChatSurface;
+  registry: ToolRegistry;
+  queue: QueueThresholds;
+  cardRoute(teamId: string): Promise<string | undefined>;
+}
+
+/** The local hour and date of `now` in `timeZone` (IANA), falling back to UTC for an unknown zone. */
+export function localHourAndDate(now: Date, timeZone: string | undefined): { hour: number; date: string } {
+  try {
+    const parts = new Intl.DateTimeFormat('en-CA', { timeZone: timeZone ?? 'UTC', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', hourCycle: 'h23' }).formatToParts(now);
+    const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '';
+    return { hour: Number(get('hour')), date: `${get('year')}-${get('month')}-${get('day')}` };
+  } catch {
+    return { hour: now.getUTCHours(), date: now.toISOString().slice(0, 10) };
+  }
+}
+
+/**
+ * The daily digest of pending approvals, posted to the approvals channel at the workspace's digest hour
+ * when the queue has reached the warning threshold. Called every hour; a marker row makes sure each
+ * workspace gets at most one digest per local day, even across restarts or several instances.
+ */
+export async function runDigests(deps: DigestDeps): Promise<string[]> {
+  const posted: string[] = [];
+  for (const teamId of await listTeamIds(deps.db)) {
+    try {
+      if (await digestFor(deps, teamId)) posted.push(teamId);
+    } catch (err) {
+      deps.logger.warn({ err: errorMessage(err), teamId }, 'digest failed');
+    }
+  }
+  return posted;
+}
+
+async function digestFor(deps: DigestDeps, teamId: string): Promise<boolean> {
+  const { db, clock } = deps;
+  const settings = settingsOf(await getWorkspace(db, teamId));
+  const now = clock.now();
+  const local = localHourAndDate(now, settings.digestTimezone);
+  if (local.hour !== settings.digestHour) return false;
+  const pending = await countPendingApprovals(db, teamId);
+  if (pending < deps.queue.warnAt) return false;
+  const channel = await deps.cardRoute(teamId);
+  if (!channel) return false;
+  const key = `digest:${teamId}:${local.date}`;
+  const claimed = await db.insertInto('processed_events').values({ key, at: now.toISOString() }).onConflict((oc) => oc.column('key').doNothing()).executeTakeFirst();
+  if (Number(claimed.numInsertedOrUpdatedRows ?? 0) !== 1) return false;
+
+  const rows = (await db
+    .selectFrom('actions')
+    .selectAll()
+    .where('team_id', '=', teamId)
+    .where('status', '=', 'pending')
+    .orderBy('created_at')
+    .limit(40)
+    .execute()) as Action[];
+  const lines: string[] = [];
+  for (const a of rows) {
+    const link = a.card_channel && a.card_ts ? await deps.surface.permalink(a.card_channel, a.card_ts) : undefined;
+    const summary = describeAction(deps.registry, a).summary;
+    lines.push(`• ${link ? `<${link}|${summary}>` : summary} — run \`${a.run_id}\`, waiting since ${slackDateText(a.created_at)}`);
+  }
+  const more = pending > rows.length ? `\n…and ${pending - rows.length} more.` : '';
+  await deps.surface.postToChannel(
+    channel,
+    `:inbox_tray: *${pending} approvals are waiting* (warning threshold ${deps.queue.warnAt}, new ones stop being queued at ${deps.queue.stopAt}).\n${lines.join('\n')}${more}`,
+  );
+  return true;
+}
