@@ -48,6 +48,10 @@ export const envSchema = z
     EMAIL_FROM: optionalString,
     KNOWLEDGE_DIR: z.preprocess(emptyToUndefined, z.string().default('./knowledge')),
     RUN_COST_CAP_USD: usd(0.5),
+    USER_DAY_CAP_USD: usd(5),
+    WORKSPACE_DAY_CAP_USD: usd(25),
+    RUN_MAX_TURNS: positiveInt(25),
+    MAX_CONCURRENT_RUNS: positiveInt(10),
     APPROVAL_QUEUE_WARN_AT: positiveInt(100),
     APPROVAL_QUEUE_STOP_AT: positiveInt(500),
     EMAIL_SENDER_MODE: z.preprocess(emptyToUndefined, z.enum(['requester', 'shared']).default('requester')),
@@ -106,7 +110,8 @@ export interface Config {
   whatsapp: { token: string; phoneNumberId: string; apiUrl: string } | undefined;
   hubspot: { token: string; apiUrl: string } | undefined;
   knowledgeDir: string;
-  caps: { runUsd: number };
+  caps: { runUsd: number; userDayUsd: number; workspaceDayUsd: number; turns: number };
+  maxConcurrentRuns: number;
   queue: { warnAt: number; stopAt: number };
   logLevel: Env['LOG_LEVEL'];
 }
@@ -158,7 +163,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         : undefined,
     hubspot: e.HUBSPOT_TOKEN ? { token: e.HUBSPOT_TOKEN, apiUrl: e.HUBSPOT_API_URL } : undefined,
     knowledgeDir: e.KNOWLEDGE_DIR,
-    caps: { runUsd: e.RUN_COST_CAP_USD },
+    caps: { runUsd: e.RUN_COST_CAP_USD, userDayUsd: e.USER_DAY_CAP_USD, workspaceDayUsd: e.WORKSPACE_DAY_CAP_USD, turns: e.RUN_MAX_TURNS },
+    maxConcurrentRuns: e.MAX_CONCURRENT_RUNS,
     queue: { warnAt: e.APPROVAL_QUEUE_WARN_AT, stopAt: e.APPROVAL_QUEUE_STOP_AT },
     logLevel: e.LOG_LEVEL,
   };

@@ -26,6 +26,7 @@ import { SlackGroupDirectory, SlackUserDirectory } from './slack/users.js';
 import { TrustService } from './agent/trust.js';
 import { buildRegistry } from './tools/index.js';
 import { RunTaskBoard } from './agent/taskBoard.js';
+import { CapsService } from './agent/capsService.js';
 import { runDigests } from './agent/digest.js';
 import { scheduleDigest } from './jobs/digest.js';
 import { createWhatsAppClient } from './connectors/whatsapp.js';
@@ -59,7 +60,6 @@ export interface RunningApp {
 export const DEFAULT_ENGINE_SETTINGS = {
   maxTokens: 4096,
   maxTokensRetry: 8192,
-  maxTurns: 25,
   cardRetryDelayMs: 30_000,
 } as const;
 
@@ -121,6 +121,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     createAnthropicModelClient({ apiKey: config.anthropic.apiKey, baseUrl: config.anthropic.baseUrl, maxRetries: overrides.anthropicMaxRetries ?? 2 });
   const queue = { warnAt: config.queue.warnAt, stopAt: config.queue.stopAt };
   const admins = new AdminCheck(config.adminUserIds, users);
+  const caps = new CapsService(db, clock, admins, config.caps);
   const trust = new TrustService({ db, clock, admins, registry, groups, approvalsChannel: config.approvalsChannel });
   const dispatcher = new Dispatcher({ db, registry, clock, logger, queue });
   const engine = new RunEngine({
@@ -133,10 +134,11 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     registry,
     dispatcher,
     cardRoute: (teamId) => trust.routeFor(teamId),
-    settings: { ...DEFAULT_ENGINE_SETTINGS, model: config.anthropic.model, runCostCapUsd: config.caps.runUsd, queue, ...overrides.engine },
+    caps,
+    settings: { ...DEFAULT_ENGINE_SETTINGS, model: config.anthropic.model, queue, ...overrides.engine },
   });
   const approvals = new Approvals({ db, clock, registry, engine, trust, admins, dispatcher, surface });
-  const control = new RunControl({ db, clock, engine, registry, admins, queue });
+  const control = new RunControl({ db, clock, engine, registry, admins, queue, caps });
 
   const app = createSlackApp(
     {
@@ -150,7 +152,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       isReady: () => ready,
       ...(overrides.botIdentity ? { botIdentity: overrides.botIdentity } : {}),
     },
-    { engine, approvals, control, trust, logger },
+    { engine, approvals, control, trust, caps, logger },
   );
 
   const started = (config.slack.appToken ? await app.start() : await app.start(config.slack.port)) as unknown;

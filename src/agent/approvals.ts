@@ -3,6 +3,7 @@ import type { Db } from '../db/connection.js';
 import { getAction, listTurnActions, transitionAction } from '../db/repos/actions.js';
 import { appendActivity } from '../db/repos/activity.js';
 import { getRun, transitionRun } from '../db/repos/runs.js';
+import { getWorkspace } from '../db/repos/workspace.js';
 import type { Action, Run } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import type { ToolRegistry } from '../tools/registry.js';
@@ -160,7 +161,9 @@ export class Approvals {
     const run = await getRun(this.deps.db, action.run_id);
     if (!run) throw new AppError('run_not_found', `No run ${action.run_id}`);
     let why: string | undefined;
-    if (remember) {
+    const workspace = await getWorkspace(this.deps.db, action.team_id);
+    if (workspace.disabled) why = 'The agent is disabled in this workspace; decisions wait until an admin runs `/agent enable`.';
+    if (!why && remember) {
       const type = findActionType(action.tool);
       if (!type || type.hardFloor || this.deps.registry.get(action.tool)?.hardFloor) why = `\`${action.tool}\` always needs approval, so it cannot be remembered.`;
       else if (!(await this.deps.admins.isAdmin(action.team_id, userId))) why = 'Only admins can use "Approve & remember": it changes the workspace\'s trust settings. You can still Approve this one.';

@@ -11,9 +11,12 @@ import type { ToolRegistry } from '../tools/registry.js';
 import type { AdminCheck } from './admins.js';
 import type { RunEngine } from './engine.js';
 import type { QueueThresholds } from './policyContext.js';
+import type { CapsService } from './capsService.js';
+import type { Caps } from '../policy/caps.js';
 
 export interface WorkspaceStatus {
   workspace: WorkspaceView;
+  caps: Caps;
   pendingApprovals: number;
   queue: QueueThresholds;
   runs: Partial<Record<RunStatus, number>>;
@@ -29,6 +32,7 @@ export interface ControlDeps {
   registry: ToolRegistry;
   admins: AdminCheck;
   queue: QueueThresholds;
+  caps: CapsService;
 }
 
 /** Read and control runs on behalf of slash commands. */
@@ -65,6 +69,7 @@ export class RunControl {
     ]);
     return {
       workspace,
+      caps: await this.deps.caps.capsFor(teamId),
       pendingApprovals,
       queue: this.deps.queue,
       runs,
@@ -72,6 +77,88 @@ export class RunControl {
       toolsOffered: registry.names(),
       toolsUnavailable: [...registry.unavailable.entries()].map(([name, why]) => ({ name, why })),
     };
+  }
+
+  private async requesterOrAdmin(run: Run, userId: string, what: string): Promise<boolean> {
+    if (run.requester_id === userId) return false;
+    if (await this.deps.admins.isAdmin(run.team_id, userId)) return true;
+    throw new AppError('not_allowed', `Only the requester (<@${run.requester_id}>) or an admin can ${what} \`${run.id}\`.`);
+  }
+
+  /**
+   * "Raise cap and continue". Run and turn caps: the requester (while today's caps allow) or an admin
+   * raises this run's own limit. Daily caps: only admins, who raise the workspace's cap.
+   */
+  async raiseCap(teamId: string, runId: string, userId: string): Promise<string> {
+    const { caps, engine, clock, db } = this.deps;
+    const run = await this.getTeamRun(teamId, runId);
+    if (run.status !== 'stopped' || run.error_code !== 'cap_reached') throw new AppError('invalid_state', `Run \`${run.id}\` is ${run.status.replace('_', ' ')}, not stopped at a cap.`);
+    const isAdmin = await this.requesterOrAdmin(run, userId, 'raise the cap of');
+    const check = await caps.check(run);
+    const defaults = await caps.capsFor(teamId);
+    const at = clock.now().toISOString();
+    let what: string;
+    if (check.ok || check.cap === 'run' || check.cap === 'turns') {
+      // Both limits of the run go up by one default allowance, so it can finish what it was doing.
+      const runCap = (run.cost_cap_usd ?? defaults.runUsd) + defaults.runUsd;
+      const turnCap = (run.max_turns ?? defaults.turns) + defaults.turns;
+      await db.updateTable('runs').set({ cost_cap_usd: runCap, max_turns: turnCap, updated_at: at }).where('id', '=', run.id).execute();
+      what = `run cap raised to $${runCap.toFixed(2)} and ${turnCap} turns`;
+    } else {
+      if (!isAdmin) throw new AppError('not_allowed', `Today's ${check.cap} cap is reached; only an admin can raise it (\`/agent caps ${check.cap} <usd>\`).`);
+      const next = check.limit + (check.cap === 'user-day' ? defaults.userDayUsd : defaults.workspaceDayUsd);
+      await caps.set(teamId, userId, check.cap, next);
+      what = `${check.cap} cap raised to $${next.toFixed(2)}`;
+    }
+    await appendActivity(db, { at, teamId, runId: run.id, actor: userId, kind: 'cap_raised', detail: { what } });
+    await engine.resumeStopped(run.id);
+    await engine.safePost(run.id, `:arrow_forward: <@${userId}> ${what}; continuing.`);
+    return what;
+  }
+
+  /** Retry of a run that failed on a Claude error: resumes from the last persisted step. */
+  async retry(teamId: string, runId: string, userId: string): Promise<void> {
+    const run = await this.getTeamRun(teamId, runId);
+    if (run.status !== 'failed' || run.error_code !== 'model_call_failed') throw new AppError('invalid_state', `Run \`${run.id}\` is ${run.status}; only runs that failed on a Claude error can be retried.`);
+    await this.requesterOrAdmin(run, userId, 'retry');
+    await appendActivity(this.deps.db, { at: this.deps.clock.now().toISOString(), teamId, runId: run.id, actor: userId, kind: 'run_retried', detail: {} });
+    await this.deps.engine.safePost(run.id, `:repeat: <@${userId}> is retrying from the last completed step.`);
+    await this.deps.engine.resumeStopped(run.id);
+  }
+
+  /** "Stop" on a cap message: the run stays stopped; recorded so the log says who chose it. */
+  async confirmStop(teamId: string, runId: string, userId: string): Promise<void> {
+    const run = await this.getTeamRun(teamId, runId);
+    await this.requesterOrAdmin(run, userId, 'stop');
+    await appendActivity(this.deps.db, { at: this.deps.clock.now().toISOString(), teamId, runId: run.id, actor: userId, kind: 'stop_confirmed', detail: {} });
+    await this.deps.engine.safePost(run.id, `:octagonal_sign: <@${userId}> chose to leave this run stopped.`);
+  }
+
+  /** New runs are refused while the kill switch is on. */
+  async assertCanStart(teamId: string): Promise<void> {
+    const w = await getWorkspace(this.deps.db, teamId);
+    if (w.disabled) {
+      throw new AppError('agent_disabled', `The agent is disabled in this workspace${w.disabledBy ? ` by <@${w.disabledBy}>` : ''}${w.disabledReason ? `: ${w.disabledReason}` : ''}. No new runs start until an admin runs \`/agent enable\`.`);
+    }
+  }
+
+  /** `/agent rerun`: a new run with the old task, the rejection note if any, and the extra context. */
+  async rerun(teamId: string, runId: string, userId: string, channelId: string, extra: string): Promise<Run> {
+    const parent = await this.getTeamRun(teamId, runId);
+    const rejected = await this.deps.db
+      .selectFrom('actions')
+      .selectAll()
+      .where('run_id', '=', parent.id)
+      .where('status', '=', 'rejected')
+      .executeTakeFirst();
+    const context: string[] = [];
+    if (rejected) {
+      context.push(`The previous attempt (${parent.id}) proposed ${rejected.tool} with input ${rejected.input_json.slice(0, 1500)}, and <@${rejected.decided_by}> rejected it${rejected.decision_note ? ` with the note: "${rejected.decision_note}"` : ' without a note'}.`);
+    } else if (parent.error_message) {
+      context.push(`The previous attempt (${parent.id}) ended: ${parent.error_message}`);
+    }
+    if (extra.trim()) context.push(extra.trim());
+    return this.deps.engine.startRun({ teamId, channelId, requesterId: userId, task: parent.task, parentRunId: parent.id, extraContext: context.join('\n\n') || null });
   }
 
   /** Cancel: requester or admin. Pending cards are closed; a step in flight stops at its next check. */

@@ -20,6 +20,8 @@ import { classifyTurn, storeProposals } from './proposals.js';
 import type { QueueThresholds } from './policyContext.js';
 import type { ChatSurface } from './surface.js';
 import { findActionType } from '../policy/catalog.js';
+import type { CapsService } from './capsService.js';
+import { describeCapStop, type CapCheck } from '../policy/caps.js';
 
 export interface EngineSettings {
   model: string;
@@ -27,8 +29,6 @@ export interface EngineSettings {
   maxTokens: number;
   /** Used once when a tool call was cut off by max_tokens. */
   maxTokensRetry: number;
-  runCostCapUsd: number;
-  maxTurns: number;
   queue: QueueThresholds;
   /** Delay before re-trying to post a card that failed to post. */
   cardRetryDelayMs: number;
@@ -46,6 +46,7 @@ export interface EngineDeps {
   settings: EngineSettings;
   /** Where a workspace's cards go (channel id), or undefined for the task thread. */
   cardRoute(teamId: string): Promise<string | undefined>;
+  caps: CapsService;
 }
 
 export interface StartRunInput {
@@ -99,6 +100,7 @@ export class RunEngine {
       task_status: 'in_progress',
       subtasks_json: '[]',
       cost_cap_usd: null,
+      max_turns: null,
       error_code: null,
       error_message: null,
       created_at: at,
@@ -228,13 +230,9 @@ export class RunEngine {
 
   private async callModel(run: Run, messages: ConversationMessage[]): Promise<StepResult> {
     const { settings } = this.deps;
-    const cap = run.cost_cap_usd ?? settings.runCostCapUsd;
-    if (run.spend_usd >= cap) {
-      await this.stopRun(run, 'cap_reached', `This run reached its spend cap: $${run.spend_usd.toFixed(4)} spent of $${cap.toFixed(2)}. No further model call was made.`);
-      return 'idle';
-    }
-    if (run.turns >= settings.maxTurns) {
-      await this.stopRun(run, 'cap_reached', `This run reached its limit of ${settings.maxTurns} model turns. No further model call was made.`);
+    const capCheck = await this.deps.caps.check(run);
+    if (!capCheck.ok) {
+      await this.stopForCap(run, capCheck);
       return 'idle';
     }
 
@@ -252,7 +250,10 @@ export class RunEngine {
         });
       } catch (err) {
         const message = err instanceof ModelCallError ? err.message : `Could not call Claude: ${errorMessage(err)}`;
-        await this.failRun(run.id, 'model_call_failed', `${message}. Nothing further was done; use \`/agent rerun ${run.id}\` to try again.`);
+        const text = `${message}. The run stopped here; nothing was lost. Retry resumes from the last completed step (no tool runs twice), or use \`/agent rerun ${run.id}\`.`;
+        await this.endRun(run.id, 'failed', 'model_call_failed', text, false);
+        const fresh = await getRun(this.deps.db, run.id);
+        if (fresh) await this.deps.surface.postRetry(fresh, `:x: ${text}`).catch((e: unknown) => this.deps.logger.warn({ err: errorMessage(e), runId: run.id }, 'could not post the failure'));
         return 'idle';
       }
       const cost = costUsd(run.model, response.usage);
@@ -488,9 +489,7 @@ export class RunEngine {
   }
 
   private async postCard(run: Run, action: Action, turn: Action[], message: ConversationMessage): Promise<boolean> {
-    const workspace = await getWorkspace(this.deps.db, run.team_id);
-    const notices: string[] = [];
-    if (workspace.paused) notices.push(`Automation is paused${workspace.pausedReason ? `: ${workspace.pausedReason}` : ''}. Every action needs approval.`);
+    const notices = await this.workspaceNotices(run.team_id);
     const pending = await countPendingApprovals(this.deps.db, run.team_id);
     if (pending >= this.deps.settings.queue.warnAt) {
       notices.push(`The approval queue is long: ${pending} actions are waiting in this workspace (limit ${this.deps.settings.queue.stopAt}).`);
@@ -524,12 +523,27 @@ export class RunEngine {
     if (!run) return;
     const turn = await listTurnActions(db, run.id, action.message_seq);
     const message = turnMessage ?? (await listMessages(db, run.id)).find((m) => m.seq === action.message_seq);
-    const card = buildCardView({ registry: this.deps.registry, run, action, turn, reasoning: message ? reasoningOf(message.content) : undefined });
+    const notices = action.status === 'pending' ? await this.workspaceNotices(run.team_id) : [];
+    const card = buildCardView({ registry: this.deps.registry, run, action, turn, reasoning: message ? reasoningOf(message.content) : undefined, notices });
     try {
       await this.deps.surface.updateCard(card, { channel: action.card_channel, ts: action.card_ts });
     } catch (err) {
       this.deps.logger.warn({ err: errorMessage(err), actionId }, 'could not update card');
     }
+  }
+
+  private async workspaceNotices(teamId: string): Promise<string[]> {
+    const workspace = await getWorkspace(this.deps.db, teamId);
+    const notices: string[] = [];
+    if (workspace.disabled) notices.push(`The agent is disabled${workspace.disabledReason ? `: ${workspace.disabledReason}` : ''}. Decisions wait until an admin runs /agent enable.`);
+    if (workspace.paused) notices.push(`Automation is paused${workspace.pausedReason ? `: ${workspace.pausedReason}` : ''}. Every action needs approval.`);
+    return notices;
+  }
+
+  /** Re-renders every undecided card of a workspace (after disable/enable, so they say so). */
+  async refreshPendingCards(teamId: string): Promise<void> {
+    const rows = await this.deps.db.selectFrom('actions').select('id').where('team_id', '=', teamId).where('status', '=', 'pending').where('card_ts', 'is not', null).execute();
+    for (const r of rows) await this.refreshCard(r.id);
   }
 
   private retryLater(runId: string): void {
@@ -574,6 +588,32 @@ export class RunEngine {
       await this.refreshCard(a.id);
     }
     await this.stopRun(run, 'queue_full', "I've stopped because approvals aren't being cleared; tell me when you're ready.");
+  }
+
+  private async stopForCap(run: Run, check: Exclude<CapCheck, { ok: true }>): Promise<void> {
+    const message = `${describeCapStop(check)} No further model call was made.`;
+    await this.endRun(run.id, 'stopped', 'cap_reached', message, false);
+    const fresh = await getRun(this.deps.db, run.id);
+    if (!fresh?.thread_ts) return;
+    await appendActivity(this.deps.db, { at: this.now(), teamId: run.team_id, runId: run.id, actor: 'system', kind: 'cap_reached', detail: { cap: check.cap, used: check.used, limit: check.limit } });
+    try {
+      await this.deps.surface.postCapStop(fresh, `:octagonal_sign: ${message}`, check.cap);
+    } catch (err) {
+      this.deps.logger.warn({ err: errorMessage(err), runId: run.id }, 'could not post the cap message');
+    }
+  }
+
+  /**
+   * "Raise cap and continue": the run's own limit goes up (run and turn caps: the requester or an admin;
+   * daily caps: admins, who raise the workspace cap) and the run resumes from its last persisted step.
+   */
+  async resumeStopped(runId: string): Promise<boolean> {
+    const ok = await transitionRun(this.deps.db, runId, ['stopped', 'failed'], { status: 'running', error_code: null, error_message: null, finished_at: null, updated_at: this.now() });
+    if (ok) {
+      await this.safeUpdateTaskMessage(runId);
+      void this.kick(runId);
+    }
+    return ok;
   }
 
   private async stopRun(run: Run, code: string, message: string): Promise<void> {

@@ -48,6 +48,10 @@ export interface ChatSurface {
   /** Replaces a notification (after Undo: the button is gone, the text says who undid it). */
   updateNotice(run: Run, ts: string, text: string): Promise<void>;
   postCard(card: CardView): Promise<CardLocation>;
+  /** The thread message of a run stopped by a cap, with "Raise cap and continue" and "Stop". */
+  postCapStop(run: Run, text: string, cap: string): Promise<void>;
+  /** A failed run's message with a Retry button (resumes from the last persisted step). */
+  postRetry(run: Run, text: string): Promise<void>;
   /** A top-level message in a channel (digests); returns where it went. */
   postToChannel(channel: string, text: string): Promise<CardLocation>;
   /** A link to a message, when Slack gives one. */

@@ -2,7 +2,7 @@ import type { Clock } from '../clock.js';
 import type { Db } from '../db/connection.js';
 import { appendActivity } from '../db/repos/activity.js';
 import { listTrustSettings, saveTrustSetting, type Approvers } from '../db/repos/trust.js';
-import { getWorkspace, saveSettings, setPaused, settingsOf, type WorkspaceSettings } from '../db/repos/workspace.js';
+import { getWorkspace, saveSettings, setDisabled, setPaused, settingsOf, type WorkspaceSettings } from '../db/repos/workspace.js';
 import type { Run, TrustMode } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { CATALOG, findActionType, type ActionCategory } from '../policy/catalog.js';
@@ -159,6 +159,22 @@ export class TrustService {
     const at = this.now();
     const changed = await setPaused(this.deps.db, teamId, null, at);
     if (changed) await appendActivity(this.deps.db, { at, teamId, actor: userId, kind: 'unpaused', detail: {} });
+    return changed;
+  }
+
+  async disable(teamId: string, userId: string, reason: string | null): Promise<boolean> {
+    await this.requireAdmin(teamId, userId, 'disable the agent');
+    const at = this.now();
+    const changed = await setDisabled(this.deps.db, teamId, { by: userId, reason }, at);
+    if (changed) await appendActivity(this.deps.db, { at, teamId, actor: userId, kind: 'disabled', detail: { reason } });
+    return changed;
+  }
+
+  async enable(teamId: string, userId: string): Promise<boolean> {
+    await this.requireAdmin(teamId, userId, 'enable the agent');
+    const at = this.now();
+    const changed = await setDisabled(this.deps.db, teamId, null, at);
+    if (changed) await appendActivity(this.deps.db, { at, teamId, actor: userId, kind: 'enabled', detail: {} });
     return changed;
   }
 

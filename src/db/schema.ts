@@ -46,6 +46,7 @@ export interface RunsTable {
   task_status: string;
   subtasks_json: string;
   cost_cap_usd: number | null;
+  max_turns: number | null;
   error_code: string | null;
   error_message: string | null;
   created_at: string;

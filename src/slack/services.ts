@@ -3,6 +3,7 @@ import type { Approvals } from '../agent/approvals.js';
 import type { RunControl } from '../agent/control.js';
 import type { RunEngine } from '../agent/engine.js';
 import type { TrustService } from '../agent/trust.js';
+import type { CapsService } from '../agent/capsService.js';
 
 /** What listeners may call: the core, never the database or the tools directly. */
 export interface SlackServices {
@@ -10,5 +11,6 @@ export interface SlackServices {
   approvals: Approvals;
   control: RunControl;
   trust: TrustService;
+  caps: CapsService;
   logger: Logger;
 }

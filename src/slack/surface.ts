@@ -6,6 +6,7 @@ import { errorMessage } from '../errors.js';
 import { renderCard } from './blocks/card.js';
 import { renderTaskMessage } from './blocks/taskMessage.js';
 import { renderNotice } from './blocks/notice.js';
+import { renderCapStop, renderRetry } from './blocks/runControls.js';
 
 export interface SlackSurfaceOptions {
   client: WebClient;
@@ -77,6 +78,16 @@ export class SlackSurface implements ChatSurface {
     const taskPermalink = at.channel !== card.run.channel_id && card.run.thread_ts ? await this.permalink(card.run.channel_id, card.run.thread_ts) : undefined;
     const { text, blocks } = renderCard(card, { taskPermalink });
     await this.opts.client.chat.update({ channel: at.channel, ts: at.ts, text, blocks: blocks as never });
+  }
+
+  async postCapStop(run: Run, text: string, _cap: string): Promise<void> {
+    if (!run.thread_ts) return;
+    await this.opts.client.chat.postMessage({ channel: run.channel_id, thread_ts: run.thread_ts, text, blocks: renderCapStop(text, run.id) as never });
+  }
+
+  async postRetry(run: Run, text: string): Promise<void> {
+    if (!run.thread_ts) return;
+    await this.opts.client.chat.postMessage({ channel: run.channel_id, thread_ts: run.thread_ts, text, blocks: renderRetry(text, run.id) as never });
   }
 
   async postToChannel(channel: string, text: string): Promise<CardLocation> {

@@ -5,6 +5,8 @@ import { approveAction } from './approve.js';
 import { rejectAction } from './reject.js';
 import { viewFullAction } from './viewFull.js';
 import { undoAction } from './undo.js';
+import { runControlAction } from './runControls.js';
+import { RUN_ACTION_IDS } from '../../blocks/runControls.js';
 import { UNDO_ACTION_ID } from '../../blocks/notice.js';
 
 export function registerActions(app: App, services: SlackServices): void {
@@ -13,4 +15,7 @@ export function registerActions(app: App, services: SlackServices): void {
   app.action<BlockButtonAction>(ACTION_IDS.reject, rejectAction(services));
   app.action<BlockButtonAction>(ACTION_IDS.viewFull, viewFullAction(services));
   app.action<BlockButtonAction>(UNDO_ACTION_ID, undoAction(services));
+  app.action<BlockButtonAction>(RUN_ACTION_IDS.raiseCap, runControlAction(services, 'raise'));
+  app.action<BlockButtonAction>(RUN_ACTION_IDS.stop, runControlAction(services, 'stop'));
+  app.action<BlockButtonAction>(RUN_ACTION_IDS.retry, runControlAction(services, 'retry'));
 }

@@ -10,6 +10,9 @@ import { logCommand } from './log.js';
 import { runCommand } from './run.js';
 import { statusCommand } from './status.js';
 import { trustCommand } from './trust.js';
+import { capsCommand } from './caps.js';
+import { disableCommand, enableCommand } from './killSwitch.js';
+import { rerunCommand } from './rerun.js';
 import { pauseCommand, unpauseCommand } from './pause.js';
 
 /** `/agent`: parse, route to one subcommand handler, and make sure Slack always gets exactly one ack. */
@@ -47,10 +50,16 @@ export function agentCommand(services: SlackServices) {
           return await pauseCommand(ctx, cmd.reason);
         case 'unpause':
           return await unpauseCommand(ctx);
+        case 'caps':
+          return await capsCommand(ctx, cmd.args);
+        case 'disable':
+          return await disableCommand(ctx, cmd.reason);
+        case 'enable':
+          return await enableCommand(ctx);
+        case 'rerun':
+          return await rerunCommand(ctx, cmd.runId, cmd.extra);
         case 'help':
           return await ackOnce(helpText(cmd.problem));
-        default:
-          return await ackOnce(helpText(`\`/agent ${cmd.kind}\` is not available in this version yet.`));
       }
     } catch (err) {
       if (isAppError(err) && ['run_not_found', 'not_allowed', 'invalid_state', 'bad_command', 'agent_disabled', 'cap_reached', 'policy_forbids'].includes(err.code)) {

@@ -4,6 +4,7 @@ import type { CommandContext } from './context.js';
 /** `/agent run <task>`: store the run, ack at once, then post the task message and start the loop. */
 export async function runCommand(ctx: CommandContext, task: string): Promise<void> {
   const { payload, services } = ctx;
+  await services.control.assertCanStart(payload.team_id);
   const run = await services.engine.startRun({
     teamId: payload.team_id,
     channelId: payload.channel_id,
