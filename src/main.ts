@@ -41,6 +41,7 @@ export interface AppOverrides {
   fetcher?: SafeFetcher;
   slackRetryConfig?: RetryOptions;
   anthropicMaxRetries?: number;
+  anthropicMaxRetryAfterMs?: number;
   botIdentity?: { botId: string; botUserId: string };
   engine?: Partial<EngineSettings>;
   /** Tests drive jobs directly instead of waiting for the clock. */
@@ -118,7 +119,12 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
 
   const model =
     overrides.model ??
-    createAnthropicModelClient({ apiKey: config.anthropic.apiKey, baseUrl: config.anthropic.baseUrl, maxRetries: overrides.anthropicMaxRetries ?? 2 });
+    createAnthropicModelClient({
+      apiKey: config.anthropic.apiKey,
+      baseUrl: config.anthropic.baseUrl,
+      maxRetries: overrides.anthropicMaxRetries ?? 2,
+      ...(overrides.anthropicMaxRetryAfterMs !== undefined ? { maxRetryAfterMs: overrides.anthropicMaxRetryAfterMs } : {}),
+    });
   const queue = { warnAt: config.queue.warnAt, stopAt: config.queue.stopAt };
   const admins = new AdminCheck(config.adminUserIds, users);
   const caps = new CapsService(db, clock, admins, config.caps);
@@ -135,7 +141,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     dispatcher,
     cardRoute: (teamId) => trust.routeFor(teamId),
     caps,
-    settings: { ...DEFAULT_ENGINE_SETTINGS, model: config.anthropic.model, queue, ...overrides.engine },
+    settings: { ...DEFAULT_ENGINE_SETTINGS, model: config.anthropic.model, queue, maxConcurrentRuns: config.maxConcurrentRuns, ...overrides.engine },
   });
   const approvals = new Approvals({ db, clock, registry, engine, trust, admins, dispatcher, surface });
   const control = new RunControl({ db, clock, engine, registry, admins, queue, caps });

@@ -100,8 +100,8 @@ export class RunControl {
     let what: string;
     if (check.ok || check.cap === 'run' || check.cap === 'turns') {
       // Both limits of the run go up by one default allowance, so it can finish what it was doing.
-      const runCap = (run.cost_cap_usd ?? defaults.runUsd) + defaults.runUsd;
-      const turnCap = (run.max_turns ?? defaults.turns) + defaults.turns;
+      const runCap = Math.max(run.cost_cap_usd ?? defaults.runUsd, run.spend_usd) + defaults.runUsd;
+      const turnCap = Math.max(run.max_turns ?? defaults.turns, run.turns) + defaults.turns;
       await db.updateTable('runs').set({ cost_cap_usd: runCap, max_turns: turnCap, updated_at: at }).where('id', '=', run.id).execute();
       what = `run cap raised to $${runCap.toFixed(2)} and ${turnCap} turns`;
     } else {

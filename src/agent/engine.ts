@@ -14,13 +14,14 @@ import type { ToolRegistry } from '../tools/registry.js';
 import { buildCardView, describeAction, reasoningOf } from './cards.js';
 import { POLICY_ACTOR, type Dispatcher } from './dispatcher.js';
 import { ModelCallError, type ModelClient, type ModelResponse } from './modelClient.js';
-import { costUsd } from './pricing.js';
+import { costUsd, priceFor } from './pricing.js';
 import { buildFirstUserMessage, buildSystemPrompt } from './prompt.js';
 import { classifyTurn, storeProposals } from './proposals.js';
 import type { QueueThresholds } from './policyContext.js';
 import type { ChatSurface } from './surface.js';
 import { findActionType } from '../policy/catalog.js';
 import type { CapsService } from './capsService.js';
+import { RunSlots } from './slots.js';
 import { describeCapStop, type CapCheck } from '../policy/caps.js';
 
 export interface EngineSettings {
@@ -32,6 +33,8 @@ export interface EngineSettings {
   queue: QueueThresholds;
   /** Delay before re-trying to post a card that failed to post. */
   cardRetryDelayMs: number;
+  /** Runs of one workspace executing at once in this process; the rest wait in FIFO order. */
+  maxConcurrentRuns: number;
 }
 
 export interface EngineDeps {
@@ -73,7 +76,17 @@ export class RunEngine {
   private readonly timers = new Set<NodeJS.Timeout>();
   private stopped = false;
 
-  constructor(private readonly deps: EngineDeps) {}
+  private readonly slots: RunSlots;
+  private readonly warnedModels = new Set<string>();
+
+  constructor(private readonly deps: EngineDeps) {
+    this.slots = new RunSlots(
+      () => deps.settings.maxConcurrentRuns,
+      (_teamId, queued) => {
+        for (const q of queued) void this.safeUpdateTaskMessage(q.runId);
+      },
+    );
+  }
 
   private now(): string {
     return this.deps.clock.now().toISOString();
@@ -148,10 +161,17 @@ export class RunEngine {
       return existing;
     }
     const chain = (async () => {
-      do {
-        this.again.delete(runId);
-        await this.advance(runId);
-      } while (this.again.has(runId) && !this.stopped);
+      const run = await getRun(this.deps.db, runId);
+      if (!run || (run.status !== 'running' && !this.again.has(runId))) return;
+      await this.slots.acquire(run.team_id, runId);
+      try {
+        do {
+          this.again.delete(runId);
+          await this.advance(runId);
+        } while (this.again.has(runId) && !this.stopped);
+      } finally {
+        this.slots.release(run.team_id, runId);
+      }
     })().finally(() => this.chains.delete(runId));
     this.chains.set(runId, chain);
     return chain;
@@ -164,6 +184,7 @@ export class RunEngine {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.slots.drain();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     await this.idle();
@@ -257,6 +278,10 @@ export class RunEngine {
         return 'idle';
       }
       const cost = costUsd(run.model, response.usage);
+      if (!priceFor(run.model).known && !this.warnedModels.has(run.model)) {
+        this.warnedModels.add(run.model);
+        this.deps.logger.warn({ model: run.model }, 'no price known for this model: spend is counted at the most expensive known rate');
+      }
       const truncatedToolCall = response.stopReason === 'max_tokens' && response.content.some((b) => b.type === 'tool_use');
       if (truncatedToolCall && attempt === 0) {
         // A tool call cut off mid-input cannot be executed; pay for it, and ask once more with room to finish.
@@ -651,7 +676,7 @@ export class RunEngine {
     const run = await getRun(this.deps.db, runId);
     if (!run?.thread_ts) return;
     try {
-      await this.deps.surface.updateTaskMessage(run);
+      await this.deps.surface.updateTaskMessage(run, { queuePosition: this.slots.queuedPosition(run.team_id, run.id) });
     } catch (err) {
       this.deps.logger.warn({ err: errorMessage(err), runId }, 'could not update the task message');
     }

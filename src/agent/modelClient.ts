@@ -88,6 +88,26 @@ export interface AnthropicClientOptions {
   maxRetries?: number;
   /** Per-request timeout; bounded so a hung call cannot hold a run forever. */
   timeoutMs?: number;
+  /** The SDK honours Retry-After without limit; we cap it so a 429/529 cannot park a run for long. */
+  maxRetryAfterMs?: number;
+}
+
+/**
+ * Wraps fetch so that Retry-After / retry-after-ms headers above the cap are lowered to it before the
+ * SDK's retry logic reads them.
+ */
+export function cappedRetryAfterFetch(maxMs: number, inner: typeof fetch = fetch): typeof fetch {
+  return async (input, init) => {
+    const res = await inner(input, init);
+    const ra = res.headers.get('retry-after');
+    const raMs = res.headers.get('retry-after-ms');
+    const tooLong = (ra !== null && !(Number(ra) * 1000 <= maxMs)) || (raMs !== null && !(Number(raMs) <= maxMs));
+    if (!tooLong) return res;
+    const headers = new Headers(res.headers);
+    headers.set('retry-after', String(Math.max(0, Math.floor(maxMs / 1000))));
+    headers.set('retry-after-ms', String(maxMs));
+    return new Response(res.body, { status: res.status, statusText: res.statusText, headers });
+  };
 }
 
 function describeFailure(err: unknown): ModelCallError {
@@ -118,6 +138,7 @@ export function createAnthropicModelClient(opts: AnthropicClientOptions): ModelC
     ...(opts.baseUrl ? { baseURL: opts.baseUrl } : {}),
     maxRetries: opts.maxRetries ?? 2,
     timeout: opts.timeoutMs ?? 120_000,
+    fetch: cappedRetryAfterFetch(opts.maxRetryAfterMs ?? 10_000),
   });
   return {
     async create(req, callOpts) {

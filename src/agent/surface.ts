@@ -40,7 +40,7 @@ export interface CardView {
 export interface ChatSurface {
   /** Posts the task message in the run's channel; its thread is the task thread. */
   postTaskMessage(run: Run): Promise<{ ts: string }>;
-  updateTaskMessage(run: Run): Promise<void>;
+  updateTaskMessage(run: Run, live?: { queuePosition?: number | undefined }): Promise<void>;
   /** A line in the task thread (mrkdwn). */
   postInThread(run: Run, text: string): Promise<void>;
   /** An auto_notify notification in the thread, with an Undo button when `undoActionId` is given. */

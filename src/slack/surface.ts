@@ -24,9 +24,9 @@ export class SlackSurface implements ChatSurface {
     return { ts: res.ts };
   }
 
-  async updateTaskMessage(run: Run): Promise<void> {
+  async updateTaskMessage(run: Run, live: { queuePosition?: number | undefined } = {}): Promise<void> {
     if (!run.thread_ts) return;
-    const { text, blocks } = renderTaskMessage(run);
+    const { text, blocks } = renderTaskMessage(run, live.queuePosition);
     await this.opts.client.chat.update({ channel: run.channel_id, ts: run.thread_ts, text, blocks: blocks as never });
   }
 

@@ -15,7 +15,7 @@ export function statusLabel(status: Run['status']): string {
 }
 
 /** The task message: its thread is where everything about the run happens. */
-export function renderTaskMessage(run: Run): { text: string; blocks: Record<string, unknown>[] } {
+export function renderTaskMessage(run: Run, queuePosition?: number): { text: string; blocks: Record<string, unknown>[] } {
   const task = truncate(run.task, 2500).text;
   const blocks = [
     section(`*Task* (run \`${run.id}\`)\n${escapeMrkdwn(task)}`),
@@ -23,7 +23,7 @@ export function renderTaskMessage(run: Run): { text: string; blocks: Record<stri
       [
         `Requested by <@${run.requester_id}>`,
         `Run \`${run.id}\``,
-        `Status: ${statusLabel(run.status)}`,
+        `Status: ${queuePosition && run.status === 'running' ? `:hourglass: queued (position ${queuePosition})` : statusLabel(run.status)}`,
         `${run.turns} turn${run.turns === 1 ? '' : 's'}`,
         `spend ${usd(run.spend_usd)}`,
         ...(run.parent_run_id ? [`rerun of \`${run.parent_run_id}\``] : []),
