@@ -29,6 +29,8 @@ import { RunTaskBoard } from './agent/taskBoard.js';
 import { CapsService } from './agent/capsService.js';
 import { runDigests } from './agent/digest.js';
 import { scheduleDigest } from './jobs/digest.js';
+import { scheduleRunsJob } from './jobs/schedules.js';
+import { Scheduler } from './agent/scheduler.js';
 import { createWhatsAppClient } from './connectors/whatsapp.js';
 import { createHubSpotClient } from './connectors/hubspot.js';
 
@@ -52,6 +54,8 @@ export interface RunningApp {
   port: number | undefined;
   /** Posts due digests now (what the hourly job does). */
   runDigests(): Promise<string[]>;
+  /** Starts due scheduled runs now (what the per-minute job does). */
+  tickSchedules(now?: Date): Promise<string[]>;
   db: Db;
   engine: RunEngine;
   logger: Logger;
@@ -95,8 +99,14 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     const run = await getRun(db, runId);
     if (run?.thread_ts) await surface.updateTaskMessage(run);
   });
+  let engineRef: RunEngine | undefined;
+  const scheduler = new Scheduler(db, clock, logger, () => {
+    if (!engineRef) throw new Error('engine not ready');
+    return engineRef;
+  });
   const registry = buildRegistry({
     knowledge,
+    schedules: scheduler,
     board,
     emailSenderMode: config.emailSenderMode,
     whatsapp: config.whatsapp ? createWhatsAppClient(config.whatsapp) : undefined,
@@ -143,6 +153,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     caps,
     settings: { ...DEFAULT_ENGINE_SETTINGS, model: config.anthropic.model, queue, maxConcurrentRuns: config.maxConcurrentRuns, ...overrides.engine },
   });
+  engineRef = engine;
   const approvals = new Approvals({ db, clock, registry, engine, trust, admins, dispatcher, surface });
   const control = new RunControl({ db, clock, engine, registry, admins, queue, caps });
 
@@ -158,7 +169,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       isReady: () => ready,
       ...(overrides.botIdentity ? { botIdentity: overrides.botIdentity } : {}),
     },
-    { engine, approvals, control, trust, caps, logger },
+    { engine, approvals, control, trust, caps, scheduler, logger },
   );
 
   const started = (config.slack.appToken ? await app.start() : await app.start(config.slack.port)) as unknown;
@@ -167,6 +178,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
 
   const digestDeps = { db, clock, logger, surface, registry, queue, cardRoute: (teamId: string) => trust.routeFor(teamId) };
   const digestJob = overrides.disableJobs ? undefined : scheduleDigest(() => runDigests(digestDeps), logger);
+  const schedulesJob = overrides.disableJobs ? undefined : scheduleRunsJob(() => scheduler.tick(), logger);
 
   const recovered = await engine.recover();
   ready = true;
@@ -178,9 +190,11 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     engine,
     logger,
     runDigests: () => runDigests(digestDeps),
+    tickSchedules: (now?: Date) => scheduler.tick(now),
     async stop() {
       ready = false;
       digestJob?.stop();
+      schedulesJob?.stop();
       await app.stop().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'error while stopping Slack app'));
       await engine.stop();
       mailer?.close();

@@ -139,6 +139,7 @@ export class Dispatcher {
         },
         actionId: action.id,
         prepared: actionPrepared(action),
+        approvedBy: action.decided_by && action.decided_by !== POLICY_ACTOR ? action.decided_by : null,
       });
       return { content: out.content, is_error: out.isError === true, ...(out.undoData ? { undo: out.undoData } : {}) };
     } catch (err) {
@@ -184,6 +185,7 @@ export async function undoAction(deps: DispatcherDeps, actionId: string, userId:
         run: { id: run.id, teamId: run.team_id, channelId: run.channel_id, threadTs: run.thread_ts, requesterId: run.requester_id },
         actionId: action.id,
         prepared: actionPrepared(action),
+        approvedBy: action.decided_by && action.decided_by !== POLICY_ACTOR ? action.decided_by : null,
         undoData: stored.undo ?? {},
       });
     } catch (err) {

@@ -13,6 +13,7 @@ export type AgentCommand =
   | { kind: 'caps'; args: string[] }
   | { kind: 'disable'; reason: string }
   | { kind: 'enable' }
+  | { kind: 'schedules' }
   | { kind: 'help'; problem?: string };
 
 const MAX_TASK_CHARS = 4000;
@@ -63,6 +64,8 @@ export function parseAgentCommand(raw: string): AgentCommand {
       return { kind: 'disable', reason: rest };
     case 'enable':
       return { kind: 'enable' };
+    case 'schedules':
+      return { kind: 'schedules' };
     case 'help':
       return { kind: 'help' };
     default:

@@ -10,6 +10,7 @@ import { createSetTaskStatusTool, createSubtaskTool, type TaskBoard } from './ta
 import { createSendWhatsappTool } from './sendWhatsapp.js';
 import { createCrmGetDealTool, createCrmSearchTool, createUpdateDealStageTool } from './crm.js';
 import type { WhatsAppClient } from '../connectors/whatsapp.js';
+import { createDeleteScheduleTool, createPauseScheduleTool, createResumeScheduleTool, createScheduleRunTool, type ScheduleStore } from './schedules.js';
 import type { HubSpotClient } from '../connectors/hubspot.js';
 
 export interface BuiltInToolDeps {
@@ -25,6 +26,7 @@ export interface BuiltInToolDeps {
   board: TaskBoard;
   whatsapp: WhatsAppClient | undefined;
   hubspot: HubSpotClient | undefined;
+  schedules: ScheduleStore;
 }
 
 /** The built-in tools whose connectors are configured; the rest are listed as unavailable. */
@@ -35,6 +37,10 @@ export function buildRegistry(deps: BuiltInToolDeps): ToolRegistry {
   registry.register(createCommentOnTaskTool(deps.thread));
   registry.register(createSubtaskTool(deps.board));
   registry.register(createSetTaskStatusTool(deps.board));
+  registry.register(createScheduleRunTool(deps.schedules));
+  registry.register(createPauseScheduleTool(deps.schedules));
+  registry.register(createResumeScheduleTool(deps.schedules));
+  registry.register(createDeleteScheduleTool(deps.schedules));
   if (deps.mailer) {
     registry.register(
       createSendEmailTool({

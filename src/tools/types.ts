@@ -20,6 +20,8 @@ export interface ToolRunContext {
   actionId: string;
   /** What `prepare` returned when the call was proposed; bound into the approval. */
   prepared: Record<string, unknown>;
+  /** Who approved this call (a Slack user id), or null when the policy let it run on its own. */
+  approvedBy: string | null;
   signal?: AbortSignal;
 }
 

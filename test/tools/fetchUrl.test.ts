@@ -12,6 +12,7 @@ const ctx: ToolRunContext = {
   run: { id: 'r-abc123', teamId: 'T1', channelId: 'C1', threadTs: '1.2', requesterId: 'U1' },
   actionId: 'a-1',
   prepared: {},
+  approvedBy: null,
 };
 
 /** A fetcher that answers from a script, so these tests exercise the tool's formatting only. */

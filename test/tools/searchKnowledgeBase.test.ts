@@ -17,6 +17,7 @@ const ctx: ToolRunContext = {
   run: { id: 'r-abc123', teamId: 'T1', channelId: 'C1', threadTs: '1.1', requesterId: 'U1' },
   actionId: 'a1',
   prepared: {},
+  approvedBy: null,
 };
 
 let tmp: string;

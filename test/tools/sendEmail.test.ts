@@ -34,7 +34,7 @@ function input(overrides: Partial<SendEmailInput> = {}): SendEmailInput {
 
 /** prepare() output goes through JSON (it is stored in SQLite) before run() sees it. */
 function runCtx(prepared: Record<string, unknown>, actionId = 'a-01hx2k'): ToolRunContext {
-  return { run, actionId, prepared: JSON.parse(JSON.stringify(prepared)) as Record<string, unknown> };
+  return { run, actionId, prepared: JSON.parse(JSON.stringify(prepared)) as Record<string, unknown>, approvedBy: "U_APPROVER" };
 }
 
 const unusedMailer: Mailer = {

@@ -18,7 +18,7 @@ const prepareCtx: PrepareContext = { run };
 
 /** prepare() output goes through JSON (it is stored in SQLite) before run() sees it. */
 function runCtx(prepared: Record<string, unknown> = {}): ToolRunContext {
-  return { run, actionId: 'a-01hx2k', prepared: JSON.parse(JSON.stringify(prepared)) as Record<string, unknown> };
+  return { run, actionId: 'a-01hx2k', prepared: JSON.parse(JSON.stringify(prepared)) as Record<string, unknown>, approvedBy: 'U_APPROVER' };
 }
 
 beforeAll(() => nock.disableNetConnect());

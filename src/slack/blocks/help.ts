@@ -10,7 +10,7 @@ export function helpText(prefix?: string): string {
     '• `/agent log <run-id>` — who approved or rejected what, and when',
     '• `/agent cancel <run-id>` — cancel a run (requester or admin)',
     '• `/agent rerun <run-id> [extra context]` — start again with more context',
-    '• `/agent trust` — what needs approval · `/agent caps` — spend caps',
+    '• `/agent trust` — what needs approval · `/agent caps` — spend caps · `/agent schedules` — recurring runs',
     '',
     '*Admins*',
     '• `/agent trust <action> <mode>` — modes: `require_approval`, `auto_notify`, `full_auto`',

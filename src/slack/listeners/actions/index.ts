@@ -6,6 +6,8 @@ import { rejectAction } from './reject.js';
 import { viewFullAction } from './viewFull.js';
 import { undoAction } from './undo.js';
 import { runControlAction } from './runControls.js';
+import { scheduleAdminAction } from './scheduleAdmin.js';
+import { SCHEDULE_ACTION_IDS } from '../../blocks/schedules.js';
 import { RUN_ACTION_IDS } from '../../blocks/runControls.js';
 import { UNDO_ACTION_ID } from '../../blocks/notice.js';
 
@@ -18,4 +20,7 @@ export function registerActions(app: App, services: SlackServices): void {
   app.action<BlockButtonAction>(RUN_ACTION_IDS.raiseCap, runControlAction(services, 'raise'));
   app.action<BlockButtonAction>(RUN_ACTION_IDS.stop, runControlAction(services, 'stop'));
   app.action<BlockButtonAction>(RUN_ACTION_IDS.retry, runControlAction(services, 'retry'));
+  app.action<BlockButtonAction>(SCHEDULE_ACTION_IDS.pause, scheduleAdminAction(services, 'paused'));
+  app.action<BlockButtonAction>(SCHEDULE_ACTION_IDS.resume, scheduleAdminAction(services, 'active'));
+  app.action<BlockButtonAction>(SCHEDULE_ACTION_IDS.delete, scheduleAdminAction(services, 'deleted'));
 }

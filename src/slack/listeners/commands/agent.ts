@@ -13,6 +13,7 @@ import { trustCommand } from './trust.js';
 import { capsCommand } from './caps.js';
 import { disableCommand, enableCommand } from './killSwitch.js';
 import { rerunCommand } from './rerun.js';
+import { schedulesCommand } from './schedules.js';
 import { pauseCommand, unpauseCommand } from './pause.js';
 
 /** `/agent`: parse, route to one subcommand handler, and make sure Slack always gets exactly one ack. */
@@ -58,6 +59,8 @@ export function agentCommand(services: SlackServices) {
           return await enableCommand(ctx);
         case 'rerun':
           return await rerunCommand(ctx, cmd.runId, cmd.extra);
+        case 'schedules':
+          return await schedulesCommand(ctx);
         case 'help':
           return await ackOnce(helpText(cmd.problem));
       }
