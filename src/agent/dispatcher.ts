@@ -4,10 +4,10 @@ import type { Db } from '../db/connection.js';
 import { actionPrepared, getAction, transitionAction, type StoredToolResult } from '../db/repos/actions.js';
 import { appendActivity } from '../db/repos/activity.js';
 import { getRun } from '../db/repos/runs.js';
-import type { Action } from '../db/schema.js';
+import type { Action, Run } from '../db/schema.js';
 import { AppError, errorMessage, type ErrorCode } from '../errors.js';
 import type { ToolRegistry } from '../tools/registry.js';
-import { ToolError } from '../tools/types.js';
+import { ToolError, type ToolRunContext } from '../tools/types.js';
 import { callHash } from './hash.js';
 import { decideFor, type QueueThresholds } from './policyContext.js';
 
@@ -129,18 +129,7 @@ export class Dispatcher {
     const run = await getRun(this.deps.db, action.run_id);
     if (!run) return { content: 'The run disappeared.', is_error: true };
     try {
-      const out = await tool.run(parsed.data, {
-        run: {
-          id: run.id,
-          teamId: run.team_id,
-          channelId: run.channel_id,
-          threadTs: run.thread_ts,
-          requesterId: run.requester_id,
-        },
-        actionId: action.id,
-        prepared: actionPrepared(action),
-        approvedBy: action.decided_by && action.decided_by !== POLICY_ACTOR ? action.decided_by : null,
-      });
+      const out = await tool.run(parsed.data, toolContext(run, action));
       return { content: out.content, is_error: out.isError === true, ...(out.undoData ? { undo: out.undoData } : {}) };
     } catch (err) {
       if (err instanceof ToolError) return { content: err.message, is_error: true };
@@ -181,13 +170,7 @@ export async function undoAction(deps: DispatcherDeps, actionId: string, userId:
   if (!run || !parsed.success) out = { content: 'The original call can no longer be read.', isError: true };
   else {
     try {
-      out = await tool.undo(parsed.data, {
-        run: { id: run.id, teamId: run.team_id, channelId: run.channel_id, threadTs: run.thread_ts, requesterId: run.requester_id },
-        actionId: action.id,
-        prepared: actionPrepared(action),
-        approvedBy: action.decided_by && action.decided_by !== POLICY_ACTOR ? action.decided_by : null,
-        undoData: stored.undo ?? {},
-      });
+      out = await tool.undo(parsed.data, { ...toolContext(run, action), undoData: stored.undo ?? {} });
     } catch (err) {
       out = { content: errorMessage(err), isError: true };
     }
@@ -206,6 +189,16 @@ export async function undoAction(deps: DispatcherDeps, actionId: string, userId:
     detail: { tool: action.tool, result: truncate(out.content, 500) },
   });
   return out.isError ? { ok: false, why: out.content } : { ok: true, content: out.content };
+}
+
+/** What a tool sees of its call: the run, the bound prepared facts, and who approved it. */
+function toolContext(run: Run, action: Action): ToolRunContext {
+  return {
+    run: { id: run.id, teamId: run.team_id, channelId: run.channel_id, threadTs: run.thread_ts, requesterId: run.requester_id },
+    actionId: action.id,
+    prepared: actionPrepared(action),
+    approvedBy: action.decided_by && action.decided_by !== POLICY_ACTOR ? action.decided_by : null,
+  };
 }
 
 function truncate(s: string, n: number): string {

@@ -82,35 +82,35 @@ export async function saveSettings(db: Db, teamId: string, patch: Partial<Worksp
   return next;
 }
 
-export async function setPaused(db: Db, teamId: string, paused: { by: string; reason: string | null } | null, at: string): Promise<boolean> {
+/**
+ * Turns a workspace switch (pause, kill switch) on or off with who/why/when. Conditional on the current
+ * value, so the caller learns whether it changed anything (and logs only real changes).
+ */
+async function setSwitch(
+  db: Db,
+  teamId: string,
+  name: 'paused' | 'disabled',
+  on: { by: string; reason: string | null } | null,
+  at: string,
+): Promise<boolean> {
   await ensureWorkspace(db, teamId, at);
   const res = await db
     .updateTable('workspace_state')
-    .set(
-      paused
-        ? { paused: 1, paused_by: paused.by, paused_reason: paused.reason, paused_at: at, updated_at: at }
-        : { paused: 0, paused_by: null, paused_reason: null, paused_at: null, updated_at: at },
-    )
+    .set({
+      [name]: on ? 1 : 0,
+      [`${name}_by`]: on?.by ?? null,
+      [`${name}_reason`]: on?.reason ?? null,
+      [`${name}_at`]: on ? at : null,
+      updated_at: at,
+    })
     .where('team_id', '=', teamId)
-    .where('paused', '=', paused ? 0 : 1)
+    .where(name, '=', on ? 0 : 1)
     .executeTakeFirst();
   return Number(res.numUpdatedRows) === 1;
 }
 
-export async function setDisabled(db: Db, teamId: string, disabled: { by: string; reason: string | null } | null, at: string): Promise<boolean> {
-  await ensureWorkspace(db, teamId, at);
-  const res = await db
-    .updateTable('workspace_state')
-    .set(
-      disabled
-        ? { disabled: 1, disabled_by: disabled.by, disabled_reason: disabled.reason, disabled_at: at, updated_at: at }
-        : { disabled: 0, disabled_by: null, disabled_reason: null, disabled_at: null, updated_at: at },
-    )
-    .where('team_id', '=', teamId)
-    .where('disabled', '=', disabled ? 0 : 1)
-    .executeTakeFirst();
-  return Number(res.numUpdatedRows) === 1;
-}
+export const setPaused = (db: Db, teamId: string, paused: { by: string; reason: string | null } | null, at: string) => setSwitch(db, teamId, 'paused', paused, at);
+export const setDisabled = (db: Db, teamId: string, disabled: { by: string; reason: string | null } | null, at: string) => setSwitch(db, teamId, 'disabled', disabled, at);
 
 export async function listTeamIds(db: Db): Promise<string[]> {
   const rows = await db.selectFrom('runs').select('team_id').distinct().execute();

@@ -24,7 +24,10 @@ export function rejectNoteSubmission(services: SlackServices) {
       const decision = await services.approvals.reject({ actionId, userId, note });
       if (decision.action.card_channel && (decision.outcome === 'already_decided' || decision.outcome === 'not_allowed')) {
         const text = decision.outcome === 'not_allowed' ? `:no_entry: ${decision.why} Nothing was changed.` : alreadyDecidedText(decision.action);
-        await client.chat.postEphemeral({ channel: decision.action.card_channel, user: userId, text });
+        // A card in the task thread gets its private answer in that thread, not in the channel.
+        const { run } = await services.approvals.describe(actionId);
+        const threadTs = run && run.channel_id === decision.action.card_channel ? run.thread_ts : null;
+        await client.chat.postEphemeral({ channel: decision.action.card_channel, user: userId, text, ...(threadTs ? { thread_ts: threadTs } : {}) });
       }
     } catch (err) {
       services.logger.error({ err: errorMessage(err), actionId }, 'reject failed');
