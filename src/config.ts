@@ -9,7 +9,7 @@ const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === 
 const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
 
 const usd = (fallback: number) =>
-  z.preprocess(emptyToUndefined, z.coerce.number().nonnegative().max(10_000).default(fallback));
+  z.preprocess(emptyToUndefined, z.coerce.number().positive().max(100_000).default(fallback));
 const positiveInt = (fallback: number) =>
   z.preprocess(emptyToUndefined, z.coerce.number().int().positive().default(fallback));
 

@@ -8,7 +8,7 @@ import { insertModelCall } from '../db/repos/modelCalls.js';
 import { getRun, insertRun, listRunIdsByStatus, transitionRun, updateRun } from '../db/repos/runs.js';
 import { getWorkspace } from '../db/repos/workspace.js';
 import type { Action, Run, RunStatus } from '../db/schema.js';
-import { AppError, errorMessage } from '../errors.js';
+import { AppError, errorMessage, isAppError } from '../errors.js';
 import type { IdGenerator } from '../ids.js';
 import type { ToolRegistry } from '../tools/registry.js';
 import { buildCardView, describeAction, reasoningOf } from './cards.js';
@@ -482,7 +482,13 @@ export class RunEngine {
     try {
       outcome = await this.deps.dispatcher.dispatch(action.id);
     } catch (err) {
-      // A refused dispatch (run cancelled meanwhile, policy changed) leaves the action as it is.
+      if (isAppError(err, 'policy_forbids') && action.decided_by === POLICY_ACTOR) {
+        // The policy changed (a pause, a stricter mode) between proposal and dispatch: the call now needs a
+        // human, so it goes back to pending and gets a card like any other.
+        await transitionAction(this.deps.db, action.id, ['approved'], { status: 'pending', decision: 'ask', decided_by: null, decided_at: null, approved_hash: null, updated_at: this.now() });
+        return;
+      }
+      // Any other refusal (run cancelled meanwhile) leaves the action as it is.
       this.deps.logger.warn({ err: errorMessage(err), actionId: action.id, runId: run.id }, 'dispatch not performed');
       return;
     }

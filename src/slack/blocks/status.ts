@@ -9,7 +9,7 @@ export function renderWorkspaceStatus(s: WorkspaceStatus): { text: string; block
     `*Automation:* ${w.disabled ? `:octagonal_sign: disabled${w.disabledReason ? ` (${escapeMrkdwn(w.disabledReason)})` : ''}` : w.paused ? `:double_vertical_bar: paused — every action needs approval${w.pausedReason ? ` (${escapeMrkdwn(w.pausedReason)})` : ''}` : ':large_green_circle: active'}`,
     `*Pending approvals:* ${s.pendingApprovals} (warn at ${s.queue.warnAt}, stop queuing at ${s.queue.stopAt})${s.pendingApprovals >= s.queue.warnAt ? ' :warning: the approval queue is long' : ''}`,
     `*Runs:* ${s.runs.running ?? 0} running, ${s.runs.awaiting_approval ?? 0} waiting for approval, ${s.runs.completed ?? 0} completed, ${s.runs.failed ?? 0} failed, ${s.runs.cancelled ?? 0} cancelled, ${s.runs.stopped ?? 0} stopped`,
-    `*Spend today (UTC):* ${usd(s.spendTodayUsd)}`,
+    `*Spend today (UTC):* ${usd(s.spendTodayUsd)} of ${usd(s.caps.workspaceDayUsd)} workspace cap · caps: ${usd(s.caps.runUsd)} per run, ${usd(s.caps.userDayUsd)} per person per day, ${s.caps.turns} turns per run`,
     `*Tools offered:* ${s.toolsOffered.map((t) => `\`${t}\``).join(', ') || 'none'}`,
   ];
   if (s.toolsUnavailable.length) {

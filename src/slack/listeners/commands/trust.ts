@@ -49,7 +49,8 @@ export async function trustCommand(ctx: CommandContext, args: string[]): Promise
     const tz = rest[0];
     if (tz && !isTimeZone(tz)) bad(`\`${tz}\` is not a time zone (for example Europe/Paris).`);
     await trust.setDigest(team, user, hour, tz);
-    return ctx.ack(`The pending-approvals digest will be posted daily at ${String(hour).padStart(2, '0')}:00${tz ? ` ${tz}` : ' UTC'} when the queue is long.`);
+    const zone = tz ?? (await trust.view(team)).settings.digestTimezone ?? 'UTC';
+    return ctx.ack(`The pending-approvals digest will be posted daily at ${String(hour).padStart(2, '0')}:00 ${zone} when the queue is long.`);
   }
   const action = first;
   if (second === 'approvers') {
