@@ -22,18 +22,33 @@ export interface BenchOptions {
   profileDir: string | undefined;
   /** Overall time budget; the bench aborts (non-zero) when it is exceeded. */
   timeoutS: number;
+  /** Which measurements to run (all by default); handy with --profile. */
+  phases: Set<Phase>;
+  /** Measurement windows: the throughput and memory phases stop waiting after this long. */
+  throughputWindowS: number;
+  memoryWindowS: number;
+  /** Extra environment for the app (in-process and child), e.g. MAX_CONCURRENT_RUNS=200. */
+  appEnv: Record<string, string>;
 }
+
+export const PHASES = ['overhead', 'isolated', 'burst', 'status', 'throughput', 'startup', 'memory'] as const;
+export type Phase = (typeof PHASES)[number];
 
 export const USAGE = `Usage: npm run bench -- [options]
 
-  --runs N              runs completed in the throughput phase (default 1000; quick 40)
+  --runs N              runs to complete in the throughput phase (default 1000; quick 40), or as many
+                        as complete within --throughput-window-s (default 120; quick 15)
   --concurrency N       concurrent requests per burst and runs in flight (default 200; quick 20)
   --model-latency-ms N  fake Claude latency per call (default 200)
+  --memory-window-s N   how long the memory phase drives its active runs at most (default 90; quick 15)
   --suspended N         suspended runs seeded for startup/memory (default 10000; quick 1000)
   --quick               small sizes (CI): a few seconds to ~30 s
   --out FILE            also write the figures as JSON to FILE
   --profile DIR         write CPU profiles of the app thread, one per phase, to DIR
-  --timeout-s N         abort if the whole bench takes longer (default 900; quick 180)
+  --timeout-s N         abort if the whole bench takes longer (default 600; quick 180)
+  --app-env NAME=VALUE  extra environment for the app under test (repeatable), e.g. MAX_CONCURRENT_RUNS=200
+  --phases LIST         only these measurements (comma-separated): overhead, isolated, burst,
+                        status, throughput, startup, memory (default: all)
   --help                this text
 `;
 
@@ -53,7 +68,11 @@ export function parseOptions(argv: string[]): BenchOptions {
     statusRequests: quick ? 10 : 30,
     startupSpawns: quick ? 1 : 3,
     profileDir: undefined,
-    timeoutS: quick ? 180 : 900,
+    timeoutS: quick ? 180 : 600,
+    phases: new Set(PHASES),
+    appEnv: {},
+    throughputWindowS: quick ? 15 : 120,
+    memoryWindowS: quick ? 15 : 90,
   };
   const int = (flag: string, v: string | undefined, min: number): number => {
     const n = Number(v);
@@ -79,6 +98,12 @@ export function parseOptions(argv: string[]): BenchOptions {
       case '--suspended':
         o.suspended = int(flag, value(), 0);
         break;
+      case '--throughput-window-s':
+        o.throughputWindowS = int(flag, value(), 1);
+        break;
+      case '--memory-window-s':
+        o.memoryWindowS = int(flag, value(), 1);
+        break;
       case '--timeout-s':
         o.timeoutS = int(flag, value(), 10);
         break;
@@ -92,6 +117,20 @@ export function parseOptions(argv: string[]): BenchOptions {
         const v = value();
         if (!v) throw new Error('--profile needs a directory');
         o.profileDir = v;
+        break;
+      }
+      case '--phases': {
+        const list = (value() ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+        const unknown = list.filter((p) => !(PHASES as readonly string[]).includes(p));
+        if (list.length === 0 || unknown.length > 0) throw new Error(`--phases takes a comma-separated list of ${PHASES.join(', ')}`);
+        o.phases = new Set(list as Phase[]);
+        break;
+      }
+      case '--app-env': {
+        const v = value() ?? '';
+        const eq = v.indexOf('=');
+        if (eq <= 0) throw new Error('--app-env takes NAME=VALUE');
+        o.appEnv[v.slice(0, eq)] = v.slice(eq + 1);
         break;
       }
       case '--help':

@@ -112,6 +112,8 @@ export interface World {
   onDone: ((k: number, at: number) => void) | undefined;
   /** Resolves when `check()` is true, re-checked whenever a fake sees something; rejects after timeoutMs. */
   waitFor(what: string, check: () => boolean, timeoutMs: number): Promise<void>;
+  /** Re-runs every pending waitFor check now (for conditions that change without a request). */
+  recheck(): void;
   /** Resolves once no fake has seen a request for `quietMs`. */
   waitQuiet(quietMs: number, timeoutMs: number): Promise<void>;
   close(): Promise<void>;
@@ -171,6 +173,9 @@ export async function startWorld(opts: { modelLatencyMs: number }): Promise<Worl
         }, timeoutMs);
         waiters.add(waiter);
       });
+    },
+    recheck() {
+      for (const w of [...waiters]) w();
     },
     waitQuiet(quietMs, timeoutMs) {
       const deadline = performance.now() + timeoutMs;
