@@ -89,6 +89,9 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     rejectRateLimitedCalls: true,
     timeout: 15_000,
   });
+  // Learn the bot's identity ourselves (through SLACK_API_URL): a bad token then stops startup with a
+  // clear message instead of Bolt failing later in the background.
+  const botIdentity = overrides.botIdentity ?? (await fetchBotIdentity(client));
   const users = new SlackUserDirectory(client, clock);
   const surface = new SlackSurface({ client, logger });
   const groups = new SlackGroupDirectory(client, clock);
@@ -167,7 +170,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       logger,
       retryConfig: slackRetryConfig,
       isReady: () => ready,
-      ...(overrides.botIdentity ? { botIdentity: overrides.botIdentity } : {}),
+      botIdentity,
     },
     { engine, approvals, control, trust, caps, scheduler, logger },
   );
@@ -201,6 +204,16 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       await db.destroy();
     },
   };
+}
+
+async function fetchBotIdentity(client: WebClient): Promise<{ botId: string; botUserId: string }> {
+  try {
+    const res = await client.auth.test();
+    if (!res.bot_id || !res.user_id) throw new Error('the token is not a bot token');
+    return { botId: res.bot_id, botUserId: res.user_id };
+  } catch (err) {
+    throw new AppError('config_invalid', `Cannot start: Slack did not accept SLACK_BOT_TOKEN (${errorMessage(err)}). Check the token and SLACK_API_URL.`);
+  }
 }
 
 async function main(): Promise<void> {

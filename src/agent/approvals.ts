@@ -80,11 +80,13 @@ export class Approvals {
 
     const turn = await listTurnActions(db, action.run_id, action.message_seq);
     const waitingFor = turn.filter((a) => a.status === 'pending').length;
-    await this.deps.engine.refreshCard(action.id);
     if (waitingFor === 0) {
+      // Resume first: the click should reach the dispatcher without waiting on a Slack round trip.
       await transitionRun(db, action.run_id, ['awaiting_approval'], { status: 'running', updated_at: at });
       void this.deps.engine.kick(action.run_id);
+      await this.deps.engine.refreshCard(action.id);
     } else {
+      await this.deps.engine.refreshCard(action.id);
       // Other cards of this turn show how many approvals are still missing.
       for (const other of turn.filter((a) => a.status === 'approved' && a.id !== action.id)) await this.deps.engine.refreshCard(other.id);
     }

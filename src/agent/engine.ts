@@ -53,6 +53,8 @@ export interface EngineDeps {
 }
 
 export interface StartRunInput {
+  /** A run id handed out earlier (so a command can ack with it before the insert); new when absent. */
+  id?: string;
   teamId: string;
   channelId: string;
   requesterId: string;
@@ -78,13 +80,14 @@ export class RunEngine {
 
   private readonly slots: RunSlots;
   private readonly warnedModels = new Set<string>();
+  private readonly outboxes = new Map<string, Promise<void>>();
 
   constructor(private readonly deps: EngineDeps) {
     this.slots = new RunSlots(
       () => deps.settings.maxConcurrentRuns,
-      (_teamId, queued) => {
-        for (const q of queued) void this.safeUpdateTaskMessage(q.runId);
-      },
+      // Only the run that just joined the queue is re-rendered: refreshing every queued task message on
+      // each change would be quadratic in Slack calls (and hit chat.update's rate limit).
+      (runId) => void this.safeUpdateTaskMessage(runId),
     );
   }
 
@@ -96,7 +99,7 @@ export class RunEngine {
     const { db, ids, registry, settings } = this.deps;
     const at = this.now();
     const run: Run = {
-      id: ids.runId(),
+      id: input.id ?? ids.runId(),
       team_id: input.teamId,
       channel_id: input.channelId,
       thread_ts: null,
@@ -140,6 +143,10 @@ export class RunEngine {
     return run;
   }
 
+  newRunId(): string {
+    return this.deps.ids.runId();
+  }
+
   /** Posts the task message now (so the requester hears at once if the channel is unusable). */
   async postTaskMessage(runId: string): Promise<Run> {
     const run = await this.mustGetRun(runId);
@@ -163,7 +170,8 @@ export class RunEngine {
     const chain = (async () => {
       const run = await getRun(this.deps.db, runId);
       if (!run || (run.status !== 'running' && !this.again.has(runId))) return;
-      await this.slots.acquire(run.team_id, runId);
+      // A run resuming after an approval (it has taken turns) goes ahead of runs that have not started.
+      await this.slots.acquire(run.team_id, runId, run.turns > 0);
       try {
         do {
           this.again.delete(runId);
@@ -179,7 +187,9 @@ export class RunEngine {
 
   /** Waits until no run is advancing in this process (tests, graceful shutdown). */
   async idle(): Promise<void> {
-    while (this.chains.size > 0) await Promise.allSettled([...this.chains.values()]);
+    while (this.chains.size > 0 || this.outboxes.size > 0) {
+      await Promise.allSettled([...this.chains.values(), ...this.outboxes.values()]);
+    }
   }
 
   async stop(): Promise<void> {
@@ -371,7 +381,7 @@ export class RunEngine {
 
   private async afterModelCall(run: Run, response: ModelResponse, seq: number, truncatedToolCall: boolean): Promise<StepResult> {
     const stop = response.stopReason;
-    await this.safeUpdateTaskMessage(run.id);
+    void this.safeUpdateTaskMessage(run.id);
     if (truncatedToolCall) {
       await this.failRun(run.id, 'model_output_truncated', `Claude's answer was cut off twice while writing a tool call (output limit). Use \`/agent rerun ${run.id}\` with a narrower task.`);
       return 'idle';
@@ -510,12 +520,12 @@ export class RunEngine {
       const prefix = outcome.result.is_error ? ':warning:' : ':white_check_mark:';
       const error = outcome.result.is_error ? ` (failed: ${outcome.result.content.slice(0, 300)})` : '';
       if (outcome.action.tool !== 'comment_on_task' || outcome.result.is_error) {
-        await this.safePost(run.id, `${prefix} ${desc.summary}${error}`);
+        void this.safePost(run.id, `${prefix} ${desc.summary}${error}`);
       }
     } else {
-      await this.refreshCard(outcome.action.id, turn);
+      void this.outbox(run.id, () => this.refreshCard(outcome.action.id, turn));
       const error = outcome.result.is_error ? ` failed: ${outcome.result.content.slice(0, 300)}` : ' done.';
-      await this.safePost(run.id, `${outcome.result.is_error ? ':warning:' : ':white_check_mark:'} ${desc.summary} (approved by <@${action.decided_by}>)${error}`);
+      void this.safePost(run.id, `${outcome.result.is_error ? ':warning:' : ':white_check_mark:'} ${desc.summary} (approved by <@${action.decided_by}>)${error}`);
     }
   }
 
@@ -529,6 +539,7 @@ export class RunEngine {
       ...buildCardView({ registry: this.deps.registry, run, action, turn, reasoning: reasoningOf(message.content), notices }),
       route: await this.deps.cardRoute(run.team_id),
     };
+    await this.flushOutbox(run.id);
     try {
       const loc = await this.deps.surface.postCard(card);
       const at = this.now();
@@ -668,17 +679,42 @@ export class RunEngine {
 
   // ---- Slack side effects that must never kill a run ---------------------------------------------
 
-  async safePost(runId: string, text: string): Promise<void> {
-    const run = await getRun(this.deps.db, runId);
-    if (!run?.thread_ts) return;
-    try {
-      await this.deps.surface.postInThread(run, text);
-    } catch (err) {
-      this.deps.logger.warn({ err: errorMessage(err), runId }, 'could not post progress in the thread');
-    }
+  /**
+   * A run's Slack side effects (thread lines, task-message updates) go through one ordered queue per run,
+   * so the thread reads in order while the run loop does not wait on Slack between turns.
+   */
+  private outbox(runId: string, fn: () => Promise<void>): Promise<void> {
+    const prev = this.outboxes.get(runId) ?? Promise.resolve();
+    const next = prev.then(fn).catch((err: unknown) => this.deps.logger.warn({ err: errorMessage(err), runId }, 'Slack update failed'));
+    this.outboxes.set(runId, next);
+    void next.finally(() => {
+      if (this.outboxes.get(runId) === next) this.outboxes.delete(runId);
+    });
+    return next;
   }
 
-  async safeUpdateTaskMessage(runId: string): Promise<void> {
+  /** Waits until earlier thread lines of the run are posted (a card must not overtake them). */
+  private flushOutbox(runId: string): Promise<void> {
+    return this.outboxes.get(runId) ?? Promise.resolve();
+  }
+
+  safePost(runId: string, text: string): Promise<void> {
+    return this.outbox(runId, async () => {
+      const run = await getRun(this.deps.db, runId);
+      if (!run?.thread_ts) return;
+      try {
+        await this.deps.surface.postInThread(run, text);
+      } catch (err) {
+        this.deps.logger.warn({ err: errorMessage(err), runId }, 'could not post progress in the thread');
+      }
+    });
+  }
+
+  safeUpdateTaskMessage(runId: string): Promise<void> {
+    return this.outbox(runId, () => this.updateTaskMessageNow(runId));
+  }
+
+  private async updateTaskMessageNow(runId: string): Promise<void> {
     const run = await getRun(this.deps.db, runId);
     if (!run?.thread_ts) return;
     try {

@@ -1,18 +1,19 @@
 /**
  * At most N runs of a workspace execute at once in this process; the rest wait in FIFO order. A run
- * waiting for approval holds no slot (its chain has ended). `onQueueChange` lets the task messages show
- * "queued (position k)".
+ * waiting for approval holds no slot (its chain has ended). `onQueued` lets the run's task message show
+ * "queued (position k)" (its position when it joined the queue).
  */
 export class RunSlots {
   private readonly active = new Map<string, Set<string>>();
-  private readonly waiting = new Map<string, Array<{ runId: string; grant: () => void }>>();
+  private readonly waiting = new Map<string, Array<{ runId: string; grant: () => void; resuming: boolean }>>();
 
   constructor(
     private readonly limit: () => number,
-    private readonly onQueueChange: (teamId: string, queued: Array<{ runId: string; position: number }>) => void,
+    private readonly onQueued: (runId: string) => void,
   ) {}
 
-  async acquire(teamId: string, runId: string): Promise<void> {
+  /** `first`: a run that already started (resuming after an approval) waits ahead of new runs. */
+  async acquire(teamId: string, runId: string, first = false): Promise<void> {
     const active = this.active.get(teamId) ?? new Set<string>();
     this.active.set(teamId, active);
     if (active.size < this.limit()) {
@@ -21,9 +22,12 @@ export class RunSlots {
     }
     await new Promise<void>((resolve) => {
       const queue = this.waiting.get(teamId) ?? [];
-      queue.push({ runId, grant: resolve });
+      if (first) {
+        const firstNew = queue.findIndex((w) => !w.resuming);
+        queue.splice(firstNew < 0 ? queue.length : firstNew, 0, { runId, grant: resolve, resuming: true });
+      } else queue.push({ runId, grant: resolve, resuming: false });
       this.waiting.set(teamId, queue);
-      this.notify(teamId);
+      this.onQueued(runId);
     });
   }
 
@@ -35,7 +39,6 @@ export class RunSlots {
     if (next) {
       active.add(next.runId);
       next.grant();
-      this.notify(teamId);
     }
   }
 
@@ -47,10 +50,5 @@ export class RunSlots {
   /** Releases every waiter (shutdown); they see the engine stopped and do nothing. */
   drain(): void {
     for (const queue of this.waiting.values()) for (const w of queue.splice(0)) w.grant();
-  }
-
-  private notify(teamId: string): void {
-    const queue = this.waiting.get(teamId) ?? [];
-    this.onQueueChange(teamId, queue.map((w, i) => ({ runId: w.runId, position: i + 1 })));
   }
 }

@@ -1,17 +1,20 @@
 import { errorMessage } from '../../../errors.js';
 import type { CommandContext } from './context.js';
 
-/** `/agent run <task>`: store the run, ack at once, then post the task message and start the loop. */
+/** `/agent run <task>`: ack with the new run id at once, store the run, post the task message, start the loop. */
 export async function runCommand(ctx: CommandContext, task: string): Promise<void> {
   const { payload, services } = ctx;
   await services.control.assertCanStart(payload.team_id);
+  // Ack first (Slack's 3-second budget is shared with everything else in a burst), then store the run.
+  const runId = services.engine.newRunId();
+  await ctx.ack(`Starting run \`${runId}\`. Follow it in the thread of the task message.`);
   const run = await services.engine.startRun({
+    id: runId,
     teamId: payload.team_id,
     channelId: payload.channel_id,
     requesterId: payload.user_id,
     task,
   });
-  await ctx.ack(`Starting run \`${run.id}\`. Follow it in the thread of the task message.`);
   try {
     await services.engine.postTaskMessage(run.id);
   } catch (err) {
