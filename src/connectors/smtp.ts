@@ -35,7 +35,11 @@ export function createSmtpMailer(smtpUrl: string, opts: { timeoutMs?: number } =
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   // nodemailer's defaults wait minutes (2 min connect, 10 min idle): a stuck relay would hold the run's
   // dispatch that long, so every phase gets the same bounded timeout.
+  // A small pool keeps a warm connection: after a click the mail goes out without paying the server's
+  // connect and greeting delay again (many relays hold the greeting back on purpose).
   const transport = nodemailer.createTransport({
+    pool: true,
+    maxConnections: 3,
     url: smtpUrl,
     connectionTimeout: timeoutMs,
     greetingTimeout: timeoutMs,
