@@ -63,7 +63,8 @@ export interface StartRunInput {
   extraContext?: string | null;
 }
 
-type StepResult = 'continue' | 'idle';
+/** `model`: the next step is a model call, which needs a concurrency slot. */
+type StepResult = 'continue' | 'idle' | 'model';
 
 const ACTIVE: readonly RunStatus[] = ['running', 'awaiting_approval'];
 
@@ -170,12 +171,16 @@ export class RunEngine {
     const chain = (async () => {
       const run = await getRun(this.deps.db, runId);
       if (!run || (run.status !== 'running' && !this.again.has(runId))) return;
+      // Steps that call no model (dispatching an approved action, posting cards) need no slot: a click
+      // is carried out at once even when the workspace's runs are queued.
+      this.again.delete(runId);
+      if ((await this.advance(runId, false)) !== 'model' && !this.again.has(runId)) return;
       // A run resuming after an approval (it has taken turns) goes ahead of runs that have not started.
       await this.slots.acquire(run.team_id, runId, run.turns > 0);
       try {
         do {
           this.again.delete(runId);
-          await this.advance(runId);
+          await this.advance(runId, true);
         } while (this.again.has(runId) && !this.stopped);
       } finally {
         this.slots.release(run.team_id, runId);
@@ -214,23 +219,25 @@ export class RunEngine {
     return { resumed, outcomeUnknown };
   }
 
-  private async advance(runId: string): Promise<void> {
+  /** Steps the run until it is idle, or (without `allowModel`) until its next step is a model call. */
+  private async advance(runId: string, allowModel: boolean): Promise<'idle' | 'model'> {
     // A bound on steps per kick guards against a logic error spinning forever; real runs stop far earlier
     // (turn caps, approvals).
     for (let i = 0; i < 1000 && !this.stopped; i++) {
       let result: StepResult;
       try {
-        result = await this.step(runId);
+        result = await this.step(runId, allowModel);
       } catch (err) {
         this.deps.logger.error({ err, runId }, 'run step failed unexpectedly');
         await this.failRun(runId, 'internal_error', `Something went wrong inside the app: ${errorMessage(err)}`);
-        return;
+        return 'idle';
       }
-      if (result === 'idle') return;
+      if (result !== 'continue') return result;
     }
+    return 'idle';
   }
 
-  private async step(runId: string): Promise<StepResult> {
+  private async step(runId: string, allowModel = true): Promise<StepResult> {
     const run = await getRun(this.deps.db, runId);
     if (!run || run.status !== 'running') return 'idle';
     const workspace = await getWorkspace(this.deps.db, run.team_id);
@@ -254,6 +261,7 @@ export class RunEngine {
       if (last.stopReason === 'tool_use') return this.processTurn(run, last);
       if (last.stopReason !== 'pause_turn') return this.finish(run, last);
     }
+    if (!allowModel) return 'model';
     return this.callModel(run, messages);
   }
 
