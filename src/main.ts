@@ -175,6 +175,8 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     { engine, approvals, control, trust, caps, scheduler, logger },
   );
 
+  // Recover before accepting requests: a click must never race the marking of interrupted dispatches.
+  const recovered = await engine.recover();
   const started = (config.slack.appToken ? await app.start() : await app.start(config.slack.port)) as unknown;
   const address = (started as Server | undefined)?.address?.();
   const port = address && typeof address === 'object' ? address.port : undefined;
@@ -183,7 +185,6 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
   const digestJob = overrides.disableJobs ? undefined : scheduleDigest(() => runDigests(digestDeps), logger);
   const schedulesJob = overrides.disableJobs ? undefined : scheduleRunsJob(() => scheduler.tick(), logger);
 
-  const recovered = await engine.recover();
   ready = true;
   logger.info({ port, mode: config.slack.appToken ? 'socket' : 'http', resumed: recovered.resumed.length, outcomeUnknown: recovered.outcomeUnknown.length }, 'agent app ready');
 

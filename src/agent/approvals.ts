@@ -69,28 +69,40 @@ export class Approvals {
         kind: 'approved',
         detail: { tool: action.tool, remember: input.remember === true },
       });
+      // The last decision of the turn resumes the run in the same transaction, so no failure after the
+      // claim can leave an approved run waiting for nothing.
+      const stillPending = (await listTurnActions(trx, action.run_id, action.message_seq)).filter((a) => a.status === 'pending').length;
+      if (stillPending === 0) await transitionRun(trx, action.run_id, ['awaiting_approval'], { status: 'running', updated_at: at });
       return true;
     });
     const fresh = (await getAction(db, action.id)) ?? action;
     if (!won) return { outcome: 'already_decided', action: fresh };
-    if (input.remember) {
-      // "Approve & remember": this call is approved, and the action type runs and notifies from now on.
-      await this.deps.trust.setMode(action.team_id, input.userId, action.tool, 'auto_notify');
-    }
 
     const turn = await listTurnActions(db, action.run_id, action.message_seq);
     const waitingFor = turn.filter((a) => a.status === 'pending').length;
     if (waitingFor === 0) {
       // Resume first: the click should reach the dispatcher without waiting on a Slack round trip.
-      await transitionRun(db, action.run_id, ['awaiting_approval'], { status: 'running', updated_at: at });
       void this.deps.engine.kick(action.run_id);
+    }
+    let remembered = false;
+    if (input.remember) {
+      // "Approve & remember": this call is approved, and the action type runs and notifies from now on.
+      // A failure here must not undo or block the approval itself.
+      try {
+        await this.deps.trust.setMode(action.team_id, input.userId, action.tool, 'auto_notify');
+        remembered = true;
+      } catch {
+        remembered = false;
+      }
+    }
+    if (waitingFor === 0) {
       await this.deps.engine.refreshCard(action.id);
     } else {
       await this.deps.engine.refreshCard(action.id);
       // Other cards of this turn show how many approvals are still missing.
       for (const other of turn.filter((a) => a.status === 'approved' && a.id !== action.id)) await this.deps.engine.refreshCard(other.id);
     }
-    return { outcome: 'approved', action: fresh, waitingFor, remembered: input.remember === true };
+    return { outcome: 'approved', action: fresh, waitingFor, remembered };
   }
 
   /** Rejecting one call cancels the whole run: no further model call, no other call of the run. */
@@ -102,6 +114,7 @@ export class Approvals {
     if (refusal) return refusal;
     const at = clock.now().toISOString();
     const note = input.note?.trim() ? input.note.trim().slice(0, 2000) : null;
+    let runCancelled = false;
     const cancelled = await db.transaction().execute(async (trx) => {
       const claimed = await transitionAction(trx, action.id, ['pending'], {
         status: 'rejected',
@@ -112,7 +125,7 @@ export class Approvals {
         updated_at: at,
       });
       if (!claimed) return null;
-      await transitionRun(trx, action.run_id, ['running', 'awaiting_approval'], {
+      runCancelled = await transitionRun(trx, action.run_id, ['running', 'awaiting_approval'], {
         status: 'cancelled',
         error_code: 'rejected',
         error_message: `Rejected by <@${input.userId}>${note ? `: ${note}` : ''}`,
@@ -149,7 +162,7 @@ export class Approvals {
     const summary = describeAction(this.deps.registry, fresh).summary;
     await engine.safePost(
       action.run_id,
-      `:no_entry: <@${input.userId}> rejected "${summary}"${note ? ` with the note: "${note}"` : ' (no note)'}. The run is cancelled and nothing else will be done. Use \`/agent rerun ${action.run_id} <more context>\` to try again.`,
+      `:no_entry: <@${input.userId}> rejected "${summary}"${note ? ` with the note: "${note}"` : ' (no note)'}. ${runCancelled ? 'The run is cancelled and nothing else will be done.' : 'The run had already ended.'} Use \`/agent rerun ${action.run_id} <more context>\` to try again.`,
     );
     await engine.safeUpdateTaskMessage(action.run_id);
     return { outcome: 'rejected', action: fresh };

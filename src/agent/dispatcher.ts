@@ -4,6 +4,7 @@ import type { Db } from '../db/connection.js';
 import { actionPrepared, getAction, transitionAction, type StoredToolResult } from '../db/repos/actions.js';
 import { appendActivity } from '../db/repos/activity.js';
 import { getRun } from '../db/repos/runs.js';
+import { getWorkspace } from '../db/repos/workspace.js';
 import type { Action, Run } from '../db/schema.js';
 import { AppError, errorMessage, type ErrorCode } from '../errors.js';
 import type { ToolRegistry } from '../tools/registry.js';
@@ -66,12 +67,17 @@ export class Dispatcher {
     const result = await this.execute(action);
     const at = clock.now().toISOString();
     await db.transaction().execute(async (trx) => {
-      await transitionAction(trx, action.id, ['dispatching'], {
+      const recorded = await transitionAction(trx, action.id, ['dispatching'], {
         status: result.is_error ? 'failed' : 'succeeded',
         result_json: JSON.stringify(result),
         dispatched_at: at,
         updated_at: at,
       });
+      if (!recorded) {
+        // Someone marked it outcome_unknown meanwhile (another process's recovery). Keep the record of
+        // what really happened so a human checking can see it.
+        this.deps.logger.error({ actionId: action.id, result: result.content }, 'dispatch finished after the action was marked outcome_unknown');
+      }
       await appendActivity(trx, {
         at,
         teamId: action.team_id,
@@ -89,6 +95,7 @@ export class Dispatcher {
   private async check(db: Db, action: Action): Promise<Refusal | undefined> {
     const run = await getRun(db, action.run_id);
     if (!run || run.status !== 'running') return { code: 'invalid_state', why: `Run ${action.run_id} is not running` };
+    if ((await getWorkspace(db, action.team_id)).disabled) return { code: 'agent_disabled', why: 'The agent is disabled in this workspace' };
     if (action.status !== 'approved') return { code: 'approval_missing', why: `Action ${action.id} is ${action.status}, not approved` };
     if (!action.decided_by || !action.decided_at) return { code: 'approval_missing', why: `Action ${action.id} has no recorded decision` };
     if (callHash(action.tool, action.input_json, action.prepared_json) !== action.input_hash) {

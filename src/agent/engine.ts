@@ -185,7 +185,14 @@ export class RunEngine {
       } finally {
         this.slots.release(run.team_id, runId);
       }
-    })().finally(() => this.chains.delete(runId));
+    })().finally(() => {
+      this.chains.delete(runId);
+      // A kick that arrived after the loop's last look would otherwise be lost.
+      if (this.again.has(runId) && !this.stopped) {
+        this.again.delete(runId);
+        void this.kick(runId);
+      }
+    });
     this.chains.set(runId, chain);
     return chain;
   }
@@ -213,6 +220,11 @@ export class RunEngine {
     const outcomeUnknown: string[] = [];
     for (const action of await listDispatching(this.deps.db)) {
       if (await this.markOutcomeUnknown(action)) outcomeUnknown.push(action.id);
+    }
+    // A run suspended for approval whose cards are all decided was interrupted before it resumed.
+    for (const id of await listRunIdsByStatus(this.deps.db, 'awaiting_approval')) {
+      const pending = await this.deps.db.selectFrom('actions').select('id').where('run_id', '=', id).where('status', '=', 'pending').executeTakeFirst();
+      if (!pending) await transitionRun(this.deps.db, id, ['awaiting_approval'], { status: 'running', updated_at: this.now() });
     }
     const resumed = await listRunIdsByStatus(this.deps.db, 'running');
     for (const id of resumed) void this.kick(id);
@@ -500,13 +512,24 @@ export class RunEngine {
     try {
       outcome = await this.deps.dispatcher.dispatch(action.id);
     } catch (err) {
-      if (isAppError(err, 'policy_forbids') && action.decided_by === POLICY_ACTOR) {
+      // Anything that is not a refusal happened after the claim (e.g. the database failed after the tool
+      // ran): let the step fail loudly; the action stays `dispatching` and becomes outcome_unknown.
+      if (!isAppError(err)) throw err;
+      if (err.code === 'policy_forbids' && action.decided_by === POLICY_ACTOR) {
         // The policy changed (a pause, a stricter mode) between proposal and dispatch: the call now needs a
         // human, so it goes back to pending and gets a card like any other.
         await transitionAction(this.deps.db, action.id, ['approved'], { status: 'pending', decision: 'ask', decided_by: null, decided_at: null, approved_hash: null, updated_at: this.now() });
         return;
       }
-      // Any other refusal (run cancelled meanwhile) leaves the action as it is.
+      if (err.code === 'approval_input_mismatch' || err.code === 'approval_missing') {
+        // The stored call no longer matches its approval: it is never executed, and the model hears why.
+        const content = `Not executed: ${err.message}. The approval did not cover this exact call.`;
+        if (await transitionAction(this.deps.db, action.id, ['approved'], { status: 'failed', result_json: JSON.stringify({ content, is_error: true }), updated_at: this.now() })) {
+          void this.safePost(run.id, `:warning: ${content}`);
+        }
+        return;
+      }
+      // Other refusals (the run was cancelled or stopped meanwhile, someone else dispatched it) need nothing.
       this.deps.logger.warn({ err: errorMessage(err), actionId: action.id, runId: run.id }, 'dispatch not performed');
       return;
     }
@@ -522,7 +545,9 @@ export class RunEngine {
           await this.deps.db.updateTable('actions').set({ notice_ts: ts }).where('id', '=', action.id).execute();
         }
       } catch (err) {
+        // The notification is the only sign the action happened: fall back to a plain thread line.
         this.deps.logger.warn({ err: errorMessage(err), runId: run.id }, 'could not post the auto-notify notification');
+        void this.safePost(run.id, text);
       }
     } else if (action.decided_by === POLICY_ACTOR) {
       const prefix = outcome.result.is_error ? ':warning:' : ':white_check_mark:';
@@ -551,7 +576,12 @@ export class RunEngine {
     try {
       const loc = await this.deps.surface.postCard(card);
       const at = this.now();
-      await transitionAction(this.deps.db, action.id, ['pending'], { card_channel: loc.channel, card_ts: loc.ts, card_error: null, updated_at: at });
+      const recorded = await transitionAction(this.deps.db, action.id, ['pending'], { card_channel: loc.channel, card_ts: loc.ts, card_error: null, updated_at: at });
+      if (!recorded) {
+        // Decided (rejected, cancelled) while the card was being posted: record where it is and close it.
+        await this.deps.db.updateTable('actions').set({ card_channel: loc.channel, card_ts: loc.ts }).where('id', '=', action.id).execute();
+        await this.refreshCard(action.id);
+      }
       return true;
     } catch (err) {
       const at = this.now();
@@ -678,6 +708,17 @@ export class RunEngine {
     const at = this.now();
     const ended = await transitionRun(this.deps.db, runId, ACTIVE, { status, error_code: code, error_message: message, finished_at: at, updated_at: at });
     if (!ended) return;
+    // Nothing of an ended run may still look decidable or count in the approval queue.
+    const open = await this.deps.db.selectFrom('actions').select('id').where('run_id', '=', runId).where('status', 'in', ['pending', 'approved']).execute();
+    for (const a of open) {
+      const closed = await transitionAction(this.deps.db, a.id, ['pending', 'approved'], {
+        status: 'cancelled',
+        decision_note: `The run ${status === 'failed' ? 'failed' : 'stopped'}: ${message}`,
+        result_json: JSON.stringify({ content: `Not run: the run ${status}.`, is_error: true }),
+        updated_at: at,
+      });
+      if (closed) void this.outbox(runId, () => this.refreshCard(a.id));
+    }
     const run = await getRun(this.deps.db, runId);
     if (!run) return;
     await appendActivity(this.deps.db, { at, teamId: run.team_id, runId, actor: 'system', kind: status === 'failed' ? 'run_failed' : 'run_stopped', detail: { code, message } });

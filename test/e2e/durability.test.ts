@@ -29,6 +29,22 @@ describe('durability across restarts and crashes', () => {
     expect(h.smtp.mails).toHaveLength(1);
   });
 
+  it('a run whose last card was approved just before a crash (still marked waiting) resumes after a restart', async () => {
+    h = await startHarness();
+    h.claude.enqueue(toolUseReply([{ name: 'send_email', input: email }]), textReply('Sent.'));
+    await h.command('run email Sarah the numbers');
+    const [card] = await h.waitForCards(1);
+    await h.stopApp();
+    // The state a crash right after the approval's commit could leave behind in older versions.
+    const probe = openDatabase(h.dbPath);
+    const a = await probe.db.selectFrom('actions').selectAll().where('id', '=', card!.actionId).executeTakeFirstOrThrow();
+    await probe.db.updateTable('actions').set({ status: 'approved', decided_by: 'U_APPROVER', decided_at: new Date().toISOString(), approved_hash: a.input_hash }).where('id', '=', a.id).execute();
+    await probe.db.destroy();
+    await h.restart();
+    await h.smtp.waitForMail(1);
+    await h.waitForRun((r) => r.status === 'completed');
+  });
+
   it('a run interrupted between steps resumes by itself after a restart', async () => {
     h = await startHarness();
     // The model answers slowly; the app is stopped while the second call is in flight and restarted.
