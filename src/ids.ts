@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
-function randomToken(length: number): string {
+export function randomToken(length: number): string {
   const bytes = randomBytes(length);
   let out = '';
   for (const b of bytes) out += ALPHABET[b % ALPHABET.length];

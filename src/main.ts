@@ -20,7 +20,7 @@ import { getRun } from './db/repos/runs.js';
 import { AppError, errorMessage, isAppError } from './errors.js';
 import { randomIds, type IdGenerator } from './ids.js';
 import { createLogger } from './logger.js';
-import { createSlackApp } from './slack/app.js';
+import { createSlackApp, webClientOptions } from './slack/app.js';
 import { SlackSurface } from './slack/surface.js';
 import { SlackGroupDirectory, SlackUserDirectory } from './slack/users.js';
 import { TrustService } from './agent/trust.js';
@@ -83,12 +83,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
   logger.info({ files: indexed.files, dir: config.knowledgeDir }, 'knowledge base indexed');
 
   const slackRetryConfig: RetryOptions = overrides.slackRetryConfig ?? { retries: 3, factor: 2, minTimeout: 500, maxTimeout: 5000 };
-  const client = new WebClient(config.slack.botToken, {
-    ...(config.slack.apiUrl ? { slackApiUrl: config.slack.apiUrl.endsWith('/') ? config.slack.apiUrl : `${config.slack.apiUrl}/` } : {}),
-    retryConfig: slackRetryConfig,
-    rejectRateLimitedCalls: true,
-    timeout: 15_000,
-  });
+  const client = new WebClient(config.slack.botToken, webClientOptions(config.slack.apiUrl, slackRetryConfig));
   // Learn the bot's identity ourselves (through SLACK_API_URL): a bad token then stops startup with a
   // clear message instead of Bolt failing later in the background.
   const botIdentity = overrides.botIdentity ?? (await fetchBotIdentity(client));

@@ -2,7 +2,6 @@ import type { Clock } from '../clock.js';
 import type { Db } from '../db/connection.js';
 import { countPendingApprovals, transitionAction } from '../db/repos/actions.js';
 import { appendActivity, listRunActivity } from '../db/repos/activity.js';
-import { spendSince } from '../db/repos/modelCalls.js';
 import { countRunsByStatus, getRun, transitionRun } from '../db/repos/runs.js';
 import { getWorkspace, type WorkspaceView } from '../db/repos/workspace.js';
 import type { Action, ActivityRow, Run, RunStatus } from '../db/schema.js';
@@ -58,14 +57,12 @@ export class RunControl {
   }
 
   async status(teamId: string): Promise<WorkspaceStatus> {
-    const { db, clock, registry } = this.deps;
-    const dayStart = new Date(clock.now());
-    dayStart.setUTCHours(0, 0, 0, 0);
+    const { db, registry } = this.deps;
     const [workspace, pendingApprovals, runs, spendTodayUsd] = await Promise.all([
       getWorkspace(db, teamId),
       countPendingApprovals(db, teamId),
       countRunsByStatus(db, teamId),
-      spendSince(db, teamId, dayStart.toISOString()),
+      this.deps.caps.spendToday(teamId),
     ]);
     return {
       workspace,
@@ -165,9 +162,7 @@ export class RunControl {
   async cancel(teamId: string, runId: string, userId: string): Promise<Run> {
     const { db, clock, engine } = this.deps;
     const run = await this.getTeamRun(teamId, runId);
-    if (run.requester_id !== userId && !(await this.deps.admins.isAdmin(teamId, userId))) {
-      throw new AppError('not_allowed', `Only the requester (<@${run.requester_id}>) or an admin can cancel \`${run.id}\`.`);
-    }
+    await this.requesterOrAdmin(run, userId, 'cancel');
     const at = clock.now().toISOString();
     const open = await db.transaction().execute(async (trx) => {
       const ok = await transitionRun(trx, run.id, ['running', 'awaiting_approval'], {

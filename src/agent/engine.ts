@@ -287,6 +287,7 @@ export class RunEngine {
       return 'idle';
     }
 
+    const nextSeq = (messages.at(-1)?.seq ?? -1) + 1;
     let maxTokens = settings.maxTokens;
     for (let attempt = 0; ; attempt++) {
       const started = Date.now();
@@ -315,13 +316,13 @@ export class RunEngine {
       const truncatedToolCall = response.stopReason === 'max_tokens' && response.content.some((b) => b.type === 'tool_use');
       if (truncatedToolCall && attempt === 0) {
         // A tool call cut off mid-input cannot be executed; pay for it, and ask once more with room to finish.
-        const kept = await this.recordModelCall(run, response, cost, Date.now() - started, null);
+        const kept = await this.recordModelCall(run, response, cost, Date.now() - started, null, nextSeq);
         if (!kept) return 'idle';
         run = { ...run, spend_usd: run.spend_usd + cost, turns: run.turns + 1 };
         maxTokens = settings.maxTokensRetry;
         continue;
       }
-      const seq = await this.recordModelCall(run, response, cost, Date.now() - started, response.content, truncatedToolCall);
+      const seq = await this.recordModelCall(run, response, cost, Date.now() - started, response.content, nextSeq, truncatedToolCall);
       if (seq === null) return 'idle';
       return this.afterModelCall({ ...run, spend_usd: run.spend_usd + cost, turns: run.turns + 1 }, response, seq, truncatedToolCall);
     }
@@ -338,11 +339,12 @@ export class RunEngine {
     cost: number,
     durationMs: number,
     content: StoredBlock[] | null,
+    /** The seq the assistant message will get: one past the conversation the call was made with. */
+    nextSeq: number,
     truncated = false,
   ): Promise<number | null> {
     const { db } = this.deps;
     const at = this.now();
-    const nextSeq = (await listMessages(db, run.id)).length;
     const proposals =
       content && response.stopReason === 'tool_use' && !truncated
         ? await classifyTurn({ ...this.deps, queue: this.deps.settings.queue, run, messageSeq: nextSeq, content })

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomToken } from '../ids.js';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/connection.js';
@@ -11,8 +11,7 @@ import { CronError, describeCron, isTimeZone, matches, minuteKey, nextFireTimes,
 import type { RunEngine } from './engine.js';
 
 function scheduleId(): string {
-  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
-  return `s-${[...randomBytes(7)].map((b) => alphabet[b % alphabet.length]).join('')}`;
+  return `s-${randomToken(7)}`;
 }
 
 function fmt(d: Date, tz: string): string {

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { App, HTTPReceiver, LogLevel, SocketModeReceiver, type Logger as BoltLogger } from '@slack/bolt';
-import type { RetryOptions } from '@slack/web-api';
+import type { RetryOptions, WebClientOptions } from '@slack/web-api';
 import type { Logger } from 'pino';
 import { registerActions } from './listeners/actions/index.js';
 import { registerCommands } from './listeners/commands/index.js';
@@ -48,16 +48,24 @@ function health(isReady: () => boolean) {
   };
 }
 
-/** Builds the Bolt app: HTTP mode (POST /slack/events, GET /healthz) or Socket Mode when an app token is set. */
-export function createSlackApp(opts: SlackAppOptions, services: SlackServices): App {
-  const logger = boltLogger(opts.logger);
-  const clientOptions = {
-    ...(opts.apiUrl ? { slackApiUrl: opts.apiUrl.endsWith('/') ? opts.apiUrl : `${opts.apiUrl}/` } : {}),
-    retryConfig: opts.retryConfig,
-    // A 429 would otherwise pause every Slack call of the process for Retry-After; callers retry instead.
+/**
+ * Web API client options used for every Slack client of the app (ours and Bolt's): SLACK_API_URL, the
+ * bounded retry policy, and 429s surfaced to callers (otherwise one rate limit pauses every Slack call of
+ * the process for Retry-After; callers retry instead).
+ */
+export function webClientOptions(apiUrl: string | undefined, retryConfig: RetryOptions): WebClientOptions {
+  return {
+    ...(apiUrl ? { slackApiUrl: apiUrl.endsWith('/') ? apiUrl : `${apiUrl}/` } : {}),
+    retryConfig,
     rejectRateLimitedCalls: true,
     timeout: 15_000,
   };
+}
+
+/** Builds the Bolt app: HTTP mode (POST /slack/events, GET /healthz) or Socket Mode when an app token is set. */
+export function createSlackApp(opts: SlackAppOptions, services: SlackServices): App {
+  const logger = boltLogger(opts.logger);
+  const clientOptions = webClientOptions(opts.apiUrl, opts.retryConfig);
   const receiver = opts.appToken
     ? new SocketModeReceiver({
         appToken: opts.appToken,

@@ -1,4 +1,5 @@
 import type { Run } from '../../db/schema.js';
+import { subtasksOf, type Subtask } from '../../agent/taskBoard.js';
 import { context, escapeMrkdwn, section, truncate, usd } from './text.js';
 
 const STATUS_LABEL: Record<Run['status'], string> = {
@@ -42,10 +43,10 @@ export function renderTaskMessage(run: Run, queuePosition?: number): { text: str
   return { text: `Task ${run.id} (${run.status}): ${truncate(run.task, 200).text}`, blocks };
 }
 
-function safeSubtasks(json: string): Array<{ title: string; done: boolean }> {
+/** A broken stored checklist must not stop the task message from rendering. */
+function safeSubtasks(json: string): Subtask[] {
   try {
-    const v = JSON.parse(json) as unknown;
-    return Array.isArray(v) ? v.filter((x): x is { title: string; done: boolean } => typeof x === 'object' && x !== null && typeof (x as { title?: unknown }).title === 'string') : [];
+    return subtasksOf(json);
   } catch {
     return [];
   }

@@ -21,13 +21,7 @@ export function escapeMrkdwn(text: string): string {
 }
 
 /** Shows a timestamp in each reader's own time zone, with a UTC fallback. */
-export function slackDate(iso: string): string {
-  const ms = Date.parse(iso);
-  if (Number.isNaN(ms)) return iso;
-  const unix = Math.floor(ms / 1000);
-  const fallback = new Date(ms).toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
-  return `<!date^${unix}^{date_short_pretty} at {time}|${fallback}>`;
-}
+export { slackDateText as slackDate } from '../../agent/text.js';
 
 export function usd(n: number): string {
   return `$${n.toFixed(n < 1 ? 4 : 2)}`;

@@ -3,6 +3,7 @@ import { TRUST_MODES } from '../../../policy/catalog.js';
 import type { TrustMode } from '../../../db/schema.js';
 import { renderTrust, trustEditModal } from '../../blocks/trust.js';
 import { parseChannel, parseUserOrGroup } from '../../mentions.js';
+import { isTimeZone } from '../../../agent/cron.js';
 import type { CommandContext } from './context.js';
 
 const USAGE =
@@ -75,13 +76,4 @@ export async function trustCommand(ctx: CommandContext, args: string[]): Promise
     return ctx.ack(`\`${action}\`: ${before} → *${after}*.`);
   }
   bad(second ? `\`${second}\` is not a mode.` : `What should \`${action}\` be?`);
-}
-
-function isTimeZone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
 }
