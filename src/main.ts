@@ -21,7 +21,12 @@ import { AppError, errorMessage, isAppError } from './errors.js';
 import { randomIds, type IdGenerator } from './ids.js';
 import { createLogger } from './logger.js';
 import { createSlackApp, webClientOptions } from './slack/app.js';
-import { SlackSurface } from './slack/surface.js';
+import { Outbox, type OutboxSettings } from './agent/outbox.js';
+import { AgentViews } from './agent/views.js';
+import { OutboxDelivery, type DeliverySettings } from './slack/outbox/delivery.js';
+import { SlackPacer, SLACK_LIMITS, type PacerLimits } from './slack/outbox/pacer.js';
+import { OutboxRenderer } from './slack/outbox/render.js';
+import { md } from './text/mrkdwn.js';
 import { SlackGroupDirectory, SlackUserDirectory } from './slack/users.js';
 import { TrustService } from './agent/trust.js';
 import { buildRegistry } from './tools/index.js';
@@ -48,6 +53,10 @@ export interface AppOverrides {
   engine?: Partial<EngineSettings>;
   /** Tests drive jobs directly instead of waiting for the clock. */
   disableJobs?: boolean;
+  /** Slack outbox timing (tests shorten the progress delay and backoff). */
+  outbox?: Partial<OutboxSettings>;
+  delivery?: Partial<DeliverySettings>;
+  slackLimits?: PacerLimits;
 }
 
 export interface RunningApp {
@@ -59,14 +68,18 @@ export interface RunningApp {
   db: Db;
   engine: RunEngine;
   logger: Logger;
+  /** Resolves when the Slack outbox has nothing left to deliver. */
+  slackDrained(): Promise<void>;
   stop(): Promise<void>;
 }
 
 export const DEFAULT_ENGINE_SETTINGS = {
   maxTokens: 4096,
   maxTokensRetry: 8192,
-  cardRetryDelayMs: 30_000,
 } as const;
+
+/** Progress-only task-message updates wait this long, so several steps become one chat.update. */
+export const DEFAULT_OUTBOX_SETTINGS: OutboxSettings = { progressDelayMs: 2000 };
 
 /** The composition root: config -> db -> services -> Slack app -> start -> resume interrupted runs. */
 export async function startApp(config: Config, overrides: AppOverrides = {}): Promise<RunningApp> {
@@ -88,14 +101,16 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
   // clear message instead of Bolt failing later in the background.
   const botIdentity = overrides.botIdentity ?? (await fetchBotIdentity(client));
   const users = new SlackUserDirectory(client, clock);
-  const surface = new SlackSurface({ client, logger });
+  // Outbox timing is wall-clock time (pacing, backoff), whatever business clock the app is given.
+  const outbox = new Outbox(systemClock, { ...DEFAULT_OUTBOX_SETTINGS, ...overrides.outbox });
   const groups = new SlackGroupDirectory(client, clock);
   const mailer = config.smtpUrl ? createSmtpMailer(config.smtpUrl) : undefined;
 
-  // The task board re-renders the task message; it needs the run row, so it reads it fresh each time.
+  // The checklist and status live on the task message: a change queues an update of it.
   const board = new RunTaskBoard(db, clock, async (runId) => {
     const run = await getRun(db, runId);
-    if (run?.thread_ts) await surface.updateTaskMessage(run);
+    if (run) await outbox.updateTaskMessage(db, run, 'soon');
+    outbox.wake();
   });
   let engineRef: RunEngine | undefined;
   const scheduler = new Scheduler(db, clock, logger, () => {
@@ -120,7 +135,9 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       postToRunThread: async (runId, text) => {
         const run = await getRun(db, runId);
         if (!run) throw new AppError('run_not_found', `No run ${runId}`);
-        await surface.postInThread(run, text);
+        // Model-written: escaped, so it can never ping a channel or disguise a link.
+        await outbox.line(db, run, md`${text}`);
+        outbox.wake();
       },
     },
   });
@@ -144,7 +161,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     ids,
     logger,
     model,
-    surface,
+    outbox,
     registry,
     dispatcher,
     cardRoute: (teamId) => trust.routeFor(teamId),
@@ -152,8 +169,32 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     settings: { ...DEFAULT_ENGINE_SETTINGS, model: config.anthropic.model, queue, maxConcurrentRuns: config.maxConcurrentRuns, ...overrides.engine },
   });
   engineRef = engine;
-  const approvals = new Approvals({ db, clock, registry, engine, trust, admins, dispatcher, surface });
-  const control = new RunControl({ db, clock, engine, registry, admins, queue, caps });
+  const approvals = new Approvals({ db, clock, registry, engine, trust, admins, dispatcher, outbox });
+  const control = new RunControl({ db, clock, engine, registry, admins, queue, caps, outbox });
+
+  // Delivery of the outbox: its own Web API client without retries (the outbox retries, paced, and
+  // looks a post up before repeating it, which the client's blind retry cannot).
+  const outboxClient = new WebClient(config.slack.botToken, webClientOptions(config.slack.apiUrl, { retries: 0 }));
+  const views = new AgentViews({ db, registry, queue, queuePosition: (teamId, runId) => engine.queuePosition(teamId, runId) });
+  const delivery = new OutboxDelivery({
+    db,
+    clock: systemClock,
+    client: outboxClient,
+    pacer: new SlackPacer(() => Date.now(), overrides.slackLimits ?? SLACK_LIMITS),
+    renderer: new OutboxRenderer(views, outboxClient),
+    logger,
+    outbox,
+    settings: overrides.delivery ?? {},
+    onUndeliverable: async (row, payload, failure) => {
+      if (payload.kind === 'task') {
+        await engine.taskMessageUndeliverable(payload.runId, failure.message);
+        if (payload.responseUrl) await tellRequester(payload.responseUrl, `:x: I could not post in this channel (${failure.message}), so run \`${payload.runId}\` did not start. Invite me with \`/invite @Agent\` and try again.`, logger);
+      } else if (payload.kind === 'card') {
+        await engine.cardUndeliverable(payload.actionId, failure.message);
+      }
+    },
+  });
+  outbox.onWake(() => delivery.wake());
 
   const app = createSlackApp(
     {
@@ -167,21 +208,50 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       isReady: () => ready,
       botIdentity,
     },
-    { engine, approvals, control, trust, caps, scheduler, logger },
+    {
+      engine,
+      approvals,
+      control,
+      trust,
+      caps,
+      scheduler,
+      logger,
+      writes: {
+        replaceMessage: async (teamId, channel, ts, text, blocks) => {
+          await outbox.replaceMessage(db, teamId, channel, ts, text, blocks);
+          outbox.wake();
+        },
+        dm: async (teamId, userId, text) => {
+          await outbox.toChannel(db, teamId, userId, text);
+          outbox.wake();
+        },
+      },
+    },
   );
 
   // Recover before accepting requests: a click must never race the marking of interrupted dispatches.
   const recovered = await engine.recover();
+  const interrupted = await delivery.recover();
+  delivery.start();
   const started = (config.slack.appToken ? await app.start() : await app.start(config.slack.port)) as unknown;
   const address = (started as Server | undefined)?.address?.();
   const port = address && typeof address === 'object' ? address.port : undefined;
 
-  const digestDeps = { db, clock, logger, surface, registry, queue, cardRoute: (teamId: string) => trust.routeFor(teamId) };
+  const digestDeps = {
+    db,
+    clock,
+    logger,
+    outbox,
+    registry,
+    queue,
+    cardRoute: (teamId: string) => trust.routeFor(teamId),
+    permalink: async (channel: string, ts: string) => (await client.chat.getPermalink({ channel, message_ts: ts }).catch(() => undefined))?.permalink,
+  };
   const digestJob = overrides.disableJobs ? undefined : scheduleDigest(() => runDigests(digestDeps), logger);
   const schedulesJob = overrides.disableJobs ? undefined : scheduleRunsJob(() => scheduler.tick(), logger);
 
   ready = true;
-  logger.info({ port, mode: config.slack.appToken ? 'socket' : 'http', resumed: recovered.resumed.length, outcomeUnknown: recovered.outcomeUnknown.length }, 'agent app ready');
+  logger.info({ port, mode: config.slack.appToken ? 'socket' : 'http', resumed: recovered.resumed.length, outcomeUnknown: recovered.outcomeUnknown.length, slackMessagesInterrupted: interrupted }, 'agent app ready');
 
   return {
     port,
@@ -190,16 +260,29 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     logger,
     runDigests: () => runDigests(digestDeps),
     tickSchedules: (now?: Date) => scheduler.tick(now),
+    slackDrained: () => delivery.drained(),
     async stop() {
       ready = false;
       digestJob?.stop();
       schedulesJob?.stop();
       await app.stop().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'error while stopping Slack app'));
       await engine.stop();
+      // Queued Slack messages stay in the database and are delivered by the next start.
+      await delivery.stop();
       mailer?.close();
       await db.destroy();
     },
   };
+}
+
+/** A private answer through a slash command's response_url (not a Web API call: not rate-limited alike). */
+async function tellRequester(responseUrl: string, text: string, logger: Logger): Promise<void> {
+  try {
+    const res = await fetch(responseUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ response_type: 'ephemeral', text }) });
+    if (!res.ok) logger.warn({ status: res.status }, 'could not tell the requester through the response_url');
+  } catch (err) {
+    logger.warn({ err: errorMessage(err) }, 'could not tell the requester through the response_url');
+  }
 }
 
 async function fetchBotIdentity(client: WebClient): Promise<{ botId: string; botUserId: string }> {

@@ -13,8 +13,11 @@ import type { RunEngine } from './engine.js';
 import type { AdminCheck } from './admins.js';
 import type { TrustService } from './trust.js';
 import type { Dispatcher, UndoResult } from './dispatcher.js';
-import type { ChatSurface } from './surface.js';
+import type { Outbox } from './outbox.js';
+import { PRIORITY } from './outbox.js';
 import { slackDateText } from './text.js';
+import { lockRun } from './engine.js';
+import { md, mention, trusted } from '../text/mrkdwn.js';
 import { findActionType } from '../policy/catalog.js';
 
 export type Decision =
@@ -31,7 +34,7 @@ export interface ApprovalDeps {
   trust: TrustService;
   admins: AdminCheck;
   dispatcher: Dispatcher;
-  surface: ChatSurface;
+  outbox: Outbox;
 }
 
 /**
@@ -49,6 +52,7 @@ export class Approvals {
     if (refusal) return refusal;
     const at = clock.now().toISOString();
     const won = await db.transaction().execute(async (trx) => {
+      await lockRun(trx, action.run_id, at);
       const run = await getRun(trx, action.run_id);
       if (!run || (run.status !== 'awaiting_approval' && run.status !== 'running')) return false;
       const claimed = await transitionAction(trx, action.id, ['pending'], {
@@ -71,18 +75,24 @@ export class Approvals {
       });
       // The last decision of the turn resumes the run in the same transaction, so no failure after the
       // claim can leave an approved run waiting for nothing.
-      const stillPending = (await listTurnActions(trx, action.run_id, action.message_seq)).filter((a) => a.status === 'pending').length;
+      const turn = await listTurnActions(trx, action.run_id, action.message_seq);
+      const stillPending = turn.filter((a) => a.status === 'pending').length;
       if (stillPending === 0) await transitionRun(trx, action.run_id, ['awaiting_approval'], { status: 'running', updated_at: at });
+      // The card says who approved, committed with the approval; the other cards of the step say how many
+      // approvals are still missing.
+      await this.deps.outbox.updateCard(trx, run, action.id);
+      if (stillPending > 0) for (const other of turn.filter((a) => a.status === 'approved' && a.id !== action.id)) await this.deps.outbox.updateCard(trx, run, other.id);
       return true;
     });
     const fresh = (await getAction(db, action.id)) ?? action;
     if (!won) return { outcome: 'already_decided', action: fresh };
+    this.deps.outbox.wake();
 
     const turn = await listTurnActions(db, action.run_id, action.message_seq);
     const waitingFor = turn.filter((a) => a.status === 'pending').length;
     if (waitingFor === 0) {
-      // Resume first: the click should reach the dispatcher without waiting on a Slack round trip.
-      void this.deps.engine.kick(action.run_id);
+      // The run resumes once the click has been answered: the acknowledgement goes first.
+      setImmediate(() => void this.deps.engine.kick(action.run_id));
     }
     let remembered = false;
     if (input.remember) {
@@ -94,13 +104,6 @@ export class Approvals {
       } catch {
         remembered = false;
       }
-    }
-    if (waitingFor === 0) {
-      await this.deps.engine.refreshCard(action.id);
-    } else {
-      await this.deps.engine.refreshCard(action.id);
-      // Other cards of this turn show how many approvals are still missing.
-      for (const other of turn.filter((a) => a.status === 'approved' && a.id !== action.id)) await this.deps.engine.refreshCard(other.id);
     }
     return { outcome: 'approved', action: fresh, waitingFor, remembered };
   }
@@ -116,6 +119,7 @@ export class Approvals {
     const note = input.note?.trim() ? input.note.trim().slice(0, 2000) : null;
     let runCancelled = false;
     const cancelled = await db.transaction().execute(async (trx) => {
+      await lockRun(trx, action.run_id, at);
       const claimed = await transitionAction(trx, action.id, ['pending'], {
         status: 'rejected',
         decided_by: input.userId,
@@ -151,20 +155,26 @@ export class Approvals {
         detail: { tool: action.tool, note, cancelledActions: others.map((o) => o.id) },
       });
       await appendActivity(trx, { at, teamId: action.team_id, runId: action.run_id, actor: input.userId, kind: 'run_cancelled', detail: { reason: 'rejected' } });
+      // The closed cards, the thread line and the task message are queued with the decision.
+      const run = await getRun(trx, action.run_id);
+      if (run) {
+        const { outbox } = this.deps;
+        await outbox.updateCard(trx, run, action.id);
+        for (const other of others) await outbox.updateCard(trx, run, other.id);
+        const summary = describeAction(this.deps.registry, action).summary;
+        await outbox.line(
+          trx,
+          run,
+          md`:no_entry: ${mention(input.userId)} rejected "${summary}"${note ? md` with the note: "${note}"` : trusted(' (no note)')}. ${runCancelled ? 'The run is cancelled and nothing else will be done.' : 'The run had already ended.'} Use \`/agent rerun ${action.run_id} ${'<more context>'}\` to try again.`,
+          PRIORITY.decision,
+        );
+        await outbox.updateTaskMessage(trx, run, 'now');
+      }
       return others;
     });
     const fresh = (await getAction(db, action.id)) ?? action;
     if (!cancelled) return { outcome: 'already_decided', action: fresh };
-
-    const engine = this.deps.engine;
-    await engine.refreshCard(action.id);
-    for (const other of cancelled) await engine.refreshCard(other.id);
-    const summary = describeAction(this.deps.registry, fresh).summary;
-    await engine.safePost(
-      action.run_id,
-      `:no_entry: <@${input.userId}> rejected "${summary}"${note ? ` with the note: "${note}"` : ' (no note)'}. ${runCancelled ? 'The run is cancelled and nothing else will be done.' : 'The run had already ended.'} Use \`/agent rerun ${action.run_id} <more context>\` to try again.`,
-    );
-    await engine.safeUpdateTaskMessage(action.run_id);
+    this.deps.outbox.wake();
     return { outcome: 'rejected', action: fresh };
   }
 
@@ -210,11 +220,11 @@ export class Approvals {
       if (!check.ok) return { ok: false, why: check.why };
     }
     const result = await this.deps.dispatcher.undo(actionId, userId);
-    if (result.ok && action.notice_ts) {
+    if (result.ok) {
+      // The notification loses its Undo button and says who undid it (queued even if not yet posted).
       const summary = describeAction(this.deps.registry, action).summary;
-      await this.deps.surface
-        .updateNotice(run, action.notice_ts, `:leftwards_arrow_with_hook: ~${summary}~ — undone by <@${userId}> ${slackDateText(this.deps.clock.now().toISOString())}. ${result.content}`)
-        .catch(() => undefined);
+      await this.deps.outbox.updateNotice(this.deps.db, run, action.id, md`:leftwards_arrow_with_hook: ~${summary}~ — undone by ${mention(userId)} ${trusted(slackDateText(this.deps.clock.now().toISOString()))}. ${result.content}`);
+      this.deps.outbox.wake();
     }
     return result;
   }

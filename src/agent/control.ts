@@ -12,6 +12,9 @@ import type { RunEngine } from './engine.js';
 import type { QueueThresholds } from './policyContext.js';
 import type { CapsService } from './capsService.js';
 import type { Caps } from '../policy/caps.js';
+import type { Outbox } from './outbox.js';
+import { PRIORITY } from './outbox.js';
+import { md, mention } from '../text/mrkdwn.js';
 
 export interface WorkspaceStatus {
   workspace: WorkspaceView;
@@ -32,6 +35,7 @@ export interface ControlDeps {
   admins: AdminCheck;
   queue: QueueThresholds;
   caps: CapsService;
+  outbox: Outbox;
 }
 
 /** Read and control runs on behalf of slash commands. */
@@ -108,8 +112,7 @@ export class RunControl {
       what = `${check.cap} cap raised to $${next.toFixed(2)}`;
     }
     await appendActivity(db, { at, teamId, runId: run.id, actor: userId, kind: 'cap_raised', detail: { what } });
-    await engine.resumeStopped(run.id);
-    await engine.safePost(run.id, `:arrow_forward: <@${userId}> ${what}; continuing.`);
+    await engine.resumeStopped(run.id, md`:arrow_forward: ${mention(userId)} ${what}; continuing.`);
     return what;
   }
 
@@ -119,8 +122,7 @@ export class RunControl {
     if (run.status !== 'failed' || run.error_code !== 'model_call_failed') throw new AppError('invalid_state', `Run \`${run.id}\` is ${run.status}; only runs that failed on a Claude error can be retried.`);
     await this.requesterOrAdmin(run, userId, 'retry');
     await appendActivity(this.deps.db, { at: this.deps.clock.now().toISOString(), teamId, runId: run.id, actor: userId, kind: 'run_retried', detail: {} });
-    await this.deps.engine.safePost(run.id, `:repeat: <@${userId}> is retrying from the last completed step.`);
-    await this.deps.engine.resumeStopped(run.id);
+    await this.deps.engine.resumeStopped(run.id, md`:repeat: ${mention(userId)} is retrying from the last completed step.`);
   }
 
   /** "Stop" on a cap message: the run stays stopped; recorded so the log says who chose it. */
@@ -128,7 +130,7 @@ export class RunControl {
     const run = await this.getTeamRun(teamId, runId);
     await this.requesterOrAdmin(run, userId, 'stop');
     await appendActivity(this.deps.db, { at: this.deps.clock.now().toISOString(), teamId, runId: run.id, actor: userId, kind: 'stop_confirmed', detail: {} });
-    await this.deps.engine.safePost(run.id, `:octagonal_sign: <@${userId}> chose to leave this run stopped.`);
+    await this.deps.engine.announce(run.id, md`:octagonal_sign: ${mention(userId)} chose to leave this run stopped.`, PRIORITY.decision);
   }
 
   /** New runs are refused while the kill switch is on. */
@@ -140,7 +142,7 @@ export class RunControl {
   }
 
   /** `/agent rerun`: a new run with the old task, the rejection note if any, and the extra context. */
-  async rerun(teamId: string, runId: string, userId: string, channelId: string, extra: string): Promise<Run> {
+  async rerun(teamId: string, runId: string, userId: string, channelId: string, extra: string, responseUrl?: string): Promise<Run> {
     const parent = await this.getTeamRun(teamId, runId);
     const rejected = await this.deps.db
       .selectFrom('actions')
@@ -155,7 +157,7 @@ export class RunControl {
       context.push(`The previous attempt (${parent.id}) ended: ${parent.error_message}`);
     }
     if (extra.trim()) context.push(extra.trim());
-    return this.deps.engine.startRun({ teamId, channelId, requesterId: userId, task: parent.task, parentRunId: parent.id, extraContext: context.join('\n\n') || null });
+    return this.deps.engine.startRun({ teamId, channelId, requesterId: userId, task: parent.task, parentRunId: parent.id, extraContext: context.join('\n\n') || null, ...(responseUrl ? { responseUrl } : {}) });
   }
 
   /** Cancel: requester or admin. Pending cards are closed; a step in flight stops at its next check. */
@@ -183,12 +185,15 @@ export class RunControl {
         });
       }
       await appendActivity(trx, { at, teamId, runId: run.id, actor: userId, kind: 'run_cancelled', detail: { reason: 'cancel_command', cancelledActions: actions.map((a) => a.id) } });
+      const { outbox } = this.deps;
+      for (const a of actions) await outbox.updateCard(trx, run, a.id);
+      await outbox.line(trx, run, md`:no_entry_sign: ${mention(userId)} cancelled this run. Nothing further will be done.`, PRIORITY.decision);
+      await outbox.updateTaskMessage(trx, run, 'now');
       return actions;
     });
     if (!open) throw new AppError('invalid_state', `Run \`${run.id}\` is already ${run.status.replace('_', ' ')}.`);
-    for (const a of open) await engine.refreshCard(a.id);
-    await engine.safePost(run.id, `:no_entry_sign: <@${userId}> cancelled this run. Nothing further will be done.`);
-    await engine.safeUpdateTaskMessage(run.id);
+    this.deps.outbox.wake();
+    void engine;
     return this.getRun(run.id);
   }
 }

@@ -8,14 +8,17 @@ import { errorMessage } from '../errors.js';
 import type { ToolRegistry } from '../tools/registry.js';
 import { describeAction } from './cards.js';
 import type { QueueThresholds } from './policyContext.js';
-import type { ChatSurface } from './surface.js';
+import type { Outbox } from './outbox.js';
 import { slackDateText } from './text.js';
+import { joinMd, md, trusted, type Mrkdwn } from '../text/mrkdwn.js';
 
 export interface DigestDeps {
   db: Db;
   clock: Clock;
   logger: Logger;
-  surface: ChatSurface;
+  outbox: Outbox;
+  /** A link to a message, when Slack gives one (a read, not a write: it does not go through the outbox). */
+  permalink(channel: string, ts: string): Promise<string | undefined>;
   registry: ToolRegistry;
   queue: QueueThresholds;
   cardRoute(teamId: string): Promise<string | undefined>;
@@ -60,8 +63,8 @@ async function digestFor(deps: DigestDeps, teamId: string): Promise<boolean> {
   const channel = await deps.cardRoute(teamId);
   if (!channel) return false;
   const key = `digest:${teamId}:${local.date}`;
-  const claimed = await db.insertInto('processed_events').values({ key, at: now.toISOString() }).onConflict((oc) => oc.column('key').doNothing()).executeTakeFirst();
-  if (Number(claimed.numInsertedOrUpdatedRows ?? 0) !== 1) return false;
+  const done = await db.selectFrom('processed_events').select('key').where('key', '=', key).executeTakeFirst();
+  if (done) return false;
 
   const rows = (await db
     .selectFrom('actions')
@@ -71,16 +74,23 @@ async function digestFor(deps: DigestDeps, teamId: string): Promise<boolean> {
     .orderBy('created_at')
     .limit(40)
     .execute()) as Action[];
-  const lines: string[] = [];
+  const lines: Mrkdwn[] = [];
   for (const a of rows) {
-    const link = a.card_channel && a.card_ts ? await deps.surface.permalink(a.card_channel, a.card_ts) : undefined;
+    const link = a.card_channel && a.card_ts ? await deps.permalink(a.card_channel, a.card_ts) : undefined;
     const summary = describeAction(deps.registry, a).summary;
-    lines.push(`• ${link ? `<${link}|${summary}>` : summary} — run \`${a.run_id}\`, waiting since ${slackDateText(a.created_at)}`);
+    const label = link ? md`${trusted(`<${link}|`)}${summary}${trusted('>')}` : md`${summary}`;
+    lines.push(md`• ${label} — run \`${a.run_id}\`, waiting since ${trusted(slackDateText(a.created_at))}`);
   }
   const more = pending > rows.length ? `\n…and ${pending - rows.length} more.` : '';
-  await deps.surface.postToChannel(
-    channel,
-    `:inbox_tray: *${pending} approvals are waiting* (warning threshold ${deps.queue.warnAt}, new ones stop being queued at ${deps.queue.stopAt}).\n${lines.join('\n')}${more}`,
-  );
-  return true;
+  const text = md`:inbox_tray: *${pending} approvals are waiting* (warning threshold ${deps.queue.warnAt}, new ones stop being queued at ${deps.queue.stopAt}).\n${joinMd(lines, '\n')}${more}`;
+  // The once-per-day marker and the message commit together: across instances and restarts, one digest.
+  return db.transaction().execute(async (trx) => {
+    const claimed = await trx.insertInto('processed_events').values({ key, at: now.toISOString() }).onConflict((oc) => oc.column('key').doNothing()).executeTakeFirst();
+    if (Number(claimed.numInsertedOrUpdatedRows ?? 0) !== 1) return false;
+    await deps.outbox.toChannel(trx, teamId, channel, text);
+    return true;
+  }).then((posted) => {
+    if (posted) deps.outbox.wake();
+    return posted;
+  });
 }

@@ -42,7 +42,11 @@ export class Dispatcher {
     return undoAction(this.deps, actionId, userId);
   }
 
-  async dispatch(actionId: string): Promise<DispatchResult> {
+  /**
+   * `report` runs inside the transaction that records the result, so the Slack message that reports it
+   * (a card update, a notification) commits with it: a crash can delay that message, never lose it.
+   */
+  async dispatch(actionId: string, report?: (trx: Db, action: Action, result: StoredToolResult) => Promise<void>): Promise<DispatchResult> {
     const { db, clock } = this.deps;
     const startedAt = clock.now().toISOString();
     const outcome = await db.transaction().execute(async (trx): Promise<{ action: Action } | Refusal> => {
@@ -77,6 +81,9 @@ export class Dispatcher {
         // Someone marked it outcome_unknown meanwhile (another process's recovery). Keep the record of
         // what really happened so a human checking can see it.
         this.deps.logger.error({ actionId: action.id, result: result.content }, 'dispatch finished after the action was marked outcome_unknown');
+      } else if (report) {
+        const fresh = await getAction(trx, action.id);
+        if (fresh) await report(trx, fresh, result);
       }
       await appendActivity(trx, {
         at,

@@ -18,7 +18,8 @@ import { costUsd, priceFor } from './pricing.js';
 import { buildFirstUserMessage, buildSystemPrompt } from './prompt.js';
 import { classifyTurn, storeProposals } from './proposals.js';
 import type { QueueThresholds } from './policyContext.js';
-import type { ChatSurface } from './surface.js';
+import { cardKey, PRIORITY, type Outbox } from './outbox.js';
+import { md, mention, trusted, type Mrkdwn } from '../text/mrkdwn.js';
 import { findActionType } from '../policy/catalog.js';
 import type { CapsService } from './capsService.js';
 import { RunSlots } from './slots.js';
@@ -31,8 +32,6 @@ export interface EngineSettings {
   /** Used once when a tool call was cut off by max_tokens. */
   maxTokensRetry: number;
   queue: QueueThresholds;
-  /** Delay before re-trying to post a card that failed to post. */
-  cardRetryDelayMs: number;
   /** Runs of one workspace executing at once in this process; the rest wait in FIFO order. */
   maxConcurrentRuns: number;
 }
@@ -43,7 +42,8 @@ export interface EngineDeps {
   ids: IdGenerator;
   logger: Logger;
   model: ModelClient;
-  surface: ChatSurface;
+  /** Every Slack message goes through the persisted outbox, written in the same transaction as the change. */
+  outbox: Outbox;
   registry: ToolRegistry;
   dispatcher: Dispatcher;
   settings: EngineSettings;
@@ -61,6 +61,8 @@ export interface StartRunInput {
   task: string;
   parentRunId?: string | null;
   extraContext?: string | null;
+  /** The slash command's response_url: where the requester hears if the task message cannot be posted. */
+  responseUrl?: string;
 }
 
 /** `model`: the next step is a model call, which needs a concurrency slot. */
@@ -76,19 +78,17 @@ const ACTIVE: readonly RunStatus[] = ['running', 'awaiting_approval'];
 export class RunEngine {
   private readonly chains = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
-  private readonly timers = new Set<NodeJS.Timeout>();
   private stopped = false;
 
   private readonly slots: RunSlots;
   private readonly warnedModels = new Set<string>();
-  private readonly outboxes = new Map<string, Promise<void>>();
 
   constructor(private readonly deps: EngineDeps) {
     this.slots = new RunSlots(
       () => deps.settings.maxConcurrentRuns,
       // Only the run that just joined the queue is re-rendered: refreshing every queued task message on
       // each change would be quadratic in Slack calls (and hit chat.update's rate limit).
-      (runId) => void this.safeUpdateTaskMessage(runId),
+      (runId) => void this.updateTaskMessage(runId, 'soon'),
     );
   }
 
@@ -140,21 +140,31 @@ export class RunEngine {
         kind: 'run_started',
         detail: { task: input.task, channel: input.channelId, parentRunId: run.parent_run_id },
       });
+      // The task message is queued with the run: once the command is acknowledged, neither can be lost.
+      await this.deps.outbox.postTaskMessage(trx, run, input.responseUrl);
     });
+    this.deps.outbox.wake();
     return run;
   }
 
-  newRunId(): string {
-    return this.deps.ids.runId();
+  /** The queue position shown on a queued run's task message (this process's slots). */
+  queuePosition(teamId: string, runId: string): number | undefined {
+    return this.slots.queuedPosition(teamId, runId);
   }
 
-  /** Posts the task message now (so the requester hears at once if the channel is unusable). */
-  async postTaskMessage(runId: string): Promise<Run> {
-    const run = await this.mustGetRun(runId);
-    if (run.thread_ts) return run;
-    const { ts } = await this.deps.surface.postTaskMessage(run);
-    await updateRun(this.deps.db, run.id, { thread_ts: ts, updated_at: this.now() });
-    return { ...run, thread_ts: ts };
+  /**
+   * The outbox could not post the run's task message (e.g. the bot is not in the channel): the run
+   * cannot be followed, so it fails, and the requester is told privately where they typed the command.
+   */
+  async taskMessageUndeliverable(runId: string, why: string): Promise<void> {
+    await this.endRun(runId, 'failed', 'slack_post_failed', `Could not post the task message: ${why}`, { announce: 'none' });
+  }
+
+  /** A card that cannot be posted anywhere: nothing can be approved, so the run fails and says why. */
+  async cardUndeliverable(actionId: string, why: string): Promise<void> {
+    const action = await getAction(this.deps.db, actionId);
+    if (!action) return;
+    await this.endRun(action.run_id, 'failed', 'card_post_failed', `I could not post the approval card for "${describeAction(this.deps.registry, action).summary}" (${why}). Nothing was sent.`);
   }
 
   /**
@@ -199,16 +209,14 @@ export class RunEngine {
 
   /** Waits until no run is advancing in this process (tests, graceful shutdown). */
   async idle(): Promise<void> {
-    while (this.chains.size > 0 || this.outboxes.size > 0) {
-      await Promise.allSettled([...this.chains.values(), ...this.outboxes.values()]);
+    while (this.chains.size > 0) {
+      await Promise.allSettled([...this.chains.values()]);
     }
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     this.slots.drain();
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
     await this.idle();
   }
 
@@ -257,15 +265,6 @@ export class RunEngine {
       await this.stopRun(run, 'agent_disabled', `The agent was disabled by an admin${workspace.disabledReason ? `: ${workspace.disabledReason}` : ''}. This run stopped.`);
       return 'idle';
     }
-    if (!run.thread_ts) {
-      try {
-        await this.postTaskMessage(run.id);
-      } catch (err) {
-        await this.failRun(run.id, 'slack_post_failed', `Could not post the task message: ${errorMessage(err)}`, { tellThread: false });
-        return 'idle';
-      }
-      return 'continue';
-    }
     const messages = await listMessages(this.deps.db, run.id);
     const last = messages.at(-1);
     if (!last) throw new AppError('invalid_state', `Run ${run.id} has no messages`);
@@ -303,9 +302,7 @@ export class RunEngine {
       } catch (err) {
         const message = err instanceof ModelCallError ? err.message : `Could not call Claude: ${errorMessage(err)}`;
         const text = `${message}. The run stopped here; nothing was lost. Retry resumes from the last completed step (no tool runs twice), or use \`/agent rerun ${run.id}\`.`;
-        await this.endRun(run.id, 'failed', 'model_call_failed', text, false);
-        const fresh = await getRun(this.deps.db, run.id);
-        if (fresh) await this.deps.surface.postRetry(fresh, `:x: ${text}`).catch((e: unknown) => this.deps.logger.warn({ err: errorMessage(e), runId: run.id }, 'could not post the failure'));
+        await this.endRun(run.id, 'failed', 'model_call_failed', text, { announce: 'retry' });
         return 'idle';
       }
       const cost = costUsd(run.model, response.usage);
@@ -371,6 +368,8 @@ export class RunEngine {
         turns: (fresh?.turns ?? run.turns) + 1,
         updated_at: at,
       });
+      // Turns and spend show on the task message; progress waits so several turns fold into one update.
+      await this.deps.outbox.updateTaskMessage(trx, run, 'soon');
       await appendActivity(trx, {
         at,
         teamId: run.team_id,
@@ -403,7 +402,6 @@ export class RunEngine {
 
   private async afterModelCall(run: Run, response: ModelResponse, seq: number, truncatedToolCall: boolean): Promise<StepResult> {
     const stop = response.stopReason;
-    void this.safeUpdateTaskMessage(run.id);
     if (truncatedToolCall) {
       await this.failRun(run.id, 'model_output_truncated', `Claude's answer was cut off twice while writing a tool call (output limit). Use \`/agent rerun ${run.id}\` with a narrower task.`);
       return 'idle';
@@ -433,11 +431,14 @@ export class RunEngine {
     const text = reasoningOf(last.content) ?? '(no answer text)';
     const cut = last.stopReason === 'max_tokens' ? '\n\n_(The answer was cut short: Claude reached its output limit.)_' : '';
     const at = this.now();
-    const done = await transitionRun(this.deps.db, run.id, ['running'], { status: 'completed', finished_at: at, updated_at: at });
-    if (!done) return 'idle';
-    await appendActivity(this.deps.db, { at, teamId: run.team_id, runId: run.id, actor: 'agent', kind: 'run_completed', detail: {} });
-    await this.safePost(run.id, `${text}${cut}`);
-    await this.safeUpdateTaskMessage(run.id);
+    const done = await this.deps.db.transaction().execute(async (trx) => {
+      if (!(await transitionRun(trx, run.id, ['running'], { status: 'completed', finished_at: at, updated_at: at }))) return false;
+      await appendActivity(trx, { at, teamId: run.team_id, runId: run.id, actor: 'agent', kind: 'run_completed', detail: {} });
+      await this.deps.outbox.finalAnswer(trx, run, text, cut ? trusted(cut) : undefined);
+      await this.deps.outbox.updateTaskMessage(trx, run, 'now');
+      return true;
+    });
+    if (done) this.deps.outbox.wake();
     return 'idle';
   }
 
@@ -456,34 +457,35 @@ export class RunEngine {
     }
 
     for (const a of actions.filter((x) => x.status === 'approved' && x.decided_by === POLICY_ACTOR)) {
-      await this.dispatchAndReport(run, a, turn);
+      await this.dispatchAndReport(run, a);
     }
 
     actions = await listTurnActions(db, run.id, turn.seq);
-    const pending = actions.filter((a) => a.status === 'pending');
-    if (pending.length > 0) {
-      for (const a of pending.filter((x) => !x.card_ts)) {
-        const posted = await this.postCard(run, a, actions, turn);
-        if (!posted) {
-          this.retryLater(run.id);
-          return 'idle';
+    if (actions.some((a) => a.status === 'pending')) {
+      const route = await this.deps.cardRoute(run.team_id);
+      // Cards are queued and the run suspended in one transaction: a card can only become visible (and
+      // clickable) once the run is already waiting for it.
+      const resume = await db.transaction().execute(async (trx) => {
+        await lockRun(trx, run.id, this.now());
+        const pending = (await listTurnActions(trx, run.id, turn.seq)).filter((a) => a.status === 'pending');
+        if (pending.length === 0) return true; // decided meanwhile: carry on
+        const queued = new Set(
+          (await trx.selectFrom('slack_outbox').select('msg_key').where('msg_key', 'in', pending.map((a) => cardKey(a.id))).where('op', '=', 'post').execute()).map((r) => r.msg_key),
+        );
+        const fresh = (await getRun(trx, run.id)) ?? run;
+        for (const a of pending) if (!queued.has(cardKey(a.id)) && !a.card_ts) await this.deps.outbox.postCard(trx, fresh, a.id, route);
+        if (await transitionRun(trx, run.id, ['running'], { status: 'awaiting_approval', updated_at: this.now() })) {
+          await this.deps.outbox.updateTaskMessage(trx, run, 'now');
         }
-      }
-      const suspended = await transitionRun(db, run.id, ['running'], { status: 'awaiting_approval', updated_at: this.now() });
-      if (suspended) {
-        await this.safeUpdateTaskMessage(run.id);
-        // A click may have landed between reading `pending` and suspending: look again so it is not lost.
-        const still = (await listTurnActions(db, run.id, turn.seq)).filter((a) => a.status === 'pending');
-        if (still.length === 0 && (await transitionRun(db, run.id, ['awaiting_approval'], { status: 'running', updated_at: this.now() }))) {
-          return 'continue';
-        }
-      }
-      return 'idle';
+        return false;
+      });
+      this.deps.outbox.wake();
+      return resume ? 'continue' : 'idle';
     }
 
     // Every card of the turn is decided: approved calls go out together (all-or-nothing per turn).
     for (const a of actions.filter((x) => x.status === 'approved')) {
-      await this.dispatchAndReport(run, a, turn);
+      await this.dispatchAndReport(run, a);
     }
 
     actions = await listTurnActions(db, run.id, turn.seq);
@@ -509,10 +511,12 @@ export class RunEngine {
     return appended ? 'continue' : 'idle';
   }
 
-  private async dispatchAndReport(run: Run, action: Action, turn: ConversationMessage): Promise<void> {
-    let outcome;
+  private async dispatchAndReport(run: Run, action: Action): Promise<void> {
+    const { outbox } = this.deps;
     try {
-      outcome = await this.deps.dispatcher.dispatch(action.id);
+      // What people see about the result is queued in the transaction that records it.
+      await this.deps.dispatcher.dispatch(action.id, (trx, done, result) => this.reportDispatch(trx, run, done, result));
+      outbox.wake();
     } catch (err) {
       // Anything that is not a refusal happened after the claim (e.g. the database failed after the tool
       // ran): let the step fail loudly; the action stays `dispatching` and becomes outcome_unknown.
@@ -526,116 +530,60 @@ export class RunEngine {
       if (err.code === 'approval_input_mismatch' || err.code === 'approval_missing') {
         // The stored call no longer matches its approval: it is never executed, and the model hears why.
         const content = `Not executed: ${err.message}. The approval did not cover this exact call.`;
-        if (await transitionAction(this.deps.db, action.id, ['approved'], { status: 'failed', result_json: JSON.stringify({ content, is_error: true }), updated_at: this.now() })) {
-          void this.safePost(run.id, `:warning: ${content}`);
-        }
+        await this.deps.db.transaction().execute(async (trx) => {
+          if (await transitionAction(trx, action.id, ['approved'], { status: 'failed', result_json: JSON.stringify({ content, is_error: true }), updated_at: this.now() })) {
+            await outbox.line(trx, run, md`:warning: ${content}`, PRIORITY.decision);
+            await outbox.updateCard(trx, run, action.id);
+          }
+        });
+        outbox.wake();
         return;
       }
       // Other refusals (the run was cancelled or stopped meanwhile, someone else dispatched it) need nothing.
       this.deps.logger.warn({ err: errorMessage(err), actionId: action.id, runId: run.id }, 'dispatch not performed');
+    }
+  }
+
+  /** Queues what people see about a dispatched call, inside the transaction that records its result. */
+  private async reportDispatch(trx: Db, run: Run, action: Action, result: { content: string; is_error?: boolean }): Promise<void> {
+    const { outbox, registry } = this.deps;
+    if (action.decided_by !== POLICY_ACTOR) {
+      // Approved by a person: the card itself says what happened (no extra thread line).
+      await outbox.updateCard(trx, run, action.id);
+      await outbox.updateTaskMessage(trx, run, 'soon');
       return;
     }
-    const desc = describeAction(this.deps.registry, outcome.action);
-    if (action.decided_by === POLICY_ACTOR && action.decision === 'notify' && !outcome.result.is_error) {
+    const desc = describeAction(registry, action);
+    if (action.decision === 'notify' && !result.is_error) {
       // auto_notify: say exactly what was done, to the requester, with Undo where the tool can revert.
-      const undoable = findActionType(action.tool)?.reversible === true && this.deps.registry.get(action.tool)?.undo !== undefined;
-      const text = `:bell: <@${run.requester_id}> I did this on my own (auto-notify): *${desc.summary}*. ${outcome.result.content.slice(0, 500)}`;
-      const fresh = await getRun(this.deps.db, run.id);
-      try {
-        if (fresh) {
-          const { ts } = await this.deps.surface.postNotice(fresh, text, undoable ? action.id : undefined);
-          await this.deps.db.updateTable('actions').set({ notice_ts: ts }).where('id', '=', action.id).execute();
-        }
-      } catch (err) {
-        // The notification is the only sign the action happened: fall back to a plain thread line.
-        this.deps.logger.warn({ err: errorMessage(err), runId: run.id }, 'could not post the auto-notify notification');
-        void this.safePost(run.id, text);
-      }
-    } else if (action.decided_by === POLICY_ACTOR) {
-      const prefix = outcome.result.is_error ? ':warning:' : ':white_check_mark:';
-      const error = outcome.result.is_error ? ` (failed: ${outcome.result.content.slice(0, 300)})` : '';
-      if (outcome.action.tool !== 'comment_on_task' || outcome.result.is_error) {
-        void this.safePost(run.id, `${prefix} ${desc.summary}${error}`);
-      }
-    } else {
-      void this.outbox(run.id, () => this.refreshCard(outcome.action.id, turn));
-      const error = outcome.result.is_error ? ` failed: ${outcome.result.content.slice(0, 300)}` : ' done.';
-      void this.safePost(run.id, `${outcome.result.is_error ? ':warning:' : ':white_check_mark:'} ${desc.summary} (approved by <@${action.decided_by}>)${error}`);
+      const undoable = findActionType(action.tool)?.reversible === true && registry.get(action.tool)?.undo !== undefined;
+      const text = md`:bell: ${mention(run.requester_id)} I did this on my own (auto-notify): *${desc.summary}*. ${result.content.slice(0, 500)}`;
+      await outbox.notice(trx, run, action.id, text, undoable);
+      return;
     }
+    // full_auto steps show on the task message; a failure the requester should know about too.
+    await outbox.updateTaskMessage(trx, run, 'soon');
   }
 
-  private async postCard(run: Run, action: Action, turn: Action[], message: ConversationMessage): Promise<boolean> {
-    const notices = await this.workspaceNotices(run.team_id);
-    const pending = await countPendingApprovals(this.deps.db, run.team_id);
-    if (pending >= this.deps.settings.queue.warnAt) {
-      notices.push(`The approval queue is long: ${pending} actions are waiting in this workspace (limit ${this.deps.settings.queue.stopAt}).`);
-    }
-    const card = {
-      ...buildCardView({ registry: this.deps.registry, run, action, turn, reasoning: reasoningOf(message.content), notices }),
-      route: await this.deps.cardRoute(run.team_id),
-    };
-    await this.flushOutbox(run.id);
-    try {
-      const loc = await this.deps.surface.postCard(card);
-      const at = this.now();
-      const recorded = await transitionAction(this.deps.db, action.id, ['pending'], { card_channel: loc.channel, card_ts: loc.ts, card_error: null, updated_at: at });
-      if (!recorded) {
-        // Decided (rejected, cancelled) while the card was being posted: record where it is and close it.
-        await this.deps.db.updateTable('actions').set({ card_channel: loc.channel, card_ts: loc.ts }).where('id', '=', action.id).execute();
-        await this.refreshCard(action.id);
-      }
-      return true;
-    } catch (err) {
-      const at = this.now();
-      const first = !action.card_error;
-      await transitionAction(this.deps.db, action.id, ['pending'], { card_error: errorMessage(err), updated_at: at });
-      await appendActivity(this.deps.db, { at, teamId: run.team_id, runId: run.id, actionId: action.id, actor: 'system', kind: 'card_post_failed', detail: { error: errorMessage(err) } });
-      this.deps.logger.warn({ err: errorMessage(err), runId: run.id, actionId: action.id }, 'could not post approval card; will retry');
-      if (first) await this.safePost(run.id, `:warning: I could not post the approval card for "${describeAction(this.deps.registry, action).summary}" (${errorMessage(err)}). Nothing was sent; I will keep trying.`);
-      return false;
-    }
-  }
-
-  /** Re-renders one action's card from the database (after a decision, a dispatch, a cancel). */
-  async refreshCard(actionId: string, turnMessage?: ConversationMessage): Promise<void> {
-    const { db } = this.deps;
-    const action = await getAction(db, actionId);
-    if (!action?.card_channel || !action.card_ts) return;
-    const run = await getRun(db, action.run_id);
-    if (!run) return;
-    const turn = await listTurnActions(db, run.id, action.message_seq);
-    const message = turnMessage ?? (await listMessages(db, run.id)).find((m) => m.seq === action.message_seq);
-    const notices = action.status === 'pending' ? await this.workspaceNotices(run.team_id) : [];
-    const card = buildCardView({ registry: this.deps.registry, run, action, turn, reasoning: message ? reasoningOf(message.content) : undefined, notices });
-    try {
-      await this.deps.surface.updateCard(card, { channel: action.card_channel, ts: action.card_ts });
-    } catch (err) {
-      this.deps.logger.warn({ err: errorMessage(err), actionId }, 'could not update card');
-    }
-  }
-
-  private async workspaceNotices(teamId: string): Promise<string[]> {
-    const workspace = await getWorkspace(this.deps.db, teamId);
-    const notices: string[] = [];
-    if (workspace.disabled) notices.push(`The agent is disabled${workspace.disabledReason ? `: ${workspace.disabledReason}` : ''}. Decisions wait until an admin runs /agent enable.`);
-    if (workspace.paused) notices.push(`Automation is paused${workspace.pausedReason ? `: ${workspace.pausedReason}` : ''}. Every action needs approval.`);
-    return notices;
+  /** Re-renders a card (after a decision, a cancel, a change of the workspace's state). */
+  async refreshCard(actionId: string): Promise<void> {
+    const action = await getAction(this.deps.db, actionId);
+    const run = action ? await getRun(this.deps.db, action.run_id) : undefined;
+    if (!action || !run) return;
+    await this.deps.outbox.updateCard(this.deps.db, run, action.id);
+    this.deps.outbox.wake();
   }
 
   /** Re-renders every undecided card of a workspace (after disable/enable, so they say so). */
   async refreshPendingCards(teamId: string): Promise<void> {
-    const rows = await this.deps.db.selectFrom('actions').select('id').where('team_id', '=', teamId).where('status', '=', 'pending').where('card_ts', 'is not', null).execute();
-    for (const r of rows) await this.refreshCard(r.id);
-  }
-
-  private retryLater(runId: string): void {
-    if (this.stopped) return;
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      void this.kick(runId);
-    }, this.deps.settings.cardRetryDelayMs);
-    t.unref();
-    this.timers.add(t);
+    const rows = await this.deps.db.selectFrom('actions').select(['id', 'run_id', 'team_id']).where('team_id', '=', teamId).where('status', '=', 'pending').execute();
+    await this.deps.db.transaction().execute(async (trx) => {
+      for (const r of rows) {
+        const run = await getRun(trx, r.run_id);
+        if (run) await this.deps.outbox.updateCard(trx, run, r.id);
+      }
+    });
+    this.deps.outbox.wake();
   }
 
   // ---- endings -----------------------------------------------------------------------------------
@@ -645,54 +593,68 @@ export class RunEngine {
     const content =
       'Outcome unknown: the app restarted while this action was being carried out, so it may or may not have happened. ' +
       'It will not be retried automatically; a person has been asked to check. Do not repeat it unless they confirm.';
-    const marked = await transitionAction(this.deps.db, action.id, ['dispatching'], {
-      status: 'outcome_unknown',
-      result_json: JSON.stringify({ content, is_error: true }),
-      updated_at: at,
-    });
-    if (!marked) return false;
-    await appendActivity(this.deps.db, { at, teamId: action.team_id, runId: action.run_id, actionId: action.id, actor: 'system', kind: 'action_outcome_unknown', detail: { tool: action.tool } });
     const desc = describeAction(this.deps.registry, action);
-    await this.safePost(action.run_id, `:warning: *Please check:* I can't tell whether "${desc.summary}" happened: the app restarted while it was in progress. I will not retry it automatically.`);
-    await this.refreshCard(action.id);
-    return true;
+    const marked = await this.deps.db.transaction().execute(async (trx) => {
+      const ok = await transitionAction(trx, action.id, ['dispatching'], {
+        status: 'outcome_unknown',
+        result_json: JSON.stringify({ content, is_error: true }),
+        updated_at: at,
+      });
+      if (!ok) return false;
+      await appendActivity(trx, { at, teamId: action.team_id, runId: action.run_id, actionId: action.id, actor: 'system', kind: 'action_outcome_unknown', detail: { tool: action.tool } });
+      const run = await getRun(trx, action.run_id);
+      if (run) {
+        await this.deps.outbox.line(trx, run, md`:warning: *Please check:* I can't tell whether "${desc.summary}" happened: the app restarted while it was in progress. I will not retry it automatically.`, PRIORITY.decision);
+        if (action.decided_by !== POLICY_ACTOR) await this.deps.outbox.updateCard(trx, run, action.id);
+      }
+      return true;
+    });
+    if (marked) this.deps.outbox.wake();
+    return marked;
   }
 
   private async stopForQueue(run: Run, actions: Action[]): Promise<void> {
     const at = this.now();
-    for (const a of actions.filter((x) => x.status === 'pending' || x.status === 'approved')) {
-      await transitionAction(this.deps.db, a.id, ['pending', 'approved'], {
-        status: 'cancelled',
-        decision_note: 'Not queued: approvals are not being cleared.',
-        result_json: JSON.stringify({ content: 'Not run: approvals are not being cleared.', is_error: true }),
-        updated_at: at,
-      });
-      await this.refreshCard(a.id);
-    }
+    await this.deps.db.transaction().execute(async (trx) => {
+      for (const a of actions.filter((x) => x.status === 'pending' || x.status === 'approved')) {
+        const closed = await transitionAction(trx, a.id, ['pending', 'approved'], {
+          status: 'cancelled',
+          decision_note: 'Not queued: approvals are not being cleared.',
+          result_json: JSON.stringify({ content: 'Not run: approvals are not being cleared.', is_error: true }),
+          updated_at: at,
+        });
+        if (closed) await this.deps.outbox.updateCard(trx, run, a.id);
+      }
+    });
     await this.stopRun(run, 'queue_full', "I've stopped because approvals aren't being cleared; tell me when you're ready.");
   }
 
   private async stopForCap(run: Run, check: Exclude<CapCheck, { ok: true }>): Promise<void> {
     const message = `${describeCapStop(check)} No further model call was made.`;
-    await this.endRun(run.id, 'stopped', 'cap_reached', message, false);
-    const fresh = await getRun(this.deps.db, run.id);
-    if (!fresh?.thread_ts) return;
-    await appendActivity(this.deps.db, { at: this.now(), teamId: run.team_id, runId: run.id, actor: 'system', kind: 'cap_reached', detail: { cap: check.cap, used: check.used, limit: check.limit } });
-    try {
-      await this.deps.surface.postCapStop(fresh, `:octagonal_sign: ${message}`, check.cap);
-    } catch (err) {
-      this.deps.logger.warn({ err: errorMessage(err), runId: run.id }, 'could not post the cap message');
-    }
+    await this.endRun(run.id, 'stopped', 'cap_reached', message, {
+      announce: 'capstop',
+      cap: check.cap,
+      activity: { kind: 'cap_reached', detail: { cap: check.cap, used: check.used, limit: check.limit } },
+    });
   }
 
   /**
    * "Raise cap and continue": the run's own limit goes up (run and turn caps: the requester or an admin;
    * daily caps: admins, who raise the workspace cap) and the run resumes from its last persisted step.
+   * `say` is the thread line announcing who resumed it, queued with the change.
    */
-  async resumeStopped(runId: string): Promise<boolean> {
-    const ok = await transitionRun(this.deps.db, runId, ['stopped', 'failed'], { status: 'running', error_code: null, error_message: null, finished_at: null, updated_at: this.now() });
+  async resumeStopped(runId: string, say?: Mrkdwn): Promise<boolean> {
+    const ok = await this.deps.db.transaction().execute(async (trx) => {
+      if (!(await transitionRun(trx, runId, ['stopped', 'failed'], { status: 'running', error_code: null, error_message: null, finished_at: null, updated_at: this.now() }))) return false;
+      const run = await getRun(trx, runId);
+      if (run) {
+        if (say) await this.deps.outbox.line(trx, run, say, PRIORITY.decision);
+        await this.deps.outbox.updateTaskMessage(trx, run, 'now');
+      }
+      return true;
+    });
     if (ok) {
-      await this.safeUpdateTaskMessage(runId);
+      this.deps.outbox.wake();
       void this.kick(runId);
     }
     return ok;
@@ -703,76 +665,75 @@ export class RunEngine {
   }
 
   async failRun(runId: string, code: string, message: string, opts: { tellThread?: boolean } = {}): Promise<void> {
-    await this.endRun(runId, 'failed', code, message, opts.tellThread ?? true);
+    await this.endRun(runId, 'failed', code, message, { announce: opts.tellThread === false ? 'none' : 'line' });
   }
-
-  private async endRun(runId: string, status: 'failed' | 'stopped', code: string, message: string, tellThread = true): Promise<void> {
-    const at = this.now();
-    const ended = await transitionRun(this.deps.db, runId, ACTIVE, { status, error_code: code, error_message: message, finished_at: at, updated_at: at });
-    if (!ended) return;
-    // Nothing of an ended run may still look decidable or count in the approval queue.
-    const open = await this.deps.db.selectFrom('actions').select('id').where('run_id', '=', runId).where('status', 'in', ['pending', 'approved']).execute();
-    for (const a of open) {
-      const closed = await transitionAction(this.deps.db, a.id, ['pending', 'approved'], {
-        status: 'cancelled',
-        decision_note: `The run ${status === 'failed' ? 'failed' : 'stopped'}: ${message}`,
-        result_json: JSON.stringify({ content: `Not run: the run ${status}.`, is_error: true }),
-        updated_at: at,
-      });
-      if (closed) void this.outbox(runId, () => this.refreshCard(a.id));
-    }
-    const run = await getRun(this.deps.db, runId);
-    if (!run) return;
-    await appendActivity(this.deps.db, { at, teamId: run.team_id, runId, actor: 'system', kind: status === 'failed' ? 'run_failed' : 'run_stopped', detail: { code, message } });
-    if (tellThread) await this.safePost(runId, `:${status === 'failed' ? 'x' : 'octagonal_sign'}: ${message}`);
-    await this.safeUpdateTaskMessage(runId);
-  }
-
-  // ---- Slack side effects that must never kill a run ---------------------------------------------
 
   /**
-   * A run's Slack side effects (thread lines, task-message updates) go through one ordered queue per run,
-   * so the thread reads in order while the run loop does not wait on Slack between turns.
+   * Ends a run: the status, the closing of its open cards, the activity row and the thread message that
+   * says so are one transaction, so a crash can delay that message but never lose it.
    */
-  private outbox(runId: string, fn: () => Promise<void>): Promise<void> {
-    const prev = this.outboxes.get(runId) ?? Promise.resolve();
-    const next = prev.then(fn).catch((err: unknown) => this.deps.logger.warn({ err: errorMessage(err), runId }, 'Slack update failed'));
-    this.outboxes.set(runId, next);
-    void next.finally(() => {
-      if (this.outboxes.get(runId) === next) this.outboxes.delete(runId);
-    });
-    return next;
-  }
-
-  /** Waits until earlier thread lines of the run are posted (a card must not overtake them). */
-  private flushOutbox(runId: string): Promise<void> {
-    return this.outboxes.get(runId) ?? Promise.resolve();
-  }
-
-  safePost(runId: string, text: string): Promise<void> {
-    return this.outbox(runId, async () => {
-      const run = await getRun(this.deps.db, runId);
-      if (!run?.thread_ts) return;
-      try {
-        await this.deps.surface.postInThread(run, text);
-      } catch (err) {
-        this.deps.logger.warn({ err: errorMessage(err), runId }, 'could not post progress in the thread');
+  private async endRun(
+    runId: string,
+    status: 'failed' | 'stopped',
+    code: string,
+    message: string,
+    opts: { announce?: 'line' | 'retry' | 'capstop' | 'none'; cap?: string; activity?: { kind: string; detail: Record<string, unknown> } } = {},
+  ): Promise<void> {
+    const at = this.now();
+    const { outbox } = this.deps;
+    const ended = await this.deps.db.transaction().execute(async (trx) => {
+      if (!(await transitionRun(trx, runId, ACTIVE, { status, error_code: code, error_message: message, finished_at: at, updated_at: at }))) return false;
+      const run = await getRun(trx, runId);
+      if (!run) return false;
+      // Nothing of an ended run may still look decidable or count in the approval queue.
+      const open = await trx.selectFrom('actions').select('id').where('run_id', '=', runId).where('status', 'in', ['pending', 'approved']).execute();
+      for (const a of open) {
+        const closed = await transitionAction(trx, a.id, ['pending', 'approved'], {
+          status: 'cancelled',
+          decision_note: `The run ${status === 'failed' ? 'failed' : 'stopped'}: ${message}`,
+          result_json: JSON.stringify({ content: `Not run: the run ${status}.`, is_error: true }),
+          updated_at: at,
+        });
+        if (closed) await outbox.updateCard(trx, run, a.id);
       }
+      await appendActivity(trx, { at, teamId: run.team_id, runId, actor: 'system', kind: status === 'failed' ? 'run_failed' : 'run_stopped', detail: { code, message } });
+      if (opts.activity) await appendActivity(trx, { at, teamId: run.team_id, runId, actor: 'system', kind: opts.activity.kind, detail: opts.activity.detail });
+      const icon = status === 'failed' ? ':x:' : ':octagonal_sign:';
+      const text = md`${trusted(icon)} ${message}`;
+      switch (opts.announce ?? 'line') {
+        case 'line':
+          await outbox.line(trx, run, text, PRIORITY.decision);
+          break;
+        case 'retry':
+          await outbox.retry(trx, run, text);
+          break;
+        case 'capstop':
+          await outbox.capStop(trx, run, text, opts.cap ?? 'run');
+          break;
+        case 'none':
+          break;
+      }
+      await outbox.updateTaskMessage(trx, run, 'now');
+      return true;
     });
+    if (ended) outbox.wake();
   }
 
-  safeUpdateTaskMessage(runId: string): Promise<void> {
-    return this.outbox(runId, () => this.updateTaskMessageNow(runId));
-  }
+  // ---- Slack messages outside a state change -----------------------------------------------------
 
-  private async updateTaskMessageNow(runId: string): Promise<void> {
+  /** A line in the run's thread (safe mrkdwn only). */
+  async announce(runId: string, text: Mrkdwn, priority: (typeof PRIORITY)[keyof typeof PRIORITY] = PRIORITY.normal): Promise<void> {
     const run = await getRun(this.deps.db, runId);
-    if (!run?.thread_ts) return;
-    try {
-      await this.deps.surface.updateTaskMessage(run, { queuePosition: this.slots.queuedPosition(run.team_id, run.id) });
-    } catch (err) {
-      this.deps.logger.warn({ err: errorMessage(err), runId }, 'could not update the task message');
-    }
+    if (!run) return;
+    await this.deps.outbox.line(this.deps.db, run, text, priority);
+    this.deps.outbox.wake();
+  }
+
+  async updateTaskMessage(runId: string, urgency: 'now' | 'soon' = 'now'): Promise<void> {
+    const run = await getRun(this.deps.db, runId);
+    if (!run) return;
+    await this.deps.outbox.updateTaskMessage(this.deps.db, run, urgency);
+    this.deps.outbox.wake();
   }
 
   private async mustGetRun(runId: string): Promise<Run> {
@@ -781,3 +742,12 @@ export class RunEngine {
     return run;
   }
 }
+
+/**
+ * Takes the run row's write lock at the start of a transaction that reads before it writes, so on
+ * PostgreSQL two deciders (a click resuming, the loop suspending) serialise on the run like on SQLite.
+ */
+export async function lockRun(trx: Db, runId: string, at: string): Promise<void> {
+  await trx.updateTable('runs').set({ updated_at: at }).where('id', '=', runId).execute();
+}
+

@@ -148,12 +148,6 @@ export class Scheduler implements ScheduleStore {
       extraContext: `This is a scheduled run (schedule ${s.id}, ${describeCron(s.cron, s.timezone)}).`,
     });
     await appendActivity(this.db, { at, teamId: s.team_id, runId: run.id, actor: 'system', kind: 'schedule_fired', detail: { scheduleId: s.id } });
-    try {
-      await this.engine.postTaskMessage(run.id);
-    } catch (err) {
-      await this.engine.failRun(run.id, 'slack_post_failed', `Could not post the task message: ${errorMessage(err)}`, { tellThread: false });
-      return run.id;
-    }
     void this.engine.kick(run.id);
     return run.id;
   }

@@ -37,26 +37,31 @@ export interface CardView {
   rememberable: boolean;
 }
 
-export interface ChatSurface {
-  /** Posts the task message in the run's channel; its thread is the task thread. */
-  postTaskMessage(run: Run): Promise<{ ts: string }>;
-  updateTaskMessage(run: Run, live?: { queuePosition?: number | undefined }): Promise<void>;
-  /** A line in the task thread (mrkdwn). */
-  postInThread(run: Run, text: string): Promise<void>;
-  /** An auto_notify notification in the thread, with an Undo button when `undoActionId` is given. */
-  postNotice(run: Run, text: string, undoActionId?: string): Promise<{ ts: string }>;
-  /** Replaces a notification (after Undo: the button is gone, the text says who undid it). */
-  updateNotice(run: Run, ts: string, text: string): Promise<void>;
-  postCard(card: CardView): Promise<CardLocation>;
-  /** The thread message of a run stopped by a cap, with "Raise cap and continue" and "Stop". */
-  postCapStop(run: Run, text: string, cap: string): Promise<void>;
-  /** A failed run's message with a Retry button (resumes from the last persisted step). */
-  postRetry(run: Run, text: string): Promise<void>;
-  /** A top-level message in a channel (digests); returns where it went. */
-  postToChannel(channel: string, text: string): Promise<CardLocation>;
-  /** A link to a message, when Slack gives one. */
-  permalink(channel: string, ts: string): Promise<string | undefined>;
-  updateCard(card: CardView, at: CardLocation): Promise<void>;
+/** A step the run took on its own, shown on the task message instead of as a thread line. */
+export interface ProgressItem {
+  ok: boolean;
+  /** The tool's own summary (untrusted: escaped when rendered). */
+  summary: string;
+}
+
+export interface TaskView {
+  run: Run;
+  /** Position in the workspace's queue of runs waiting for a slot, when queued. */
+  queuePosition: number | undefined;
+  /** Steps run without approval, oldest first (the last few are shown). */
+  progress: ProgressItem[];
+  progressTotal: number;
+  /** Undecided cards posted outside the task thread (the approvals channel), to link from the task. */
+  cardsElsewhere: Array<{ summary: string; channel: string; ts: string }>;
+}
+
+/**
+ * What the Slack layer renders when it delivers an outbox message: always read fresh from the database,
+ * so a message that waited behind a rate limit shows the latest state.
+ */
+export interface MessageViews {
+  task(runId: string): Promise<TaskView | undefined>;
+  card(actionId: string): Promise<CardView | undefined>;
 }
 
 /** Profile facts the agent needs about people (sender identity, admin checks). */

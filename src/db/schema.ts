@@ -168,6 +168,44 @@ export interface ProcessedEventsTable {
   at: string;
 }
 
+export type OutboxOp = 'post' | 'update';
+/**
+ * queued: waiting; sending: claimed by a deliverer; unknown: a post whose fate is unclear (5xx, timeout,
+ * crash) and must be looked up in Slack before it is sent again; sent / failed (permanent) / superseded
+ * (merged into another message, or its target is gone).
+ */
+export type OutboxStatus = 'queued' | 'sending' | 'unknown' | 'sent' | 'failed' | 'superseded';
+
+export interface SlackOutboxTable {
+  id: Generated<number>;
+  team_id: string;
+  run_id: string | null;
+  lane: string;
+  msg_key: string | null;
+  op: OutboxOp;
+  priority: number;
+  channel: string;
+  thread_key: string | null;
+  payload_json: string;
+  status: OutboxStatus;
+  attempts: number;
+  not_before: string;
+  claimed_by: string | null;
+  claimed_at: string | null;
+  sent_ts: string | null;
+  error: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface SlackMessagesTable {
+  msg_key: string;
+  team_id: string;
+  channel: string;
+  ts: string;
+  created_at: string;
+}
+
 export interface Database {
   runs: RunsTable;
   run_messages: RunMessagesTable;
@@ -178,6 +216,8 @@ export interface Database {
   schedules: SchedulesTable;
   model_calls: ModelCallsTable;
   processed_events: ProcessedEventsTable;
+  slack_outbox: SlackOutboxTable;
+  slack_messages: SlackMessagesTable;
 }
 
 export type Run = Selectable<RunsTable>;
@@ -189,3 +229,5 @@ export type NewAction = Insertable<ActionsTable>;
 export type ActivityRow = Selectable<ActivityTable>;
 export type WorkspaceState = Selectable<WorkspaceStateTable>;
 export type ModelCall = Selectable<ModelCallsTable>;
+
+export type OutboxRow = Selectable<SlackOutboxTable>;

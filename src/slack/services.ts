@@ -5,6 +5,15 @@ import type { RunEngine } from '../agent/engine.js';
 import type { TrustService } from '../agent/trust.js';
 import type { CapsService } from '../agent/capsService.js';
 import type { Scheduler } from '../agent/scheduler.js';
+import type { Mrkdwn } from '../text/mrkdwn.js';
+
+/** Slack writes listeners make outside the core's state changes; they go through the outbox too. */
+export interface SlackWrites {
+  /** Replaces a message the app posted (e.g. the one whose buttons were just used). */
+  replaceMessage(teamId: string, channel: string, ts: string, text: Mrkdwn, blocks?: Array<Record<string, unknown>>): Promise<void>;
+  /** A direct message to a user. */
+  dm(teamId: string, userId: string, text: Mrkdwn): Promise<void>;
+}
 
 /** What listeners may call: the core, never the database or the tools directly. */
 export interface SlackServices {
@@ -14,5 +23,6 @@ export interface SlackServices {
   trust: TrustService;
   caps: CapsService;
   scheduler: Scheduler;
+  writes: SlackWrites;
   logger: Logger;
 }

@@ -23,6 +23,7 @@ describe('daily digest of pending approvals', () => {
     now = new Date('2026-11-23T09:00:05Z');
     expect(await h.app.runDigests()).toEqual(['T_TEST']);
     expect(await h.app.runDigests()).toEqual([]); // already posted today
+    await h.app.slackDrained();
     const digest = h.slack.channelMessages('C0APPROVE').find((m) => m.text.includes('approvals are waiting'));
     expect(digest?.text).toContain("Send email to a@acme.com, subject 'Q2'");
     expect(digest?.text).toContain('1 approvals are waiting');

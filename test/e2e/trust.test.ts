@@ -194,7 +194,7 @@ describe('routing and queue thresholds', () => {
     const [card] = await h.waitForCards(1);
     expect(card!.channel).toBe('C_TASKS');
     const run = await h.onlyRun();
-    expect(h.threadTexts(run).join('\n')).toContain('not_in_channel');
+    await waitUntil(() => h.threadTexts(run).join('\n').includes('not_in_channel'), 'the fallback note');
   });
 
   it('warns on cards and status at the warn threshold; at the stop threshold the run ends and says why', async () => {

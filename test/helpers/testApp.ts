@@ -43,7 +43,12 @@ export interface Harness {
   run(runId: string): Promise<Run>;
   onlyRun(): Promise<Run>;
   waitForRun(predicate: (run: Run) => boolean, timeoutMs?: number): Promise<Run>;
+  /** The replies in the run's task thread (found by the task message even if `run` was read before it was posted). */
   threadTexts(run: Run): string[];
+  /** The run's task message as Slack shows it now. */
+  taskMessage(run: Run): FakeSlackMessage | undefined;
+  /** Waits until the Slack outbox has delivered everything queued. */
+  delivered(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -118,7 +123,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       botIdentity: { botId: 'B_BOT', botUserId: 'U_BOT' },
       disableJobs: true,
       ...opts.overrides,
-      engine: { cardRetryDelayMs: 50, ...opts.overrides?.engine },
+      engine: { ...opts.overrides?.engine },
+      outbox: { progressDelayMs: 30, ...opts.overrides?.outbox },
+      delivery: { backoffBaseMs: 50, backoffMaxMs: 400, pollMs: 200, ...opts.overrides?.delivery },
     });
   let app = await boot();
   let stopped = false;
@@ -248,7 +255,16 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       }, 'a run in the expected state', timeoutMs);
     },
     threadTexts(run) {
-      return run.thread_ts ? slack.threadReplies(run.channel_id, run.thread_ts).map((m) => m.text) : [];
+      const task = h.taskMessage(run);
+      return task ? slack.threadReplies(run.channel_id, task.ts).map((m) => m.text) : [];
+    },
+    taskMessage(run) {
+      if (run.thread_ts) return slack.message(run.channel_id, run.thread_ts);
+      // Read before the outbox posted it: the task message's fallback text names the run.
+      return slack.channelMessages(run.channel_id).find((m) => m.text.startsWith(`Task ${run.id} `));
+    },
+    delivered() {
+      return app.slackDrained();
     },
     async close() {
       if (!stopped) await app.stop();

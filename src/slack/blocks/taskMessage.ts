@@ -16,7 +16,7 @@ export function statusLabel(status: Run['status']): string {
 }
 
 /** The task message: its thread is where everything about the run happens. */
-export function renderTaskMessage(run: Run, queuePosition?: number): { text: string; blocks: Record<string, unknown>[] } {
+export function renderTaskMessage(run: Run, queuePosition?: number, extra: Record<string, unknown>[] = []): { text: string; blocks: Record<string, unknown>[] } {
   const task = truncate(run.task, 2500).text;
   const blocks = [
     section(`*Task* (run \`${run.id}\`)\n${escapeMrkdwn(task)}`),
@@ -37,6 +37,7 @@ export function renderTaskMessage(run: Run, queuePosition?: number): { text: str
     const list = subtasks.slice(0, 30).map((s) => `${s.done ? ':ballot_box_with_check:' : ':white_square:'} ${escapeMrkdwn(truncate(s.title, 200).text)}`);
     blocks.push(section([statusLine, ...list].filter(Boolean).join('\n')));
   }
+  blocks.push(...extra);
   if (run.error_message && (run.status === 'failed' || run.status === 'stopped' || run.status === 'cancelled')) {
     blocks.push(context(escapeMrkdwn(truncate(run.error_message, 500).text)));
   }

@@ -3,12 +3,13 @@ import { errorMessage, isAppError } from '../../../errors.js';
 import { renderResolved } from '../../blocks/runControls.js';
 import { blockActionSchema, teamOf } from '../../payloads.js';
 import type { SlackServices } from '../../services.js';
+import { trusted } from '../../../text/mrkdwn.js';
 
 type Kind = 'raise' | 'stop' | 'retry';
 
 /** Raise cap and continue / Stop / Retry on a run's thread message. */
 export function runControlAction(services: SlackServices, kind: Kind) {
-  return async ({ ack, body, respond, client }: SlackActionMiddlewareArgs<BlockButtonAction> & AllMiddlewareArgs): Promise<void> => {
+  return async ({ ack, body, respond }: SlackActionMiddlewareArgs<BlockButtonAction> & AllMiddlewareArgs): Promise<void> => {
     await ack();
     const parsed = blockActionSchema.safeParse(body);
     const runId = parsed.success ? parsed.data.actions[0]?.value : undefined;
@@ -30,7 +31,8 @@ export function runControlAction(services: SlackServices, kind: Kind) {
       const channel = parsed.data.container?.channel_id;
       const ts = parsed.data.container?.message_ts;
       const original = (body as { message?: { text?: string } }).message?.text ?? '';
-      if (channel && ts) await client.chat.update({ channel, ts, text: original, blocks: renderResolved(original, outcome) as never }).catch(() => undefined);
+      // Our own message's text comes back in the payload; it was safe mrkdwn when we posted it.
+      if (channel && ts) await services.writes.replaceMessage(team, channel, ts, trusted(original || outcome), renderResolved(original, outcome));
     } catch (err) {
       if (isAppError(err)) return void (await tell(`:no_entry: ${err.message}`));
       services.logger.error({ err: errorMessage(err), runId }, 'run control failed');

@@ -1,18 +1,13 @@
-import { errorMessage } from '../../../errors.js';
 import type { CommandContext } from './context.js';
 
-/** `/agent rerun <run-id> [extra context]`: a new run in this channel, linked to its parent. */
+/**
+ * `/agent rerun <run-id> [extra context]`: a new run in this channel, linked to its parent. The run (and
+ * its task message in the outbox) is stored before the command is acknowledged.
+ */
 export async function rerunCommand(ctx: CommandContext, runId: string, extra: string): Promise<void> {
   const { payload, services } = ctx;
   await services.control.assertCanStart(payload.team_id);
-  const run = await services.control.rerun(payload.team_id, runId, payload.user_id, payload.channel_id, extra);
+  const run = await services.control.rerun(payload.team_id, runId, payload.user_id, payload.channel_id, extra, payload.response_url);
   await ctx.ack(`Starting run \`${run.id}\` (a rerun of \`${runId}\`).`);
-  try {
-    await services.engine.postTaskMessage(run.id);
-  } catch (err) {
-    await services.engine.failRun(run.id, 'slack_post_failed', `Could not post the task message: ${errorMessage(err)}`, { tellThread: false });
-    await ctx.respond({ response_type: 'ephemeral', text: `:x: I could not post in this channel (${errorMessage(err)}). Invite me and try again.` }).catch(() => undefined);
-    return;
-  }
   void services.engine.kick(run.id);
 }

@@ -8,20 +8,26 @@ import type { SlackServices } from '../../services.js';
 /** The Reject modal was submitted: close it, then reject (which cancels the run). */
 export function rejectNoteSubmission(services: SlackServices) {
   return async ({ ack, body, client }: SlackViewMiddlewareArgs & AllMiddlewareArgs): Promise<void> => {
-    await ack();
     const parsed = viewSubmissionSchema.safeParse(body);
-    if (!parsed.success) return;
+    if (!parsed.success) return void (await ack());
     let actionId: string;
     try {
       actionId = rejectMetadataSchema.parse(JSON.parse(parsed.data.view.private_metadata)).actionId;
     } catch {
+      await ack();
       services.logger.warn('reject modal without usable metadata');
       return;
     }
     const note = parsed.data.view.state.values[REJECT_NOTE_BLOCK]?.[REJECT_NOTE_ACTION]?.value ?? null;
     const userId = parsed.data.user.id;
+    // The rejection is stored before the dialog closes: an acknowledged submission can never be lost.
+    const decided = services.approvals.reject({ actionId, userId, note });
+    await decided.then(
+      () => ack(),
+      () => ack(),
+    );
     try {
-      const decision = await services.approvals.reject({ actionId, userId, note });
+      const decision = await decided;
       if (decision.action.card_channel && (decision.outcome === 'already_decided' || decision.outcome === 'not_allowed')) {
         const text = decision.outcome === 'not_allowed' ? `:no_entry: ${decision.why} Nothing was changed.` : alreadyDecidedText(decision.action);
         // A card in the task thread gets its private answer in that thread, not in the channel.

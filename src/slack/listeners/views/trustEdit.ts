@@ -4,6 +4,7 @@ import { errorMessage } from '../../../errors.js';
 import { TRUST_MODES } from '../../../policy/catalog.js';
 import type { TrustMode } from '../../../db/schema.js';
 import type { SlackServices } from '../../services.js';
+import { md } from '../../../text/mrkdwn.js';
 
 const submissionSchema = z.looseObject({
   user: z.looseObject({ id: z.string() }),
@@ -45,6 +46,6 @@ export function trustEditSubmission(services: SlackServices) {
       }
     }
     const text = [changes.length ? `Trust levels updated:\n${changes.join('\n')}` : 'No trust level changed.', ...problems].join('\n');
-    await client.chat.postMessage({ channel: userId, text }).catch((err: unknown) => services.logger.warn({ err: errorMessage(err) }, 'could not confirm trust edit'));
+    await services.writes.dm(teamId, userId, md`${text}`).catch((err: unknown) => services.logger.warn({ err: errorMessage(err) }, 'could not confirm trust edit'));
   };
 }

@@ -1,0 +1,317 @@
+import { z } from 'zod';
+import type { Clock } from '../clock.js';
+import type { Db } from '../db/connection.js';
+import type { OutboxOp, Run } from '../db/schema.js';
+import type { Mrkdwn } from '../text/mrkdwn.js';
+
+/**
+ * What the agent asks to show in Slack. Stored as JSON in `slack_outbox` and rendered when it is sent, so
+ * a message that waited behind a rate limit shows the latest state, not the state when it was queued.
+ * Text fields are safe mrkdwn (built with `md`), except `final`, which is the model's own answer and is
+ * rendered by the Slack layer's answer formatter.
+ */
+export const outboxPayloadSchema = z.discriminatedUnion('kind', [
+  /** The task message; `responseUrl` lets the requester hear privately if it cannot be posted. */
+  z.object({ kind: z.literal('task'), runId: z.string(), responseUrl: z.string().optional() }),
+  z.object({ kind: z.literal('card'), actionId: z.string() }),
+  z.object({ kind: z.literal('line'), text: z.string() }),
+  z.object({ kind: z.literal('final'), text: z.string(), note: z.string().optional() }),
+  z.object({ kind: z.literal('notice'), text: z.string(), undoActionId: z.string().optional() }),
+  z.object({ kind: z.literal('retry'), text: z.string(), runId: z.string() }),
+  z.object({ kind: z.literal('capstop'), text: z.string(), runId: z.string(), cap: z.string() }),
+  /** Pre-rendered content (run-control resolutions, digests, DMs). */
+  z.object({ kind: z.literal('static'), text: z.string(), blocks: z.array(z.record(z.string(), z.unknown())).optional() }),
+]);
+export type OutboxPayload = z.infer<typeof outboxPayloadSchema>;
+
+/** Lower goes first when Slack's limits make messages wait. Progress never overtakes decisions. */
+export const PRIORITY = { decision: 0, normal: 1, progress: 2 } as const;
+export type Priority = (typeof PRIORITY)[keyof typeof PRIORITY];
+
+export const taskKey = (runId: string): string => `task:${runId}`;
+export const cardKey = (actionId: string): string => `card:${actionId}`;
+export const noticeKey = (actionId: string): string => `notice:${actionId}`;
+
+/** How soon a task-message update goes out: progress waits so several steps fold into one update. */
+export type Urgency = 'now' | 'soon';
+
+export interface OutboxSettings {
+  /** Delay of progress-only task-message updates (they are merged while they wait). */
+  progressDelayMs: number;
+}
+
+interface Enqueue {
+  teamId: string;
+  runId: string | null;
+  lane: string;
+  key: string | null;
+  op: OutboxOp;
+  priority: Priority;
+  channel: string;
+  threadKey: string | null;
+  payload: OutboxPayload;
+  delayMs?: number;
+}
+
+/**
+ * The agent's side of the Slack outbox: every method writes rows with the `db` it is given, so callers
+ * pass their transaction and the message commits (or not) with the state change it reports. Delivery is
+ * the Slack layer's job; `wake` tells it there is something new once the transaction has committed.
+ */
+export class Outbox {
+  private wakeHook: () => void = () => undefined;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly settings: OutboxSettings,
+  ) {}
+
+  /** The delivery loop registers itself here (composition root). */
+  onWake(hook: () => void): void {
+    this.wakeHook = hook;
+  }
+
+  wake(): void {
+    this.wakeHook();
+  }
+
+  private at(delayMs = 0): string {
+    return new Date(this.clock.now().getTime() + delayMs).toISOString();
+  }
+
+  private async insert(db: Db, e: Enqueue): Promise<void> {
+    const now = this.at();
+    await db
+      .insertInto('slack_outbox')
+      .values({
+        team_id: e.teamId,
+        run_id: e.runId,
+        lane: e.lane,
+        msg_key: e.key,
+        op: e.op,
+        priority: e.priority,
+        channel: e.channel,
+        thread_key: e.threadKey,
+        payload_json: JSON.stringify(e.payload),
+        status: 'queued',
+        attempts: 0,
+        not_before: this.at(e.delayMs ?? 0),
+        created_at: now,
+        updated_at: now,
+      })
+      .execute();
+  }
+
+  /**
+   * An update of a message that already has an update (or its post) waiting is folded into that row:
+   * only the latest state is ever sent. A row already being sent is left alone and a new one queued.
+   */
+  private async upsertUpdate(db: Db, e: Enqueue): Promise<void> {
+    const queued = await db
+      .selectFrom('slack_outbox')
+      .select(['id', 'op', 'not_before', 'priority'])
+      .where('msg_key', '=', e.key)
+      .where('status', '=', 'queued')
+      .orderBy('id', 'desc')
+      .executeTakeFirst();
+    if (queued) {
+      const due = this.at(e.delayMs ?? 0);
+      await db
+        .updateTable('slack_outbox')
+        .set({
+          // A post keeps its own payload kind (it renders the latest state anyway); text payloads are replaced.
+          ...(queued.op === 'update' || e.payload.kind === 'notice' || e.payload.kind === 'static' ? { payload_json: JSON.stringify(e.payload) } : {}),
+          not_before: due < queued.not_before ? due : queued.not_before,
+          priority: Math.min(queued.priority, e.priority),
+          updated_at: this.at(),
+        })
+        .where('id', '=', queued.id)
+        .where('status', '=', 'queued')
+        .execute();
+      return;
+    }
+    await this.insert(db, e);
+  }
+
+  private runLane(run: Pick<Run, 'id'>): string {
+    return `run:${run.id}`;
+  }
+
+  postTaskMessage(db: Db, run: Run, responseUrl?: string): Promise<void> {
+    return this.insert(db, {
+      teamId: run.team_id,
+      runId: run.id,
+      lane: this.runLane(run),
+      key: taskKey(run.id),
+      op: 'post',
+      priority: PRIORITY.decision,
+      channel: run.channel_id,
+      threadKey: null,
+      payload: { kind: 'task', runId: run.id, ...(responseUrl ? { responseUrl } : {}) },
+    });
+  }
+
+  /** Re-renders the task message; `soon` updates wait a little so that several steps fold into one. */
+  updateTaskMessage(db: Db, run: Pick<Run, 'id' | 'team_id' | 'channel_id'>, urgency: Urgency): Promise<void> {
+    return this.upsertUpdate(db, {
+      teamId: run.team_id,
+      runId: run.id,
+      lane: this.runLane(run),
+      key: taskKey(run.id),
+      op: 'update',
+      priority: urgency === 'now' ? PRIORITY.decision : PRIORITY.progress,
+      channel: run.channel_id,
+      threadKey: null,
+      payload: { kind: 'task', runId: run.id },
+      delayMs: urgency === 'now' ? 0 : this.settings.progressDelayMs,
+    });
+  }
+
+  /** A line in the task thread. */
+  line(db: Db, run: Pick<Run, 'id' | 'team_id' | 'channel_id'>, text: Mrkdwn, priority: Priority = PRIORITY.normal): Promise<void> {
+    return this.insert(db, {
+      teamId: run.team_id,
+      runId: run.id,
+      lane: this.runLane(run),
+      key: null,
+      op: 'post',
+      priority,
+      channel: run.channel_id,
+      threadKey: taskKey(run.id),
+      payload: { kind: 'line', text: text.value },
+    });
+  }
+
+  /** The run's answer: model text, formatted safely by the Slack layer. */
+  finalAnswer(db: Db, run: Run, text: string, note?: Mrkdwn): Promise<void> {
+    return this.insert(db, {
+      teamId: run.team_id,
+      runId: run.id,
+      lane: this.runLane(run),
+      key: null,
+      op: 'post',
+      priority: PRIORITY.decision,
+      channel: run.channel_id,
+      threadKey: taskKey(run.id),
+      payload: { kind: 'final', text, ...(note ? { note: note.value } : {}) },
+    });
+  }
+
+  /** An approval card: in `route` (the approvals channel) or, when undefined, the task thread. */
+  postCard(db: Db, run: Run, actionId: string, route: string | undefined): Promise<void> {
+    const elsewhere = route !== undefined && route !== run.channel_id;
+    return this.insert(db, {
+      teamId: run.team_id,
+      runId: run.id,
+      lane: this.runLane(run),
+      key: cardKey(actionId),
+      op: 'post',
+      priority: PRIORITY.decision,
+      channel: elsewhere ? route : run.channel_id,
+      threadKey: elsewhere ? null : taskKey(run.id),
+      payload: { kind: 'card', actionId },
+    });
+  }
+
+  /** Re-renders a card from the database (after a decision, a dispatch, a cancel). */
+  updateCard(db: Db, run: Pick<Run, 'id' | 'team_id' | 'channel_id'>, actionId: string): Promise<void> {
+    return this.upsertUpdate(db, {
+      teamId: run.team_id,
+      runId: run.id,
+      lane: this.runLane(run),
+      key: cardKey(actionId),
+      op: 'update',
+      priority: PRIORITY.decision,
+      channel: run.channel_id,
+      threadKey: null,
+      payload: { kind: 'card', actionId },
+    });
+  }
+
+  notice(db: Db, run: Run, actionId: string, text: Mrkdwn, undo: boolean): Promise<void> {
+    return this.insert(db, {
+      teamId: run.team_id,
+      runId: run.id,
+      lane: this.runLane(run),
+      key: noticeKey(actionId),
+      op: 'post',
+      priority: PRIORITY.normal,
+      channel: run.channel_id,
+      threadKey: taskKey(run.id),
+      payload: { kind: 'notice', text: text.value, ...(undo ? { undoActionId: actionId } : {}) },
+    });
+  }
+
+  updateNotice(db: Db, run: Run, actionId: string, text: Mrkdwn): Promise<void> {
+    return this.upsertUpdate(db, {
+      teamId: run.team_id,
+      runId: run.id,
+      lane: this.runLane(run),
+      key: noticeKey(actionId),
+      op: 'update',
+      priority: PRIORITY.decision,
+      channel: run.channel_id,
+      threadKey: null,
+      payload: { kind: 'notice', text: text.value },
+    });
+  }
+
+  /** A failed run's message with a Retry button. */
+  retry(db: Db, run: Pick<Run, 'id' | 'team_id' | 'channel_id'>, text: Mrkdwn): Promise<void> {
+    return this.insert(db, {
+      teamId: run.team_id,
+      runId: run.id,
+      lane: this.runLane(run),
+      key: null,
+      op: 'post',
+      priority: PRIORITY.decision,
+      channel: run.channel_id,
+      threadKey: taskKey(run.id),
+      payload: { kind: 'retry', text: text.value, runId: run.id },
+    });
+  }
+
+  capStop(db: Db, run: Pick<Run, 'id' | 'team_id' | 'channel_id'>, text: Mrkdwn, cap: string): Promise<void> {
+    return this.insert(db, {
+      teamId: run.team_id,
+      runId: run.id,
+      lane: this.runLane(run),
+      key: null,
+      op: 'post',
+      priority: PRIORITY.decision,
+      channel: run.channel_id,
+      threadKey: taskKey(run.id),
+      payload: { kind: 'capstop', text: text.value, runId: run.id, cap },
+    });
+  }
+
+  /** A top-level message in a channel, or a DM when `channel` is a user id. */
+  toChannel(db: Db, teamId: string, channel: string, text: Mrkdwn, blocks?: Array<Record<string, unknown>>): Promise<void> {
+    return this.insert(db, {
+      teamId,
+      runId: null,
+      lane: `chan:${channel}`,
+      key: null,
+      op: 'post',
+      priority: PRIORITY.normal,
+      channel,
+      threadKey: null,
+      payload: { kind: 'static', text: text.value, ...(blocks ? { blocks } : {}) },
+    });
+  }
+
+  /** Replaces a message the app posted outside the outbox's keys (e.g. the one a button was on). */
+  replaceMessage(db: Db, teamId: string, channel: string, ts: string, text: Mrkdwn, blocks?: Array<Record<string, unknown>>): Promise<void> {
+    return this.upsertUpdate(db, {
+      teamId,
+      runId: null,
+      lane: `chan:${channel}`,
+      key: `ts:${channel}:${ts}`,
+      op: 'update',
+      priority: PRIORITY.decision,
+      channel,
+      threadKey: null,
+      payload: { kind: 'static', text: text.value, ...(blocks ? { blocks } : {}) },
+    });
+  }
+}

@@ -1,0 +1,71 @@
+import type { Db } from '../db/connection.js';
+import { countPendingApprovals, getAction, listTurnActions } from '../db/repos/actions.js';
+import { listMessages } from '../db/repos/messages.js';
+import { getRun } from '../db/repos/runs.js';
+import { getWorkspace } from '../db/repos/workspace.js';
+import type { ToolRegistry } from '../tools/registry.js';
+import { buildCardView, describeAction, reasoningOf } from './cards.js';
+import { POLICY_ACTOR } from './dispatcher.js';
+import type { QueueThresholds } from './policyContext.js';
+import type { CardView, MessageViews, TaskView } from './surface.js';
+
+/** How many of a run's own steps the task message lists (the log has all of them). */
+const PROGRESS_SHOWN = 8;
+
+/** Tools whose effect is already visible elsewhere (a thread comment, the checklist): not listed twice. */
+const SELF_EVIDENT = new Set(['comment_on_task', 'create_subtask', 'set_task_status']);
+
+export interface ViewDeps {
+  db: Db;
+  registry: ToolRegistry;
+  queue: QueueThresholds;
+  queuePosition(teamId: string, runId: string): number | undefined;
+}
+
+/** Builds what Slack shows from the database, for the outbox to render at delivery time. */
+export class AgentViews implements MessageViews {
+  constructor(private readonly deps: ViewDeps) {}
+
+  async task(runId: string): Promise<TaskView | undefined> {
+    const { db, registry } = this.deps;
+    const run = await getRun(db, runId);
+    if (!run) return undefined;
+    const actions = await db.selectFrom('actions').selectAll().where('run_id', '=', runId).orderBy('message_seq').orderBy('block_index').execute();
+    const auto = actions.filter((a) => a.decided_by === POLICY_ACTOR && a.decision === 'run' && (a.status === 'succeeded' || a.status === 'failed') && !SELF_EVIDENT.has(a.tool));
+    const progress = auto.slice(-PROGRESS_SHOWN).map((a) => ({ ok: a.status === 'succeeded', summary: describeAction(registry, a).summary }));
+    const cardsElsewhere = actions
+      .filter((a) => a.status === 'pending' && a.card_channel && a.card_ts && a.card_channel !== run.channel_id)
+      .map((a) => ({ summary: describeAction(registry, a).summary, channel: a.card_channel as string, ts: a.card_ts as string }));
+    return { run, queuePosition: this.deps.queuePosition(run.team_id, run.id), progress, progressTotal: auto.length, cardsElsewhere };
+  }
+
+  async card(actionId: string): Promise<CardView | undefined> {
+    const { db, registry } = this.deps;
+    const action = await getAction(db, actionId);
+    if (!action) return undefined;
+    const run = await getRun(db, action.run_id);
+    if (!run) return undefined;
+    const turn = await listTurnActions(db, run.id, action.message_seq);
+    const message = (await listMessages(db, run.id)).find((m) => m.seq === action.message_seq);
+    const notices = action.status === 'pending' ? await this.pendingNotices(run.team_id) : [];
+    return buildCardView({ registry, run, action, turn, reasoning: message ? reasoningOf(message.content) : undefined, notices });
+  }
+
+  /** Warnings a card shows while it waits: a disabled or paused workspace, a long approval queue. */
+  async pendingNotices(teamId: string): Promise<string[]> {
+    const notices = await workspaceNotices(this.deps.db, teamId);
+    const pending = await countPendingApprovals(this.deps.db, teamId);
+    if (pending >= this.deps.queue.warnAt) {
+      notices.push(`The approval queue is long: ${pending} actions are waiting in this workspace (limit ${this.deps.queue.stopAt}).`);
+    }
+    return notices;
+  }
+}
+
+export async function workspaceNotices(db: Db, teamId: string): Promise<string[]> {
+  const workspace = await getWorkspace(db, teamId);
+  const notices: string[] = [];
+  if (workspace.disabled) notices.push(`The agent is disabled${workspace.disabledReason ? `: ${workspace.disabledReason}` : ''}. Decisions wait until an admin runs /agent enable.`);
+  if (workspace.paused) notices.push(`Automation is paused${workspace.pausedReason ? `: ${workspace.pausedReason}` : ''}. Every action needs approval.`);
+  return notices;
+}
