@@ -8,6 +8,9 @@
  * production, so a test fails here instead of in a customer's workspace.
  *
  * Where Slack is lenient but lenience would hide an app bug, the fake is stricter (documented inline).
+ *
+ * Slack's rate limits are opt-in (`rateLimits`, see fakeSlackRateLimits.ts); reading messages back
+ * (metadata, oldest/latest, cursors) follows fakeSlackHistory.ts.
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -113,7 +116,8 @@ export interface FakeSlackChannelState {
  * An injected failure for the next call(s) of a method. Without `afterEffect` the call has no effect.
  * With `afterEffect: true` the fake performs the call (stores the message, applies the update...) and
  * only then answers the HTTP error or drops the connection: Slack's "it's possible some aspect of the
- * operation succeeded" case, where a client that retries posts twice.
+ * operation succeeded" case, where a client that retries posts twice. An after-effect failure waits for
+ * the next call the rate limiter lets through and applies whatever that call's platform outcome.
  */
 export type FakeSlackFailure =
   | { error: string }
