@@ -8,16 +8,34 @@
  * production, so a test fails here instead of in a customer's workspace.
  *
  * Where Slack is lenient but lenience would hide an app bug, the fake is stricter (documented inline).
+ *
+ * Slack's rate limits are opt-in (`rateLimits`, see fakeSlackRateLimits.ts); reading messages back
+ * (metadata, oldest/latest, cursors) follows fakeSlackHistory.ts.
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { checkMetadata, readTimeline, timelinePage } from './fakeSlackHistory.js';
+import type { MessageMetadata } from './fakeSlackHistory.js';
+import { FakeSlackRateLimiter, resolveRateLimits } from './fakeSlackRateLimits.js';
+import type { FakeSlackRateLimitsOption } from './fakeSlackRateLimits.js';
+
+export { DEFAULT_RATE_LIMITS, SLACK_TIER_2, SLACK_TIER_3, SLACK_TIER_4 } from './fakeSlackRateLimits.js';
+export type { FakeSlackRateLimitConfig, FakeSlackRateLimitsOption } from './fakeSlackRateLimits.js';
+export type { MessageMetadata } from './fakeSlackHistory.js';
 
 export interface FakeSlackOptions {
   botToken?: string;
   teamId?: string;
   botUserId?: string;
   latencyMs?: number;
+  /**
+   * Slack's rate limits for this workspace: `false` (the default) answers everything at once, `true`
+   * enforces DEFAULT_RATE_LIMITS, an object overrides parts of them.
+   */
+  rateLimits?: FakeSlackRateLimitsOption;
+  /** The rate limiter's clock, in ms; tests pass their own to move time without sleeping. */
+  now?: () => number;
 }
 
 export interface FakeSlackCall {
@@ -28,6 +46,8 @@ export interface FakeSlackCall {
   /** Every attempt is recorded, failed ones too; these say how it was answered. */
   ok: boolean;
   error?: string;
+  /** Set when the fake performed the call's effect but then answered with a failure (`afterEffect`). */
+  performed?: true;
 }
 
 export interface FakeSlackMessage {
@@ -39,7 +59,7 @@ export interface FakeSlackMessage {
   bot_id?: string;
   text: string;
   blocks?: unknown[];
-  metadata?: unknown;
+  metadata?: MessageMetadata;
   reply_broadcast?: boolean;
   /** Earlier versions, oldest first, so a test can see what a card showed before it was updated. */
   history: Array<{ text: string; blocks?: unknown[]; at: number }>;
@@ -92,10 +112,30 @@ export interface FakeSlackChannelState {
   exists?: boolean;
 }
 
+/**
+ * An injected failure for the next call(s) of a method. Without `afterEffect` the call has no effect.
+ * With `afterEffect: true` the fake performs the call (stores the message, applies the update...) and
+ * only then answers the HTTP error or drops the connection: Slack's "it's possible some aspect of the
+ * operation succeeded" case, where a client that retries posts twice. An after-effect failure waits for
+ * the next call the rate limiter lets through and applies whatever that call's platform outcome.
+ */
 export type FakeSlackFailure =
   | { error: string }
   | { status: 429; retryAfter: number }
-  | { status: 500 | 502 | 503 | 504 };
+  | { status: 500 | 502 | 503 | 504; afterEffect?: boolean }
+  /** Destroys the socket without answering; the client sees a network error. */
+  | { drop: true; afterEffect?: boolean };
+
+export interface FakeSlackRateStats {
+  /** 429s answered, per method: the rate limiter's and injected ones. */
+  ratelimited: Record<string, number>;
+  ratelimitedTotal: number;
+  /** chat.postMessage 429s per (resolved) channel id. */
+  ratelimitedPostsByChannel: Record<string, number>;
+  /** Calls the method handler processed (passed auth and the limiter), whatever their platform outcome. */
+  accepted: Record<string, number>;
+  acceptedTotal: number;
+}
 
 export interface ResponseUrlContext {
   channel: string;
@@ -145,6 +185,12 @@ export interface FakeSlack {
 
   failNext(method: string, failure: FakeSlackFailure, times?: number): void;
   setLatency(ms: number): void;
+
+  /** A snapshot of the rate-limit counters since the start (or the last resetRateStats). */
+  rateStats(): FakeSlackRateStats;
+  resetRateStats(): void;
+  /** Switches the limits (same values as the `rateLimits` option); budgets start afresh. */
+  setRateLimits(rateLimits: FakeSlackRateLimitsOption): void;
   close(): Promise<void>;
 }
 
@@ -482,12 +528,11 @@ function parseArgs(contentType: string, raw: string): Json {
       try {
         args[k] = JSON.parse(v);
       } catch {
-        fail(k === 'blocks' ? 'invalid_blocks_format' : 'invalid_arguments', [
-          `[ERROR] ${k} is not valid JSON [json-pointer:/${k}]`,
-        ]);
+        const code = k === 'blocks' ? 'invalid_blocks_format' : k === 'metadata' ? 'invalid_metadata_format' : 'invalid_arguments';
+        fail(code, [`[ERROR] ${k} is not valid JSON [json-pointer:/${k}]`]);
       }
-    } else if (BOOLEAN_FIELDS.has(k) && (v === 'true' || v === 'false')) {
-      args[k] = v === 'true';
+    } else if (BOOLEAN_FIELDS.has(k) && (v === 'true' || v === 'false' || v === '1' || v === '0')) {
+      args[k] = v === 'true' || v === '1';
     }
   }
   return args;
@@ -514,6 +559,21 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
   const botId = 'B_BOT';
   const appId = 'A_APP';
   let latencyMs = opts.latencyMs ?? 0;
+  const now = opts.now ?? Date.now;
+  let limiter: FakeSlackRateLimiter | null = null;
+  const setRateLimits = (option: FakeSlackRateLimitsOption | undefined): void => {
+    const config = resolveRateLimits(option);
+    limiter = config ? new FakeSlackRateLimiter(config, now) : null;
+  };
+  setRateLimits(opts.rateLimits);
+  const emptyStats = (): FakeSlackRateStats => ({
+    ratelimited: {},
+    ratelimitedTotal: 0,
+    ratelimitedPostsByChannel: {},
+    accepted: {},
+    acceptedTotal: 0,
+  });
+  let stats = emptyStats();
 
   const calls: FakeSlackCall[] = [];
   const waiters = new Set<() => void>();
@@ -574,7 +634,8 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
     return m && !m.deleted ? m : undefined;
   };
 
-  const messageJson = (m: FakeSlackMessage): Json => ({
+  /** Slack returns metadata from conversations.history/replies only when asked (`include_all_metadata`). */
+  const messageJson = (m: FakeSlackMessage, withMetadata = true): Json => ({
     type: 'message',
     ...(m.bot_id ? { bot_id: m.bot_id, app_id: appId } : {}),
     text: m.text,
@@ -583,7 +644,7 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
     team: teamId,
     ...(m.blocks ? { blocks: m.blocks } : {}),
     ...(m.thread_ts ? { thread_ts: m.thread_ts, parent_user_id: findMessage(m.channel, m.thread_ts)?.user } : {}),
-    ...(m.metadata ? { metadata: m.metadata } : {}),
+    ...(m.metadata && withMetadata ? { metadata: m.metadata } : {}),
   });
 
   const storeMessage = (m: Omit<FakeSlackMessage, 'ts' | 'history' | 'deleted'>): FakeSlackMessage => {
@@ -603,10 +664,21 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
     return parent.thread_ts ?? parent.ts;
   };
 
+  /** Slack answers warnings with ok:true and says why in response_metadata. */
+  const withWarning = (result: Result, warning: string | undefined): Result =>
+    warning
+      ? {
+          ...result,
+          warning,
+          response_metadata: { warnings: [warning], messages: [`[WARN] ${warning}: the metadata was not stored`] },
+        }
+      : result;
+
   const postMessage = (args: Json): Result => {
     const channel = requireChannelArg(args);
     requirePostable(channel);
     validateMessageContent(args, true);
+    const meta = checkMetadata(args.metadata, fail);
     const threadTs = resolveThread(channel, str(args, 'thread_ts'));
     const msg = storeMessage({
       channel,
@@ -615,13 +687,15 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
       text: typeof args.text === 'string' ? args.text : '',
       ...(Array.isArray(args.blocks) ? { blocks: args.blocks } : {}),
       ...(threadTs ? { thread_ts: threadTs } : {}),
-      ...(args.metadata !== undefined ? { metadata: args.metadata } : {}),
+      ...(meta && 'metadata' in meta ? { metadata: meta.metadata } : {}),
       ...(args.reply_broadcast === true ? { reply_broadcast: true } : {}),
     });
-    return { ok: true, channel, ts: msg.ts, message: messageJson(msg) };
+    const warning = meta && 'ignoredWarning' in meta ? meta.ignoredWarning : undefined;
+    return withWarning({ ok: true, channel, ts: msg.ts, message: messageJson(msg) }, warning);
   };
 
-  const updateMessage = (msg: FakeSlackMessage, args: Json): void => {
+  /** Metadata is left as it was when the update carries none (or carries one Slack ignores). */
+  const updateMessage = (msg: FakeSlackMessage, args: Json, metadata?: MessageMetadata): void => {
     msg.history.push({ text: msg.text, ...(msg.blocks ? { blocks: msg.blocks } : {}), at: Date.now() });
     if (typeof args.text === 'string') msg.text = args.text;
     // Slack keeps the previous blocks when `blocks` is omitted; an empty array removes them.
@@ -629,7 +703,7 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
       if (args.blocks.length === 0) delete msg.blocks;
       else msg.blocks = args.blocks;
     }
-    if (args.metadata !== undefined) msg.metadata = args.metadata;
+    if (metadata) msg.metadata = metadata;
   };
 
   const userJson = (u: FakeSlackUser): Json => ({
@@ -756,8 +830,10 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
       if (msg.user !== botUserId) fail('cant_update_message');
       if (channelState(channel).is_archived) fail('is_archived');
       validateMessageContent(args, false);
-      updateMessage(msg, args);
-      return { ok: true, channel, ts, text: msg.text, message: messageJson(msg) };
+      const meta = checkMetadata(args.metadata, fail);
+      updateMessage(msg, args, meta && 'metadata' in meta ? meta.metadata : undefined);
+      const warning = meta && 'ignoredWarning' in meta ? meta.ignoredWarning : undefined;
+      return withWarning({ ok: true, channel, ts, text: msg.text, message: messageJson(msg) }, warning);
     },
 
     'chat.delete': (args) => {
@@ -816,8 +892,17 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
     'conversations.history': (args) => {
       const channel = requireChannelArg(args);
       if (!channelState(channel).is_member) fail('not_in_channel');
-      const list = topLevel(channel).reverse().map(messageJson);
-      return { ok: true, messages: list, has_more: false, response_metadata: { next_cursor: '' } };
+      const timeline = readTimeline(args, { defaultLimit: 100, maxLimit: 999 }, fail);
+      // Newest first, paging backwards from `latest`; the fake does the same when only `oldest` is given.
+      const page = timelinePage(topLevel(channel), 'newest_first', timeline);
+      const withMetadata = args.include_all_metadata === true;
+      return {
+        ok: true,
+        messages: page.items.map((m) => messageJson(m, withMetadata)),
+        has_more: page.hasMore,
+        pin_count: 0,
+        response_metadata: { next_cursor: page.nextCursor },
+      };
     },
 
     'conversations.replies': (args) => {
@@ -827,8 +912,16 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
       if (!parent) fail('thread_not_found');
       const root = parent.thread_ts ?? parent.ts;
       const rootMsg = findMessage(channel, root);
-      const list = [...(rootMsg ? [rootMsg] : []), ...replies(channel, root)].map(messageJson);
-      return { ok: true, messages: list, has_more: false, response_metadata: { next_cursor: '' } };
+      const timeline = readTimeline(args, { defaultLimit: 1000, maxLimit: 1000 }, fail);
+      // The parent leads the first page whatever oldest/latest say; replies follow oldest first.
+      const page = timelinePage(replies(channel, root), 'oldest_first', timeline, rootMsg);
+      const withMetadata = args.include_all_metadata === true;
+      return {
+        ok: true,
+        messages: page.items.map((m) => messageJson(m, withMetadata)),
+        has_more: page.hasMore,
+        response_metadata: { next_cursor: page.nextCursor },
+      };
     },
 
     'users.info': (args) => {
@@ -895,18 +988,52 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
       .sort((a, b) => a.ts.localeCompare(b.ts));
   }
 
-  const record = (method: string, args: Json, ok: boolean, error?: string): void => {
-    calls.push({ method, args, at: Date.now(), ok, ...(error ? { error } : {}) });
+  const record = (method: string, args: Json, ok: boolean, error?: string, performed = false): void => {
+    calls.push({ method, args, at: Date.now(), ok, ...(error ? { error } : {}), ...(performed ? { performed } : {}) });
     for (const w of [...waiters]) w();
   };
 
-  const takeFailure = (method: string): FakeSlackFailure | undefined => {
+  const isAfterEffect = (f: FakeSlackFailure): boolean => 'afterEffect' in f && f.afterEffect === true;
+
+  /**
+   * Takes the next injected failure of the given kind. Failures fire in the order they were queued: a
+   * pending after-effect failure waits for a call the limiter lets through, a pending before-effect one
+   * answers the very next call.
+   */
+  const takeFailure = (method: string, afterEffect: boolean): FakeSlackFailure | undefined => {
     const queue = failures.get(method);
     const head = queue?.[0];
-    if (!queue || !head) return undefined;
+    if (!queue || !head || isAfterEffect(head.failure) !== afterEffect) return undefined;
     head.remaining -= 1;
     if (head.remaining <= 0) queue.shift();
     return head.failure;
+  };
+
+  const count = (table: Record<string, number>, key: string): void => {
+    table[key] = (table[key] ?? 0) + 1;
+  };
+
+  const rateLimited = (method: string, args: Json, retryAfter: number): ApiAnswer => {
+    count(stats.ratelimited, method);
+    stats.ratelimitedTotal += 1;
+    if (method === 'chat.postMessage') count(stats.ratelimitedPostsByChannel, resolveChannel(str(args, 'channel') ?? ''));
+    record(method, args, false, 'ratelimited');
+    return { status: 429, body: { ok: false, error: 'ratelimited' }, headers: { 'retry-after': String(retryAfter) } };
+  };
+
+  /** The answer to a call whose outcome the injected failure hides from the client. */
+  const failedAnswer = (
+    method: string,
+    args: Json,
+    failure: Exclude<FakeSlackFailure, { error: string } | { status: 429 }>,
+    performed: boolean,
+  ): ApiAnswer => {
+    if ('drop' in failure) {
+      record(method, args, false, 'connection_dropped', performed);
+      return { status: 0, body: {}, headers: {}, drop: true };
+    }
+    record(method, args, false, `http_${failure.status}`, performed);
+    return { status: failure.status, body: { ok: false, error: 'fatal_error' }, headers: {} };
   };
 
   const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
@@ -918,6 +1045,8 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
     status: number;
     body: Json;
     headers: Record<string, string>;
+    /** Destroy the connection instead of answering. */
+    drop?: true;
   }
 
   const handleApi = (
@@ -946,39 +1075,47 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
       record(method, args, false, 'invalid_auth');
       return { status: 200, body: { ok: false, error: 'invalid_auth' }, headers: {} };
     }
-    const injected = takeFailure(method);
+    const injected = takeFailure(method, false);
     if (injected) {
       if ('error' in injected) {
         record(method, args, false, injected.error);
         return { status: 200, body: { ok: false, error: injected.error }, headers: {} };
       }
-      if (injected.status === 429) {
-        record(method, args, false, 'ratelimited');
-        return {
-          status: 429,
-          body: { ok: false, error: 'ratelimited' },
-          headers: { 'retry-after': String(injected.retryAfter) },
-        };
-      }
-      record(method, args, false, `http_${injected.status}`);
-      return { status: injected.status, body: { ok: false, error: 'fatal_error' }, headers: {} };
+      if ('status' in injected && injected.status === 429) return rateLimited(method, args, injected.retryAfter);
+      return failedAnswer(method, args, injected, false);
     }
     const handler = handlers[method];
     if (!handler) {
       record(method, args, false, 'unknown_method');
       return { status: 200, body: { ok: false, error: 'unknown_method' }, headers: {} };
     }
+    if (limiter) {
+      const channel = method === 'chat.postMessage' ? resolveChannel(str(args, 'channel') ?? '') : undefined;
+      const decision = limiter.admit(method, channel);
+      if (!decision.allowed) return rateLimited(method, args, decision.retryAfterSec);
+    }
+    count(stats.accepted, method);
+    stats.acceptedTotal += 1;
+    let answer: ApiAnswer;
+    let ok = true;
+    let code: string | undefined;
     try {
-      const result = handler(args);
-      record(method, args, true);
-      return { status: 200, body: result, headers: {} };
+      answer = { status: 200, body: handler(args), headers: {} };
     } catch (err) {
       if (!(err instanceof SlackFail)) throw err;
-      record(method, args, false, err.code);
+      ok = false;
+      code = err.code;
       const body: Json = { ok: false, error: err.code };
       if (err.details.length > 0) body.response_metadata = { messages: err.details };
-      return { status: 200, body, headers: {} };
+      answer = { status: 200, body, headers: {} };
     }
+    const after = takeFailure(method, true);
+    // Narrowed by construction: only HTTP and drop failures can be after-effect ones.
+    if (after && !('error' in after) && !('status' in after && after.status === 429)) {
+      return failedAnswer(method, args, after, ok);
+    }
+    record(method, args, ok, code);
+    return answer;
   };
 
   /** response_url: JSON body, like Bolt's respond() sends. Answers `ok` the way hooks.slack.com does. */
@@ -1010,7 +1147,8 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
       } else if (payload.replace_original === true) {
         if (!original) fail('message_not_found');
         validateMessageContent(payload, true);
-        updateMessage(original, payload);
+        const meta = checkMetadata(payload.metadata, fail);
+        updateMessage(original, payload, meta && 'metadata' in meta ? meta.metadata : undefined);
       } else if (payload.response_type === 'in_channel') {
         postMessage({ ...payload, channel: ctx.channel });
       } else {
@@ -1044,7 +1182,8 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
         const responseMatch = path.match(/^\/response\/([A-Za-z0-9_]+)$/);
         if (req.method === 'POST' && apiMatch?.[1]) {
           const out = handleApi(apiMatch[1], req.headers['content-type'] ?? '', raw, req.headers.authorization);
-          send(res, out.status, out.body, out.headers);
+          if (out.drop) req.socket.destroy();
+          else send(res, out.status, out.body, out.headers);
         } else if (req.method === 'POST' && responseMatch?.[1]) {
           const out = handleResponseUrl(responseMatch[1], raw);
           send(res, out.status, out.body);
@@ -1153,6 +1292,18 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
     setLatency: (ms) => {
       latencyMs = ms;
     },
+
+    rateStats: () => ({
+      ratelimited: { ...stats.ratelimited },
+      ratelimitedTotal: stats.ratelimitedTotal,
+      ratelimitedPostsByChannel: { ...stats.ratelimitedPostsByChannel },
+      accepted: { ...stats.accepted },
+      acceptedTotal: stats.acceptedTotal,
+    }),
+    resetRateStats: () => {
+      stats = emptyStats();
+    },
+    setRateLimits,
     close: async () => {
       waiters.clear();
       server.closeAllConnections();
