@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import type { Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import { WebClient, type RetryOptions } from '@slack/web-api';
 import type { Logger } from 'pino';
@@ -21,6 +20,7 @@ import { AppError, errorMessage, isAppError } from './errors.js';
 import { randomIds, type IdGenerator } from './ids.js';
 import { createLogger } from './logger.js';
 import { createSlackApp, webClientOptions } from './slack/app.js';
+import type { ReconnectPolicy } from './slack/socketConnection.js';
 import { SlackSurface } from './slack/surface.js';
 import { SlackGroupDirectory, SlackUserDirectory } from './slack/users.js';
 import { TrustService } from './agent/trust.js';
@@ -48,6 +48,8 @@ export interface AppOverrides {
   engine?: Partial<EngineSettings>;
   /** Tests drive jobs directly instead of waiting for the clock. */
   disableJobs?: boolean;
+  /** Socket Mode reconnect backoff (tests shorten it). */
+  socketReconnect?: Partial<ReconnectPolicy>;
 }
 
 export interface RunningApp {
@@ -162,6 +164,8 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       appToken: config.slack.appToken,
       apiUrl: config.slack.apiUrl,
       port: config.slack.port,
+      clock,
+      ...(overrides.socketReconnect ? { reconnect: overrides.socketReconnect } : {}),
       logger,
       retryConfig: slackRetryConfig,
       isReady: () => ready,
@@ -172,16 +176,15 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
 
   // Recover before accepting requests: a click must never race the marking of interrupted dispatches.
   const recovered = await engine.recover();
-  const started = (config.slack.appToken ? await app.start() : await app.start(config.slack.port)) as unknown;
-  const address = (started as Server | undefined)?.address?.();
-  const port = address && typeof address === 'object' ? address.port : undefined;
+  // Socket Mode: resolves after the first connection attempt; a failed one is retried in the background.
+  const port = await app.start();
 
   const digestDeps = { db, clock, logger, surface, registry, queue, cardRoute: (teamId: string) => trust.routeFor(teamId) };
   const digestJob = overrides.disableJobs ? undefined : scheduleDigest(() => runDigests(digestDeps), logger);
   const schedulesJob = overrides.disableJobs ? undefined : scheduleRunsJob(() => scheduler.tick(), logger);
 
   ready = true;
-  logger.info({ port, mode: config.slack.appToken ? 'socket' : 'http', resumed: recovered.resumed.length, outcomeUnknown: recovered.outcomeUnknown.length }, 'agent app ready');
+  logger.info({ port, mode: app.socket ? 'socket' : 'http', ...(app.socket ? { socket: app.socket.state } : {}), resumed: recovered.resumed.length, outcomeUnknown: recovered.outcomeUnknown.length }, 'agent app ready');
 
   return {
     port,
