@@ -29,9 +29,11 @@ export interface ReconnectPolicy {
    * (apps.connections.open is Tier 1).
    */
   stableAfterMs: number;
+  /** A WebSocket that opened but got no hello from Slack within this time is abandoned and retried. */
+  helloTimeoutMs: number;
 }
 
-export const DEFAULT_RECONNECT: ReconnectPolicy = { initialDelayMs: 1000, maxDelayMs: 30_000, stableAfterMs: 60_000 };
+export const DEFAULT_RECONNECT: ReconnectPolicy = { initialDelayMs: 1000, maxDelayMs: 30_000, stableAfterMs: 60_000, helloTimeoutMs: 30_000 };
 
 /** Platform errors that mean the app-level token itself is refused: retrying cannot fix them at startup. */
 const TOKEN_REFUSED = new Set([
@@ -93,6 +95,7 @@ export class SocketConnection {
   private connectedAt: number | undefined;
   private lastReason: string | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private helloTimer: NodeJS.Timeout | undefined;
   private stopping = false;
   private readonly policy: ReconnectPolicy;
 
@@ -107,6 +110,8 @@ export class SocketConnection {
     },
   ) {
     this.policy = { ...DEFAULT_RECONNECT, ...opts.reconnect };
+    // 'authenticated': apps.connections.open gave a URL and the WebSocket is about to open.
+    link.on('authenticated', () => this.armHelloTimer());
     link.on('connected', () => this.onConnected());
     link.on('disconnected', () => this.onDisconnected());
     link.on('ws_message', (data: unknown) => this.onMessage(data));
@@ -140,6 +145,7 @@ export class SocketConnection {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.current = 'stopped';
+    clearTimeout(this.helloTimer);
     await this.link.disconnect();
   }
 
@@ -155,6 +161,7 @@ export class SocketConnection {
       if (this.stopping) await this.link.disconnect();
       return undefined;
     } catch (err) {
+      clearTimeout(this.helloTimer);
       if (this.stopping) return undefined;
       const code = platformError(err);
       if (first && code && TOKEN_REFUSED.has(code)) return code;
@@ -185,7 +192,18 @@ export class SocketConnection {
     }, delayMs);
   }
 
+  private armHelloTimer(): void {
+    clearTimeout(this.helloTimer);
+    this.helloTimer = setTimeout(() => {
+      if (this.current !== 'connecting' || this.stopping) return;
+      this.opts.logger.warn({ url: this.opts.openUrl, helloTimeoutMs: this.policy.helloTimeoutMs }, 'Socket Mode: Slack sent no hello; abandoning this WebSocket');
+      // Closing makes the pending attempt reject, which schedules the retry.
+      void this.link.disconnect();
+    }, this.policy.helloTimeoutMs);
+  }
+
   private onConnected(): void {
+    clearTimeout(this.helloTimer);
     this.current = 'connected';
     this.connectedAt = this.opts.clock.now().getTime();
     this.lastReason = undefined;

@@ -116,14 +116,117 @@ describe('Socket Mode end to end', () => {
     expect(messages).toContain('Socket Mode: connected');
     expect(messages).toContain('Socket Mode: Slack asked to reconnect');
     expect(messages).toContain('Socket Mode: disconnected; reconnecting');
-    expect(socketLines.filter((l) => l['msg'] === 'Socket Mode: reconnect failed; retrying').map((l) => l['err'])).toEqual([
-      `${openUrl} answered HTTP 503`,
-      `${openUrl} answered HTTP 503`,
+    // Backoff: the refreshed link had lived less than stableAfterMs, so each step doubles from 20 ms.
+    expect(socketLines.find((l) => l['msg'] === 'Socket Mode: disconnected; reconnecting')).toMatchObject({ reason: 'refresh_requested', retryInMs: 20 });
+    const failed = socketLines.filter((l) => l['msg'] === 'Socket Mode: reconnect failed; retrying');
+    expect(failed.map((l) => [l['err'], l['retryInMs']])).toEqual([
+      [`${openUrl} answered HTTP 503`, 40],
+      [`${openUrl} answered HTTP 503`, 80],
     ]);
     expect(socketLines.every((l) => l['url'] === openUrl)).toBe(true);
     const all = JSON.stringify(log.lines);
     expect(all).not.toContain(APP_TOKEN);
     expect(all).not.toContain('xoxb-test');
     expect(all).not.toContain('ticket=');
+  });
+
+  it('keeps retrying when the very first connect fails, answering 503 and naming the URL in the log, then serves once Slack answers', async () => {
+    const log = capturedLogger();
+    h = await startHarness({ socketMode: true, overrides: { logger: log.logger } });
+    const socket = h.socket!;
+    await h.stopApp();
+
+    // A restart while apps.connections.open answers ok:false, then 503, then a link that waits for hello.
+    socket.hold();
+    h.slack.failNext('apps.connections.open', { error: 'internal_error' });
+    h.slack.failNext('apps.connections.open', { status: 503 });
+    log.lines.length = 0;
+    await h.restart();
+
+    const openUrl = `${h.slack.url}apps.connections.open`;
+    const startup = log.lines.find((l) => String(l['msg']).startsWith('Socket Mode: could not connect to Slack at startup'));
+    expect(startup).toMatchObject({ level: 50, url: openUrl, err: `${openUrl} answered ok:false (internal_error)` });
+    const down = await health(h);
+    expect(down.status).toBe(503);
+    expect(down.body.ok).toBe(false);
+    expect(['reconnecting', 'connecting']).toContain(down.body.socket);
+
+    await waitUntil(() => socket.held() === 1, 'the link to be waiting for hello');
+    expect(await health(h)).toEqual({ status: 503, body: { ok: false, ready: true, socket: 'connecting' } });
+    socket.release();
+    await healthBecomes(h, 200);
+    expect(h.slack.calls.filter((c) => c.method === 'apps.connections.open').map((c) => c.error ?? 'ok')).toEqual(['ok', 'internal_error', 'http_503', 'ok']);
+
+    // And it serves: a run that needs no approval answers in its thread.
+    h.claude.enqueue(textReply('Revenue grew 12% in Q2.'));
+    expect((await h.command('run what was Q2 revenue?')).status).toBe(200);
+    const run = await h.waitForRun((r) => r.status === 'completed');
+    await waitUntil(() => h!.threadTexts(run).some((t) => t.includes('Revenue grew 12% in Q2.')), 'the answer in the thread');
+    expect(unhandled).toEqual([]);
+  });
+
+  it('stops startup with a clear message when Slack refuses the app token', async () => {
+    h = await startHarness({ socketMode: true });
+    await h.stopApp();
+    h.env['SLACK_APP_TOKEN'] = 'xapp-1-revoked';
+    await expect(h.restart()).rejects.toThrow(
+      `Cannot start: Slack did not accept SLACK_APP_TOKEN at ${h.slack.url}apps.connections.open (invalid_auth)`,
+    );
+    expect(h.slack.calls.filter((c) => c.method === 'apps.connections.open').map((c) => c.error ?? 'ok')).toEqual(['ok', 'invalid_auth']);
+  });
+
+  it('reconnects after a warning, a lost network and Slack turning Socket Mode off and on, each on a fresh URL', async () => {
+    const log = capturedLogger();
+    h = await startHarness({ socketMode: true, overrides: { logger: log.logger } });
+    const socket = h.socket!;
+    await socket.waitForConnection(1);
+
+    // Slack may warn ~10 s before a refresh; the client reconnects right away.
+    socket.disconnect('warning');
+    await socket.waitForConnection(2);
+    await healthBecomes(h, 200);
+
+    socket.drop();
+    await socket.waitForConnection(3);
+    await healthBecomes(h, 200);
+
+    socket.disconnect('link_disabled', { close: true });
+    await socket.waitForConnection(4);
+    await healthBecomes(h, 200);
+
+    expect(h.slack.callsTo('apps.connections.open')).toHaveLength(4);
+    expect(socket.connections.slice(0, 3).every((c) => c.closed)).toBe(true);
+    expect(socket.refused).toBe(0);
+    expect(socket.protocolErrors).toEqual([]);
+    const drops = log.lines.filter((l) => String(l['msg']).includes('reconnecting') || String(l['msg']).includes('turned Socket Mode off'));
+    expect(drops.map((l) => l['reason'])).toEqual(['warning', 'connection lost', 'link_disabled']);
+    expect(drops[2]).toMatchObject({ level: 50, msg: 'Socket Mode: Slack turned Socket Mode off for this app; turn it back on in the app settings (retrying)' });
+
+    // Still serving on the fourth link.
+    h.claude.enqueue(textReply('Done.'));
+    expect((await h.command('run say done')).status).toBe(200);
+    await h.waitForRun((r) => r.status === 'completed');
+    expect(unhandled).toEqual([]);
+  });
+
+  it('abandons a WebSocket on which Slack never says hello, and connects on a fresh URL', async () => {
+    const log = capturedLogger();
+    h = await startHarness({
+      socketMode: true,
+      overrides: { logger: log.logger, socketReconnect: { initialDelayMs: 20, maxDelayMs: 200, helloTimeoutMs: 300 } },
+    });
+    const socket = h.socket!;
+    socket.hold();
+    socket.disconnect('refresh_requested', { close: true });
+
+    await waitUntil(() => log.lines.find((l) => l['msg'] === 'Socket Mode: Slack sent no hello; abandoning this WebSocket'), 'the hello timeout');
+    await waitUntil(() => log.lines.find((l) => l['err'] === 'the WebSocket closed before Slack said hello'), 'the abandoned attempt to be logged');
+    await h.slack.waitForCount('apps.connections.open', 3);
+    expect((await health(h)).status).toBe(503);
+
+    socket.release();
+    await healthBecomes(h, 200);
+    expect(socket.refused).toBe(0);
+    expect(unhandled).toEqual([]);
   });
 });
