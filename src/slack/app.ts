@@ -87,7 +87,8 @@ export function createSlackApp(opts: SlackAppOptions, services: SlackServices): 
         // Reconnects are driven by SocketConnection (see there why the client's own loop is off).
         autoReconnectEnabled: false,
         // The socket client's own WebClient (it calls apps.connections.open with the app token) takes its
-        // options from here: without them it ignores SLACK_API_URL and always calls slack.com.
+        // options from here: without them it ignores SLACK_API_URL and always calls slack.com. They must
+        // not carry `headers`: the client spreads them over its own `Authorization: Bearer <app token>`.
         installerOptions: { clientOptions: webClientOptions(opts.apiUrl, opts.retryConfig) },
       })
     : new HTTPReceiver({

@@ -187,8 +187,13 @@ export class SocketConnection {
     this.current = 'reconnecting';
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
-      // attempt() never rejects: every failure is caught, logged and rescheduled inside it.
-      void this.attempt(false);
+      // attempt() catches, logs and reschedules every connection failure; this catch is only a backstop so
+      // nothing here can ever become an unhandled rejection.
+      this.attempt(false).catch((err: unknown) => {
+        this.opts.logger.error({ url: this.opts.openUrl, err: errorMessage(err) }, 'Socket Mode: reconnect failed; retrying');
+        this.failures += 1;
+        this.schedule(this.delayFor());
+      });
     }, delayMs);
   }
 
