@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import type { Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import { WebClient, type RetryOptions } from '@slack/web-api';
 import type { Logger } from 'pino';
@@ -27,6 +26,7 @@ import { OutboxDelivery, type DeliverySettings } from './slack/outbox/delivery.j
 import { SlackPacer, SLACK_LIMITS, type PacerLimits } from './slack/outbox/pacer.js';
 import { OutboxRenderer } from './slack/outbox/render.js';
 import { md } from './text/mrkdwn.js';
+import type { ReconnectPolicy } from './slack/socketConnection.js';
 import { SlackGroupDirectory, SlackUserDirectory } from './slack/users.js';
 import { TrustService } from './agent/trust.js';
 import { buildRegistry } from './tools/index.js';
@@ -57,6 +57,8 @@ export interface AppOverrides {
   outbox?: Partial<OutboxSettings>;
   delivery?: Partial<DeliverySettings>;
   slackLimits?: PacerLimits;
+  /** Socket Mode reconnect backoff (tests shorten it). */
+  socketReconnect?: Partial<ReconnectPolicy>;
 }
 
 export interface RunningApp {
@@ -203,6 +205,8 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       appToken: config.slack.appToken,
       apiUrl: config.slack.apiUrl,
       port: config.slack.port,
+      clock,
+      ...(overrides.socketReconnect ? { reconnect: overrides.socketReconnect } : {}),
       logger,
       retryConfig: slackRetryConfig,
       isReady: () => ready,
@@ -233,9 +237,8 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
   const recovered = await engine.recover();
   const interrupted = await delivery.recover();
   delivery.start();
-  const started = (config.slack.appToken ? await app.start() : await app.start(config.slack.port)) as unknown;
-  const address = (started as Server | undefined)?.address?.();
-  const port = address && typeof address === 'object' ? address.port : undefined;
+  // Socket Mode: resolves after the first connection attempt; a failed one is retried in the background.
+  const port = await app.start();
 
   const digestDeps = {
     db,
@@ -251,7 +254,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
   const schedulesJob = overrides.disableJobs ? undefined : scheduleRunsJob(() => scheduler.tick(), logger);
 
   ready = true;
-  logger.info({ port, mode: config.slack.appToken ? 'socket' : 'http', resumed: recovered.resumed.length, outcomeUnknown: recovered.outcomeUnknown.length, slackMessagesInterrupted: interrupted }, 'agent app ready');
+  logger.info({ port, mode: app.socket ? 'socket' : 'http', ...(app.socket ? { socket: app.socket.state } : {}), resumed: recovered.resumed.length, outcomeUnknown: recovered.outcomeUnknown.length, slackMessagesInterrupted: interrupted }, 'agent app ready');
 
   return {
     port,

@@ -1,7 +1,10 @@
-import type { ServerResponse } from 'node:http';
+import type { Server } from 'node:http';
 import { App, HTTPReceiver, LogLevel, SocketModeReceiver, type Logger as BoltLogger } from '@slack/bolt';
 import type { RetryOptions, WebClientOptions } from '@slack/web-api';
 import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import { healthHandler, listenHealth } from './health.js';
+import { SocketConnection, type ReconnectPolicy } from './socketConnection.js';
 import { registerActions } from './listeners/actions/index.js';
 import { registerCommands } from './listeners/commands/index.js';
 import { registerViews } from './listeners/views/index.js';
@@ -12,12 +15,15 @@ export interface SlackAppOptions {
   signingSecret: string | undefined;
   appToken: string | undefined;
   apiUrl: string | undefined;
-  /** Socket Mode only: where /healthz is served. */
+  /** HTTP mode: POST /slack/events and GET /healthz; Socket Mode: GET /healthz only. 0 picks a free port. */
   port: number;
+  clock: Clock;
+  /** Socket Mode: reconnect backoff (tests shorten it). */
+  reconnect?: Partial<ReconnectPolicy>;
   logger: Logger;
   /** Web API retries: bounded on purpose (the library default retries for ~30 minutes). */
   retryConfig: RetryOptions;
-  /** Answered by GET /healthz (HTTP mode): 200 once the app is ready. */
+  /** Answered by GET /healthz: 200 once the app is ready (and, in Socket Mode, connected). */
   isReady(): boolean;
   /** Skips auth.test at construction (tests and benchmarks that know the bot's identity). */
   botIdentity?: { botId: string; botUserId: string };
@@ -40,14 +46,6 @@ function boltLogger(logger: Logger): BoltLogger {
   };
 }
 
-function health(isReady: () => boolean) {
-  return (_req: unknown, res: ServerResponse) => {
-    const ready = isReady();
-    res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ ok: ready }));
-  };
-}
-
 /**
  * Web API client options used for every Slack client of the app (ours and Bolt's): SLACK_API_URL, the
  * bounded retry policy, and 429s surfaced to callers (otherwise one rate limit pauses every Slack call of
@@ -62,22 +60,41 @@ export function webClientOptions(apiUrl: string | undefined, retryConfig: RetryO
   };
 }
 
+/** The Bolt app with how it receives: HTTP (POST /slack/events) or Socket Mode, plus GET /healthz. */
+export interface SlackRuntime {
+  app: App;
+  /** Socket Mode only: the link's state, as /healthz reports it. */
+  socket: SocketConnection | undefined;
+  /** Starts receiving; resolves with the HTTP port. */
+  start(): Promise<number | undefined>;
+  stop(): Promise<void>;
+}
+
+/** The apps.connections.open URL the socket client calls, for log lines. */
+function connectionsOpenUrl(apiUrl: string | undefined): string {
+  const base = webClientOptions(apiUrl, {}).slackApiUrl ?? 'https://slack.com/api/';
+  return `${base}apps.connections.open`;
+}
+
 /** Builds the Bolt app: HTTP mode (POST /slack/events, GET /healthz) or Socket Mode when an app token is set. */
-export function createSlackApp(opts: SlackAppOptions, services: SlackServices): App {
+export function createSlackApp(opts: SlackAppOptions, services: SlackServices): SlackRuntime {
   const logger = boltLogger(opts.logger);
   const clientOptions = webClientOptions(opts.apiUrl, opts.retryConfig);
   const receiver = opts.appToken
     ? new SocketModeReceiver({
         appToken: opts.appToken,
         logger,
-        // Socket Mode needs no public endpoint, but /healthz is still served on PORT for orchestrators.
-        customRoutes: [{ path: '/healthz', method: 'GET', handler: health(opts.isReady) }],
-        installerOptions: { port: opts.port },
+        // Reconnects are driven by SocketConnection (see there why the client's own loop is off).
+        autoReconnectEnabled: false,
+        // The socket client's own WebClient (it calls apps.connections.open with the app token) takes its
+        // options from here: without them it ignores SLACK_API_URL and always calls slack.com. They must
+        // not carry `headers`: the client spreads them over its own `Authorization: Bearer <app token>`.
+        installerOptions: { clientOptions: webClientOptions(opts.apiUrl, opts.retryConfig) },
       })
     : new HTTPReceiver({
         signingSecret: opts.signingSecret ?? '',
         logger,
-        customRoutes: [{ path: '/healthz', method: ['GET'], handler: health(opts.isReady) }],
+        customRoutes: [{ path: '/healthz', method: ['GET'], handler: healthHandler(opts.isReady) }],
         // Ack first, work after: Slack needs the HTTP answer within 3 seconds.
         processBeforeResponse: false,
       });
@@ -94,5 +111,49 @@ export function createSlackApp(opts: SlackAppOptions, services: SlackServices): 
   app.error(async (err) => {
     opts.logger.error({ err: err.message, code: (err as { code?: string }).code }, 'unhandled Slack listener error');
   });
-  return app;
+
+  if (!(receiver instanceof SocketModeReceiver)) {
+    return {
+      app,
+      socket: undefined,
+      async start() {
+        const server = (await app.start(opts.port)) as Server;
+        const address = server.address();
+        return address && typeof address === 'object' ? address.port : undefined;
+      },
+      async stop() {
+        await app.stop();
+      },
+    };
+  }
+  const socket = new SocketConnection(receiver.client, {
+    openUrl: connectionsOpenUrl(opts.apiUrl),
+    logger: opts.logger,
+    clock: opts.clock,
+    ...(opts.reconnect ? { reconnect: opts.reconnect } : {}),
+  });
+  let health: Server | undefined;
+  return {
+    app,
+    socket,
+    async start() {
+      // /healthz first, so it answers 503 while the first connection is being made.
+      health = await listenHealth(opts.port, healthHandler(opts.isReady, () => socket.state));
+      try {
+        await socket.start();
+      } catch (err) {
+        health.close();
+        throw err;
+      }
+      const address = health.address();
+      return address && typeof address === 'object' ? address.port : undefined;
+    },
+    async stop() {
+      await socket.stop();
+      if (health) {
+        health.closeAllConnections();
+        await new Promise<void>((resolve) => health!.close(() => resolve()));
+      }
+    },
+  };
 }

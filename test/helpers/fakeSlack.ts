@@ -36,6 +36,10 @@ export interface FakeSlackOptions {
   rateLimits?: FakeSlackRateLimitsOption;
   /** The rate limiter's clock, in ms; tests pass their own to move time without sleeping. */
   now?: () => number;
+  /** Socket Mode: the app-level token (`xapp-...`) apps.connections.open accepts. */
+  appToken?: string;
+  /** Socket Mode: hands out the WebSocket URL apps.connections.open answers with (e.g. a fakeSocketMode's). */
+  socketModeUrl?: () => string;
 }
 
 export interface FakeSlackCall {
@@ -807,7 +811,22 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
     return v;
   };
 
+  /**
+   * apps.connections.open takes the app-level token, and only in the Authorization header; every other
+   * method takes the bot token. A known token of the wrong kind is `not_allowed_token_type`, as in Slack.
+   */
+  const tokenProblem = (method: string, token: string, inHeader: boolean): string | undefined => {
+    const appLevel = method === 'apps.connections.open';
+    if (appLevel && !inHeader) return 'not_authed';
+    if (token === (appLevel ? opts.appToken : botToken)) return undefined;
+    return token === botToken || token === opts.appToken ? 'not_allowed_token_type' : 'invalid_auth';
+  };
+
   const handlers: Record<string, (args: Json) => Result> = {
+    'apps.connections.open': () => {
+      if (!opts.socketModeUrl) throw new Error('fakeSlack: apps.connections.open needs the socketModeUrl option');
+      return { ok: true, url: opts.socketModeUrl() };
+    },
     'auth.test': () => ({
       ok: true,
       url: 'https://fake.slack.test/',
@@ -1071,9 +1090,10 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
       record(method, args, false, 'not_authed');
       return { status: 200, body: { ok: false, error: 'not_authed' }, headers: {} };
     }
-    if (token !== botToken) {
-      record(method, args, false, 'invalid_auth');
-      return { status: 200, body: { ok: false, error: 'invalid_auth' }, headers: {} };
+    const authProblem = tokenProblem(method, token, bearer !== undefined);
+    if (authProblem) {
+      record(method, args, false, authProblem);
+      return { status: 200, body: { ok: false, error: authProblem }, headers: {} };
     }
     const injected = takeFailure(method, false);
     if (injected) {

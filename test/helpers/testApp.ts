@@ -8,7 +8,8 @@ import { loadConfig } from '../../src/config.js';
 import { startApp, type AppOverrides, type RunningApp } from '../../src/main.js';
 import type { Run } from '../../src/db/schema.js';
 import { startFakeClaude, type FakeClaude } from './fakeClaude.js';
-import { startFakeSlack, type FakeSlack, type FakeSlackMessage } from './fakeSlack.js';
+import { startFakeSlack, type FakeSlack, type FakeSlackMessage, type FakeSlackRateLimitsOption } from './fakeSlack.js';
+import { startFakeSocketMode, type FakeSocketMode, type SocketAck } from './fakeSocketMode.js';
 import { startSmtpServer, type SmtpTestServer } from './smtpServer.js';
 import { blockAction, slashCommand, viewSubmission, type SignedResponse } from './slackRequests.js';
 
@@ -16,10 +17,13 @@ export const SIGNING_SECRET = 'test-signing-secret';
 export const REQUESTER = 'U_REQ';
 export const APPROVER = 'U_APPROVER';
 export const TASK_CHANNEL = 'C_TASKS';
+export const APP_TOKEN = 'xapp-1-test';
 
 /** Everything an end-to-end test needs: fakes of the outside world, a real SMTP server, a real DB file. */
 export interface Harness {
   slack: FakeSlack;
+  /** Socket Mode harnesses only: the fake WebSocket service commands and clicks travel over. */
+  socket: FakeSocketMode | undefined;
   claude: FakeClaude;
   smtp: SmtpTestServer;
   dir: string;
@@ -57,6 +61,10 @@ export interface HarnessOptions {
   overrides?: AppOverrides;
   smtp?: Parameters<typeof startSmtpServer>[0];
   knowledge?: Record<string, string>;
+  /** Runs the app in Socket Mode (SLACK_APP_TOKEN set): commands and clicks go over a fake WebSocket. */
+  socketMode?: boolean;
+  /** Slack's rate limits in the fake: on by default, as in production. */
+  slackRateLimits?: FakeSlackRateLimitsOption;
 }
 
 function cardActionId(m: FakeSlackMessage): string | undefined {
@@ -90,7 +98,8 @@ async function freePort(): Promise<number> {
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
-  const slack = await startFakeSlack({ botToken: 'xoxb-test' });
+  const socket = opts.socketMode ? await startFakeSocketMode() : undefined;
+  const slack = await startFakeSlack({ botToken: 'xoxb-test', rateLimits: opts.slackRateLimits ?? true, ...(socket ? { appToken: APP_TOKEN, socketModeUrl: () => socket.issueUrl() } : {}) });
   slack.addUser({ id: REQUESTER, name: 'alice', real_name: 'Alice Doe', email: 'alice@acme.com' });
   slack.addUser({ id: APPROVER, name: 'bob', real_name: 'Bob Approver', email: 'bob@acme.com' });
   const claude = await startFakeClaude();
@@ -113,6 +122,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     SMTP_URL: smtp.url,
     KNOWLEDGE_DIR: knowledgeDir,
     LOG_LEVEL: 'silent',
+    ...(socket ? { SLACK_APP_TOKEN: APP_TOKEN } : {}),
     ...opts.env,
   };
   const boot = () =>
@@ -122,16 +132,24 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       anthropicMaxRetries: 0,
       botIdentity: { botId: 'B_BOT', botUserId: 'U_BOT' },
       disableJobs: true,
+      socketReconnect: { initialDelayMs: 20, maxDelayMs: 200 },
       ...opts.overrides,
       engine: { ...opts.overrides?.engine },
       outbox: { progressDelayMs: 30, ...opts.overrides?.outbox },
       delivery: { backoffBaseMs: 50, backoffMaxMs: 400, pollMs: 200, ...opts.overrides?.delivery },
     });
+  // Socket Mode: the same payloads travel as envelopes over the WebSocket, and the ack is the answer.
+  const viaSocket = async (ack: Promise<SocketAck>): Promise<SignedResponse> => {
+    const { payload } = await ack;
+    const json = payload && Object.keys(payload).length > 0 ? payload : undefined;
+    return { status: 200, body: json ? JSON.stringify(json) : '', ...(json ? { json } : {}) };
+  };
   let app = await boot();
   let stopped = false;
   let childPort: number | undefined;
   const h: Harness = {
     slack,
+    socket,
     claude,
     smtp,
     dir,
@@ -176,7 +194,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     command(text, o = {}) {
       const channel = o.channelId ?? TASK_CHANNEL;
       const userId = o.userId ?? REQUESTER;
-      return slashCommand(h.baseUrl, SIGNING_SECRET, { text, userId, channelId: channel, responseUrl: slack.responseUrl({ channel, userId }) });
+      const cmd = { text, userId, channelId: channel, responseUrl: slack.responseUrl({ channel, userId }) };
+      return socket ? viaSocket(socket.slashCommand(cmd)) : slashCommand(h.baseUrl, SIGNING_SECRET, cmd);
     },
     cards() {
       const out: Array<{ channel: string; ts: string; actionId: string; message: FakeSlackMessage }> = [];
@@ -204,7 +223,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     },
     click(card, button, userId = APPROVER) {
       const actionId = { approve: 'approval_approve', reject: 'approval_reject', view_full: 'approval_view_full', approve_remember: 'approval_approve_remember' }[button];
-      return blockAction(h.baseUrl, SIGNING_SECRET, {
+      const o = {
         actionId,
         value: card.actionId,
         userId,
@@ -213,13 +232,14 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
         ...(card.message.thread_ts ? { threadTs: card.message.thread_ts } : {}),
         responseUrl: slack.responseUrl({ channel: card.channel, userId, messageTs: card.ts }),
         message: slack.message(card.channel, card.ts) ?? card.message,
-      });
+      };
+      return socket ? viaSocket(socket.blockAction(o)) : blockAction(h.baseUrl, SIGNING_SECRET, o);
     },
     clickUndo(notice, userId = REQUESTER) {
       const blocks = (notice.blocks ?? []) as Array<{ type?: string; elements?: Array<{ action_id?: string; value?: string }> }>;
       const value = blocks.flatMap((b) => b.elements ?? []).find((e) => e.action_id === 'notice_undo')?.value;
       if (!value) throw new Error('that message has no Undo button');
-      return blockAction(h.baseUrl, SIGNING_SECRET, {
+      const o = {
         actionId: 'notice_undo',
         value,
         userId,
@@ -228,15 +248,17 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
         ...(notice.thread_ts ? { threadTs: notice.thread_ts } : {}),
         responseUrl: slack.responseUrl({ channel: notice.channel, userId, messageTs: notice.ts }),
         message: notice,
-      });
+      };
+      return socket ? viaSocket(socket.blockAction(o)) : blockAction(h.baseUrl, SIGNING_SECRET, o);
     },
     submitReject(actionId, note, userId = APPROVER) {
-      return viewSubmission(h.baseUrl, SIGNING_SECRET, {
+      const o = {
         callbackId: 'approval_reject_note',
         privateMetadata: JSON.stringify({ actionId }),
         values: { reject_note: { note: { type: 'plain_text_input', value: note } } },
         userId,
-      });
+      };
+      return socket ? viaSocket(socket.viewSubmission(o)) : viewSubmission(h.baseUrl, SIGNING_SECRET, o);
     },
     async run(runId) {
       const r = await app.db.selectFrom('runs').selectAll().where('id', '=', runId).executeTakeFirst();
@@ -268,7 +290,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     },
     async close() {
       if (!stopped) await app.stop();
-      await Promise.all([slack.close(), claude.close(), smtp.close()]);
+      await Promise.all([slack.close(), claude.close(), smtp.close(), socket?.close()]);
     },
   };
   return h;
