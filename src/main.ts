@@ -81,7 +81,7 @@ export const DEFAULT_ENGINE_SETTINGS = {
 } as const;
 
 /** Progress-only task-message updates wait this long, so several steps become one chat.update. */
-export const DEFAULT_OUTBOX_SETTINGS: OutboxSettings = { progressDelayMs: 2000 };
+export const DEFAULT_OUTBOX_SETTINGS: OutboxSettings = { progressDelayMs: 2000, settleMs: 1000 };
 
 /** The composition root: config -> db -> services -> Slack app -> start -> resume interrupted runs. */
 export async function startApp(config: Config, overrides: AppOverrides = {}): Promise<RunningApp> {

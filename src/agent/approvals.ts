@@ -80,7 +80,8 @@ export class Approvals {
       if (stillPending === 0) await transitionRun(trx, action.run_id, ['awaiting_approval'], { status: 'running', updated_at: at });
       // The card says who approved, committed with the approval; the other cards of the step say how many
       // approvals are still missing.
-      await this.deps.outbox.updateCard(trx, run, action.id);
+      // The last approval of a step: the action runs at once, so the card waits a moment to show its result.
+      await this.deps.outbox.updateCard(trx, run, action.id, { settle: stillPending === 0 });
       if (stillPending > 0) for (const other of turn.filter((a) => a.status === 'approved' && a.id !== action.id)) await this.deps.outbox.updateCard(trx, run, other.id);
       return true;
     });

@@ -38,6 +38,11 @@ export type Urgency = 'now' | 'soon';
 export interface OutboxSettings {
   /** Delay of progress-only task-message updates (they are merged while they wait). */
   progressDelayMs: number;
+  /**
+   * How long a card that was just approved waits before saying "approved — running now": when the
+   * action is done within this time (usually), the card goes straight to its result in one update.
+   */
+  settleMs: number;
 }
 
 interface Enqueue {
@@ -214,7 +219,7 @@ export class Outbox {
   }
 
   /** Re-renders a card from the database (after a decision, a dispatch, a cancel). */
-  updateCard(db: Db, run: Pick<Run, 'id' | 'team_id' | 'channel_id'>, actionId: string): Promise<void> {
+  updateCard(db: Db, run: Pick<Run, 'id' | 'team_id' | 'channel_id'>, actionId: string, opts: { settle?: boolean } = {}): Promise<void> {
     return this.upsertUpdate(db, {
       teamId: run.team_id,
       runId: run.id,
@@ -225,6 +230,7 @@ export class Outbox {
       channel: run.channel_id,
       threadKey: null,
       payload: { kind: 'card', actionId },
+      delayMs: opts.settle ? this.settings.settleMs : 0,
     });
   }
 

@@ -591,12 +591,14 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
   const failures = new Map<string, Array<{ failure: FakeSlackFailure; remaining: number }>>();
   const responseUrls = new Map<string, ResponseUrlContext & { uses: number }>();
 
-  // Deterministic, strictly increasing timestamps: string order equals post order, like Slack's.
+  // Strictly increasing timestamps from the fake's start time: string order equals post order, and
+  // `oldest`/`latest` filters by wall-clock time work as they do on Slack.
   let seq = 0;
+  const baseSecs = Math.floor(Date.now() / 1000);
   const nextTs = (): string => {
     seq += 1;
     const micros = seq * 100;
-    const secs = 1_700_000_000 + Math.floor(micros / 1_000_000);
+    const secs = baseSecs + Math.floor(micros / 1_000_000);
     return `${secs}.${String(micros % 1_000_000).padStart(6, '0')}`;
   };
   let idSeq = 0;

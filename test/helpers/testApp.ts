@@ -135,7 +135,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       socketReconnect: { initialDelayMs: 20, maxDelayMs: 200 },
       ...opts.overrides,
       engine: { ...opts.overrides?.engine },
-      outbox: { progressDelayMs: 30, ...opts.overrides?.outbox },
+      outbox: { progressDelayMs: 30, settleMs: 30, ...opts.overrides?.outbox },
       delivery: { backoffBaseMs: 50, backoffMaxMs: 400, pollMs: 200, ...opts.overrides?.delivery },
     });
   // Socket Mode: the same payloads travel as envelopes over the WebSocket, and the ack is the answer.

@@ -302,7 +302,7 @@ export class OutboxDelivery {
     let cursor: string | undefined;
     for (let page = 0; page < 5; page++) {
       const res = target.threadTs
-        ? await this.deps.client.conversations.replies({ channel: target.channel, ts: target.threadTs, oldest, include_all_metadata: true, limit: 200, ...(cursor ? { cursor } : {}) })
+        ? await this.deps.client.conversations.replies({ channel: target.channel, ts: target.threadTs, include_all_metadata: true, limit: 200, ...(cursor ? { cursor } : {}) })
         : await this.deps.client.conversations.history({ channel: target.channel, oldest, include_all_metadata: true, limit: 200, ...(cursor ? { cursor } : {}) });
       for (const m of (res.messages ?? []) as Array<{ ts?: string; metadata?: { event_type?: string; event_payload?: Record<string, unknown> } }>) {
         if (m.metadata?.event_type === OUTBOX_EVENT_TYPE && m.metadata.event_payload?.['outbox_id'] === String(row.id) && m.ts) return m.ts;
