@@ -535,6 +535,11 @@ export class RunEngine {
       this.deps.logger.warn({ err: errorMessage(err), actionId: action.id, runId: run.id }, 'dispatch not performed');
       return;
     }
+    if (outcome.unknown) {
+      // The tool could not tell whether its call took effect: reported like a crash mid-dispatch.
+      await this.reportOutcomeUnknown(outcome.action, outcome.unknown.reason);
+      return;
+    }
     const desc = describeAction(this.deps.registry, outcome.action);
     if (action.decided_by === POLICY_ACTOR && action.decision === 'notify' && !outcome.result.is_error) {
       // auto_notify: say exactly what was done, to the requester, with Undo where the tool can revert.
@@ -652,10 +657,15 @@ export class RunEngine {
     });
     if (!marked) return false;
     await appendActivity(this.deps.db, { at, teamId: action.team_id, runId: action.run_id, actionId: action.id, actor: 'system', kind: 'action_outcome_unknown', detail: { tool: action.tool } });
-    const desc = describeAction(this.deps.registry, action);
-    await this.safePost(action.run_id, `:warning: *Please check:* I can't tell whether "${desc.summary}" happened: the app restarted while it was in progress. I will not retry it automatically.`);
-    await this.refreshCard(action.id);
+    await this.reportOutcomeUnknown(action, 'the app restarted while it was in progress');
     return true;
+  }
+
+  /** Asks a person to check an action already recorded `outcome_unknown`; `why` completes "happened: ...". */
+  private async reportOutcomeUnknown(action: Action, why: string): Promise<void> {
+    const desc = describeAction(this.deps.registry, action);
+    await this.safePost(action.run_id, `:warning: *Please check:* I can't tell whether "${desc.summary}" happened: ${why}. I will not retry it automatically.`);
+    await this.refreshCard(action.id);
   }
 
   private async stopForQueue(run: Run, actions: Action[]): Promise<void> {

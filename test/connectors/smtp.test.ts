@@ -153,7 +153,7 @@ describe('createSmtpMailer', () => {
     expect(err).toBeInstanceOf(OutcomeUnknownError);
     expect(err).not.toBeInstanceOf(ToolError);
     expect((err as OutcomeUnknownError).code).toBe('email_outcome_unknown');
-    expect((err as OutcomeUnknownError).reason).toMatch(/after it received the whole message/);
+    expect((err as OutcomeUnknownError).reason).toMatch(/after the whole message had been sent to it/);
     expect((err as OutcomeUnknownError).reason).not.toMatch(/not sent|could not connect/i);
     // The relay really has the mail, and the sender did not try a second time.
     expect(s.mails).toHaveLength(1);
@@ -167,7 +167,14 @@ describe('createSmtpMailer', () => {
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(OutcomeUnknownError);
-    expect((err as OutcomeUnknownError).reason).toMatch(/did not confirm/);
+    expect((err as OutcomeUnknownError).reason).toMatch(/did not confirm receipt within 300 ms after the whole message had been sent/);
+    expect(s.dataAttempts()).toBe(1);
+  });
+
+  it('reports a message the server refuses after receiving it (554 to the final ".") as "not sent", not unknown', async () => {
+    const s = await server({ rejectDataWith: 554 });
+    const err = await sendError(mailer(s.url), mail());
+    expect(err.message).toMatch(/^Email not sent: the mail server rejected the message\. Server said: 554/);
     expect(s.dataAttempts()).toBe(1);
   });
 

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { textReply, toolUseReply } from '../helpers/fakeClaude.js';
+import { startFaultyHttpServer, type FaultyHttpServer } from '../helpers/faultyHttp.js';
 import { startHarness, waitUntil, type Harness } from '../helpers/testApp.js';
 
 const email = { to: 'sarah@acme.com', subject: 'Q2', body: 'Numbers attached.' };
@@ -7,9 +8,12 @@ const email = { to: 'sarah@acme.com', subject: 'Q2', body: 'Numbers attached.' }
 /** Sends whose result cannot be known are neither "done" nor "not sent": a person is asked to check. */
 describe('honest outcomes from connectors', () => {
   let h: Harness | undefined;
+  let api: FaultyHttpServer | undefined;
   afterEach(async () => {
     await h?.close();
+    await api?.close();
     h = undefined;
+    api = undefined;
   });
 
   it('the mail server takes the whole message and drops the connection instead of 250: outcome unknown, Please check, never sent twice', async () => {
@@ -35,7 +39,7 @@ describe('honest outcomes from connectors', () => {
     const thread = h.threadTexts(run);
     const check = thread.find((t) => t.startsWith(':warning: *Please check:*'));
     expect(check).toContain("I can't tell whether \"Send email to sarah@acme.com, subject 'Q2'\" happened");
-    expect(check).toContain('after it received the whole message');
+    expect(check).toContain('after the whole message had been sent to it');
     expect(check).toContain('I will not retry it automatically');
     // Nothing in the thread claims it failed or was not sent.
     expect(thread.join('\n')).not.toMatch(/not sent|could not connect| failed/i);
@@ -54,6 +58,8 @@ describe('honest outcomes from connectors', () => {
     expect(row).toBeDefined();
     expect(JSON.parse(row!.detail_json)).toMatchObject({ tool: 'send_email', code: 'email_outcome_unknown' });
     expect(activity.some((a) => a.kind === 'action_failed' || a.kind === 'action_dispatched')).toBe(false);
+    const log = await h.command(`log ${run.id}`);
+    expect(JSON.stringify(log.json)).toContain('`send_email`: outcome unknown, not retried: the connection to the mail server was lost after the whole message had been sent to it');
 
     // The relay has the mail once; no second DATA, not even after a restart (recovery does not retry it).
     expect(h.smtp.mails).toHaveLength(1);
@@ -62,5 +68,27 @@ describe('honest outcomes from connectors', () => {
     await h.app.engine.idle();
     expect(h.smtp.dataAttempts()).toBe(1);
     expect((await h.app.db.selectFrom('actions').select('status').where('id', '=', card!.actionId).executeTakeFirstOrThrow()).status).toBe('outcome_unknown');
+  }, 30_000);
+
+  it('WhatsApp takes the request and the connection drops before any answer: outcome unknown, Please check, one request only', async () => {
+    api = await startFaultyHttpServer('drop');
+    h = await startHarness({ env: { WHATSAPP_TOKEN: 'EAAJtest', WHATSAPP_PHONE_NUMBER_ID: '1234567890', WHATSAPP_API_URL: `${api.url}/v21.0` } });
+    h.claude.enqueue(toolUseReply([{ name: 'send_whatsapp', input: { to: '+15551234567', body: 'Your order shipped today.' } }]), textReply('Asked you to check.'));
+    await h.command('run tell the customer their order shipped');
+    const [card] = await h.waitForCards(1);
+    expect(api.requests).toHaveLength(0);
+    await h.click(card!, 'approve');
+
+    const run = await h.waitForRun((r) => r.status === 'completed');
+    await h.app.engine.idle();
+    const action = await h.app.db.selectFrom('actions').selectAll().where('id', '=', card!.actionId).executeTakeFirstOrThrow();
+    expect(action.status).toBe('outcome_unknown');
+    const check = h.threadTexts(run).find((t) => t.startsWith(':warning: *Please check:*'));
+    expect(check).toMatch(/I can't tell whether "Send WhatsApp message to \+15551234567" happened: the connection to WhatsApp was lost before its answer arrived \(.+\)\. I will not retry it automatically\./);
+    expect(h.threadTexts(run).join('\n')).not.toMatch(/not sent| failed/i);
+    expect(JSON.stringify(h.slack.message(card!.channel, card!.ts)!.blocks)).toContain('Outcome unknown');
+    const last = h.claude.requests.filter((r) => !r.rejected).at(-1)!.body;
+    expect(JSON.stringify(last.messages.at(-1))).toContain('Outcome unknown: the connection to WhatsApp was lost');
+    expect(api.requests).toHaveLength(1);
   }, 30_000);
 });

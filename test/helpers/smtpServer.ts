@@ -35,6 +35,8 @@ export interface SmtpTestServerOptions {
    *   instead of answering 250 (the relay took the mail, the sender never hears so).
    */
   dropConnection?: 'mail_from' | 'rcpt_to' | 'after_data';
+  /** Read the whole message, then refuse it with this reply code (e.g. 554) instead of 250; nothing is stored. */
+  rejectDataWith?: number;
 }
 
 /**
@@ -100,6 +102,10 @@ export async function startSmtpServer(opts: SmtpTestServerOptions = {}): Promise
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('error', (err) => callback(err));
       stream.on('end', () => {
+        if (opts.rejectDataWith !== undefined) {
+          callback(smtpError('Message refused by policy', opts.rejectDataWith));
+          return;
+        }
         const raw = Buffer.concat(chunks).toString('utf8');
         const envelopeFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
         mails.push(parseMessage(raw, envelopeFrom, session.envelope.rcptTo.map((r) => r.address)));
