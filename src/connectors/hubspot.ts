@@ -193,6 +193,10 @@ export function createHubSpotClient(opts: HubSpotClientOptions): HubSpotClient {
       const { status, headers, json } = await send(spec);
       if (status >= 200 && status < 300) {
         const parsed = spec.schema.safeParse(json);
+        if (!parsed.success && spec.write) {
+          // A 2xx says the change was taken, an answer we cannot read does not confirm it: not "not changed".
+          throw new OutcomeUnknownError('hubspot_outcome_unknown', `HubSpot answered HTTP ${status} with a response that does not confirm the change`);
+        }
         if (!parsed.success) {
           throw new ToolError('hubspot_failed', `HubSpot answered ${spec.method} ${spec.path} with an unexpected response.`);
         }

@@ -112,7 +112,7 @@ export function createSmtpMailer(smtpUrl: string, opts: { timeoutMs?: number } =
 /** Set on the message options of one send, and read back by the stream plugin (nodemailer copies own keys). */
 const PROBE_KEY = 'agentApprovalsPayloadProbe';
 interface PayloadProbe {
-  /** True once the whole message was handed to the DATA phase, terminating "." included. */
+  /** True once the whole message was handed to the DATA phase; nodemailer writes the final "." right after. */
   payloadSent: boolean;
 }
 type ProbedOptions = Mail.Options & { [PROBE_KEY]?: PayloadProbe };

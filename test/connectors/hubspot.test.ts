@@ -460,6 +460,12 @@ describe('HubSpot connector against a real loopback server that misbehaves after
     expect(server.requests).toHaveLength(1);
   });
 
+  it('a stage change answered 200 with a body that is not HubSpot\'s: outcome unknown', async () => {
+    const { hubspot } = await api({ status: 200, body: '<html>Welcome</html>' });
+    const err = await unknown(hubspot.updateDealStage('401', 'closedwon'));
+    expect(err.reason).toBe('HubSpot answered HTTP 200 with a response that does not confirm the change');
+  });
+
   it('a stage change answered 503 (refused before processing): a plain failure', async () => {
     const { hubspot } = await api({ status: 503, body: '<html>Service Unavailable</html>' });
     const err = await failure(hubspot.updateDealStage('401', 'closedwon'));
