@@ -410,10 +410,10 @@ describe('hard-floor tools when the outcome cannot be known', () => {
 
   it('send_whatsapp: a timeout after the request reached WhatsApp is an unknown outcome, not an is_error "not sent"', async () => {
     const server = await loopback('hang');
-    const tool = createSendWhatsappTool(createWhatsAppClient({ token: 'EAAJtest', phoneNumberId: PHONE_NUMBER_ID, apiUrl: `${server.url}/v21.0`, timeoutMs: 300 }));
+    const tool = createSendWhatsappTool(createWhatsAppClient({ token: 'EAAJtest', phoneNumberId: PHONE_NUMBER_ID, apiUrl: `${server.url}/v21.0`, timeoutMs: 2_000 }));
     const err = await rejection(tool.run({ to: '+15551234567', body: 'Hi' }, runCtx()));
     expect(err).toBeInstanceOf(OutcomeUnknownError);
-    expect((err as OutcomeUnknownError).reason).toBe('WhatsApp did not answer within 300 ms');
+    expect((err as OutcomeUnknownError).reason).toBe('WhatsApp did not answer within 2 s');
     expect(server.requests).toHaveLength(1);
   });
 
@@ -427,7 +427,7 @@ describe('hard-floor tools when the outcome cannot be known', () => {
 
   it('update_deal_stage: a dropped connection after the PATCH left is an unknown outcome, not "Deal stage not changed"', async () => {
     const server = await loopback('drop');
-    const tool = createUpdateDealStageTool(createHubSpotClient({ token: 'pat-na1-test', apiUrl: server.url, timeoutMs: 2_000 }));
+    const tool = createUpdateDealStageTool(createHubSpotClient({ token: 'pat-na1-test', apiUrl: server.url, timeoutMs: 10_000 }));
     const err = await rejection(tool.run({ deal_id: '401', stage: 'Closed won' }, runCtx(prepared)));
     expect(err).toBeInstanceOf(OutcomeUnknownError);
     expect((err as OutcomeUnknownError).code).toBe('hubspot_outcome_unknown');
@@ -443,7 +443,7 @@ describe('hard-floor tools when the outcome cannot be known', () => {
 
   it('crm_get_deal: a read that loses its connection is a plain is_error result (nothing could have changed)', async () => {
     const server = await loopback('drop');
-    const tool = createCrmGetDealTool(createHubSpotClient({ token: 'pat-na1-test', apiUrl: server.url, timeoutMs: 2_000 }));
+    const tool = createCrmGetDealTool(createHubSpotClient({ token: 'pat-na1-test', apiUrl: server.url, timeoutMs: 10_000 }));
     const result = await tool.run({ deal_id: '401' }, runCtx());
     expect(result.isError).toBe(true);
     expect(result.content).toMatch(/^Could not reach HubSpot/);
