@@ -55,3 +55,30 @@ export class ToolError extends Error {
     this.code = code;
   }
 }
+
+/**
+ * A call to the outside world whose result cannot be known: the request left (an email's data was
+ * handed to the relay in full, an HTTP request was sent) and no answer came back, so it may or may not
+ * have taken effect. Neither success nor failure: the dispatcher records the action as `outcome_unknown`,
+ * never retries it, and a person is asked to check.
+ *
+ * Connectors throw it; tools let it pass. It is deliberately not a ToolError, so a tool's usual
+ * `catch (err) { if (err instanceof ToolError) ... }` cannot turn it into an ordinary "failed".
+ */
+export class OutcomeUnknownError extends Error {
+  /** Stable code of the connector's situation, e.g. `email_outcome_unknown` (logged, in activity details). */
+  readonly code: string;
+  /**
+   * Why it cannot be known, as a clause that completes "I can't tell whether <the action> happened: ...",
+   * e.g. "the connection to the mail server was lost after the whole message had been sent to it, before it
+   * confirmed receipt": no final period, no "not sent".
+   */
+  readonly reason: string;
+
+  constructor(code: string, reason: string) {
+    super(`Outcome unknown: ${reason}`);
+    this.name = 'OutcomeUnknownError';
+    this.code = code;
+    this.reason = reason;
+  }
+}

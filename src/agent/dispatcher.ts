@@ -6,7 +6,7 @@ import { appendActivity } from '../db/repos/activity.js';
 import { getRun } from '../db/repos/runs.js';
 import { getWorkspace } from '../db/repos/workspace.js';
 import type { Action, Run } from '../db/schema.js';
-import { AppError, errorMessage, type ErrorCode } from '../errors.js';
+import { AppError, errorMessage, OutcomeUnknownError, type ErrorCode } from '../errors.js';
 import type { ToolRegistry } from '../tools/registry.js';
 import { ToolError, type ToolRunContext } from '../tools/types.js';
 import { callHash } from './hash.js';
@@ -23,7 +23,19 @@ export interface DispatcherDeps {
   queue: QueueThresholds;
 }
 
-export type DispatchResult = { action: Action; result: StoredToolResult };
+export type DispatchResult = {
+  action: Action;
+  result: StoredToolResult;
+  /**
+   * Set when this dispatch recorded the action as `outcome_unknown` (the tool could not tell whether its
+   * call took effect): the caller asks a person to check, with `reason` completing "I can't tell whether
+   * X happened: ...".
+   */
+  unknown?: { code: string; reason: string };
+};
+
+/** What one tool execution came to; `unknown` only when the connector could not know the outcome. */
+type Executed = { result: StoredToolResult; unknown?: { code: string; reason: string } };
 
 type Refusal = { code: ErrorCode; why: string };
 
@@ -46,7 +58,7 @@ export class Dispatcher {
    * `report` runs inside the transaction that records the result, so the Slack message that reports it
    * (a card update, a notification) commits with it: a crash can delay that message, never lose it.
    */
-  async dispatch(actionId: string, report?: (trx: Db, action: Action, result: StoredToolResult) => Promise<void>): Promise<DispatchResult> {
+  async dispatch(actionId: string, report?: (trx: Db, action: Action, result: StoredToolResult, unknown?: { code: string; reason: string }) => Promise<void>): Promise<DispatchResult> {
     const { db, clock } = this.deps;
     const startedAt = clock.now().toISOString();
     const outcome = await db.transaction().execute(async (trx): Promise<{ action: Action } | Refusal> => {
@@ -68,22 +80,24 @@ export class Dispatcher {
       throw new AppError(outcome.code, outcome.why);
     }
     const action = outcome.action;
-    const result = await this.execute(action);
+    const { result, unknown } = await this.execute(action);
     const at = clock.now().toISOString();
-    await db.transaction().execute(async (trx) => {
-      const recorded = await transitionAction(trx, action.id, ['dispatching'], {
-        status: result.is_error ? 'failed' : 'succeeded',
+    const recorded = await db.transaction().execute(async (trx) => {
+      const done = await transitionAction(trx, action.id, ['dispatching'], {
+        // An unknown outcome is never `failed`: "failed" tells people and the model that nothing happened,
+        // which may be untrue. Nothing moves an action out of outcome_unknown, so it is never retried.
+        status: unknown ? 'outcome_unknown' : result.is_error ? 'failed' : 'succeeded',
         result_json: JSON.stringify(result),
         dispatched_at: at,
         updated_at: at,
       });
-      if (!recorded) {
+      if (!done) {
         // Someone marked it outcome_unknown meanwhile (another process's recovery). Keep the record of
         // what really happened so a human checking can see it.
         this.deps.logger.error({ actionId: action.id, result: result.content }, 'dispatch finished after the action was marked outcome_unknown');
       } else if (report) {
         const fresh = await getAction(trx, action.id);
-        if (fresh) await report(trx, fresh, result);
+        if (fresh) await report(trx, fresh, result, unknown);
       }
       await appendActivity(trx, {
         at,
@@ -91,12 +105,14 @@ export class Dispatcher {
         runId: action.run_id,
         actionId: action.id,
         actor: 'agent',
-        kind: result.is_error ? 'action_failed' : 'action_dispatched',
-        detail: { tool: action.tool, result: truncate(result.content, 500) },
+        kind: unknown ? 'action_outcome_unknown' : result.is_error ? 'action_failed' : 'action_dispatched',
+        detail: unknown ? { tool: action.tool, code: unknown.code, reason: truncate(unknown.reason, 500) } : { tool: action.tool, result: truncate(result.content, 500) },
       });
+      return done;
     });
+    if (unknown) this.deps.logger.warn({ actionId: action.id, tool: action.tool, code: unknown.code }, `outcome unknown: ${unknown.reason}`);
     const updated = await getAction(db, action.id);
-    return { action: updated ?? action, result };
+    return { action: updated ?? action, result, ...(unknown && recorded ? { unknown } : {}) };
   }
 
   private async check(db: Db, action: Action): Promise<Refusal | undefined> {
@@ -134,21 +150,31 @@ export class Dispatcher {
     });
   }
 
-  /** Tool failures are data for the model (is_error results), never exceptions for the loop. */
-  private async execute(action: Action): Promise<StoredToolResult> {
+  /**
+   * Tool failures are data for the model (is_error results), never exceptions for the loop. A tool that
+   * cannot know whether its call took effect throws OutcomeUnknownError; its result says so in the same
+   * words as an action interrupted by a restart.
+   */
+  private async execute(action: Action): Promise<Executed> {
     const tool = this.deps.registry.get(action.tool);
-    if (!tool) return { content: `The tool ${action.tool} is not available any more.`, is_error: true };
+    if (!tool) return { result: { content: `The tool ${action.tool} is not available any more.`, is_error: true } };
     const parsed = tool.inputSchema.safeParse(JSON.parse(action.input_json));
-    if (!parsed.success) return { content: `Invalid input for ${action.tool}: ${parsed.error.message}`, is_error: true };
+    if (!parsed.success) return { result: { content: `Invalid input for ${action.tool}: ${parsed.error.message}`, is_error: true } };
     const run = await getRun(this.deps.db, action.run_id);
-    if (!run) return { content: 'The run disappeared.', is_error: true };
+    if (!run) return { result: { content: 'The run disappeared.', is_error: true } };
     try {
       const out = await tool.run(parsed.data, toolContext(run, action));
-      return { content: out.content, is_error: out.isError === true, ...(out.undoData ? { undo: out.undoData } : {}) };
+      return { result: { content: out.content, is_error: out.isError === true, ...(out.undoData ? { undo: out.undoData } : {}) } };
     } catch (err) {
-      if (err instanceof ToolError) return { content: err.message, is_error: true };
+      if (err instanceof OutcomeUnknownError) {
+        const content =
+          `Outcome unknown: ${err.reason}, so it may or may not have happened. ` +
+          'It will not be retried automatically; a person has been asked to check. Do not repeat it unless they confirm.';
+        return { result: { content, is_error: true }, unknown: { code: err.code, reason: err.reason } };
+      }
+      if (err instanceof ToolError) return { result: { content: err.message, is_error: true } };
       this.deps.logger.error({ err, actionId: action.id, tool: action.tool }, 'tool threw');
-      return { content: `The tool ${action.tool} failed: ${errorMessage(err)}`, is_error: true };
+      return { result: { content: `The tool ${action.tool} failed: ${errorMessage(err)}`, is_error: true } };
     }
   }
 }

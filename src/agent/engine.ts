@@ -515,7 +515,7 @@ export class RunEngine {
     const { outbox } = this.deps;
     try {
       // What people see about the result is queued in the transaction that records it.
-      await this.deps.dispatcher.dispatch(action.id, (trx, done, result) => this.reportDispatch(trx, run, done, result));
+      await this.deps.dispatcher.dispatch(action.id, (trx, done, result, unknown) => this.reportDispatch(trx, run, done, result, unknown));
       outbox.wake();
     } catch (err) {
       // Anything that is not a refusal happened after the claim (e.g. the database failed after the tool
@@ -545,8 +545,13 @@ export class RunEngine {
   }
 
   /** Queues what people see about a dispatched call, inside the transaction that records its result. */
-  private async reportDispatch(trx: Db, run: Run, action: Action, result: { content: string; is_error?: boolean }): Promise<void> {
+  private async reportDispatch(trx: Db, run: Run, action: Action, result: { content: string; is_error?: boolean }, unknown?: { reason: string }): Promise<void> {
     const { outbox, registry } = this.deps;
+    if (unknown) {
+      // The tool could not tell whether its call took effect: reported like a crash mid-dispatch.
+      await this.queueOutcomeUnknown(trx, run, action, unknown.reason);
+      return;
+    }
     if (action.decided_by !== POLICY_ACTOR) {
       // Approved by a person: the card itself says what happened (no extra thread line).
       await outbox.updateCard(trx, run, action.id);
@@ -593,7 +598,6 @@ export class RunEngine {
     const content =
       'Outcome unknown: the app restarted while this action was being carried out, so it may or may not have happened. ' +
       'It will not be retried automatically; a person has been asked to check. Do not repeat it unless they confirm.';
-    const desc = describeAction(this.deps.registry, action);
     const marked = await this.deps.db.transaction().execute(async (trx) => {
       const ok = await transitionAction(trx, action.id, ['dispatching'], {
         status: 'outcome_unknown',
@@ -603,14 +607,19 @@ export class RunEngine {
       if (!ok) return false;
       await appendActivity(trx, { at, teamId: action.team_id, runId: action.run_id, actionId: action.id, actor: 'system', kind: 'action_outcome_unknown', detail: { tool: action.tool } });
       const run = await getRun(trx, action.run_id);
-      if (run) {
-        await this.deps.outbox.line(trx, run, md`:warning: *Please check:* I can't tell whether "${desc.summary}" happened: the app restarted while it was in progress. I will not retry it automatically.`, PRIORITY.decision);
-        if (action.decided_by !== POLICY_ACTOR) await this.deps.outbox.updateCard(trx, run, action.id);
-      }
+      if (run) await this.queueOutcomeUnknown(trx, run, action, 'the app restarted while it was in progress');
       return true;
     });
     if (marked) this.deps.outbox.wake();
     return marked;
+  }
+
+  /** Queues the "please check" line and the card of an action recorded `outcome_unknown` (same transaction). */
+  private async queueOutcomeUnknown(trx: Db, run: Run, action: Action, why: string): Promise<void> {
+    const desc = describeAction(this.deps.registry, action);
+    await this.deps.outbox.line(trx, run, md`:warning: *Please check:* I can't tell whether "${desc.summary}" happened: ${why}. I will not retry it automatically.`, PRIORITY.decision);
+    if (action.decided_by !== POLICY_ACTOR) await this.deps.outbox.updateCard(trx, run, action.id);
+    await this.deps.outbox.updateTaskMessage(trx, run, 'soon');
   }
 
   private async stopForQueue(run: Run, actions: Action[]): Promise<void> {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { ToolError } from '../errors.js';
+import { OutcomeUnknownError, ToolError } from '../errors.js';
+import { ambiguousServerError, failedBeforeSending, formatWait, networkErrorText } from './httpOutcome.js';
 
 /** HubSpot API base used when HUBSPOT_API_URL is not set. */
 export const HUBSPOT_DEFAULT_API_URL = 'https://api.hubapi.com';
@@ -12,7 +13,10 @@ export const HUBSPOT_REQUIRED_SCOPES = [
   'crm.objects.deals.write',
 ] as const;
 
-/** Stable codes of the ToolErrors this connector throws. */
+/**
+ * Stable codes of the ToolErrors this connector throws. A change whose result cannot be known throws
+ * OutcomeUnknownError with the code `hubspot_outcome_unknown`.
+ */
 export type HubSpotErrorCode =
   | 'hubspot_auth_failed'
   | 'hubspot_missing_scope'
@@ -168,6 +172,11 @@ interface RequestSpec<T> {
   scope: (typeof HUBSPOT_REQUIRED_SCOPES)[number];
   /** What a 404 means for this call, in words. */
   notFound: string;
+  /**
+   * The call changes CRM data. Only then can a lost answer leave the outcome unknown; reads (searches
+   * are POSTs too) simply failed.
+   */
+  write?: true;
 }
 
 /** HubSpot CRM v3 connector over fetch, with bounded 429 retries and errors the model can act on. */
@@ -184,10 +193,19 @@ export function createHubSpotClient(opts: HubSpotClientOptions): HubSpotClient {
       const { status, headers, json } = await send(spec);
       if (status >= 200 && status < 300) {
         const parsed = spec.schema.safeParse(json);
+        if (!parsed.success && spec.write) {
+          // A 2xx says the change was taken, an answer we cannot read does not confirm it: not "not changed".
+          throw new OutcomeUnknownError('hubspot_outcome_unknown', `HubSpot answered HTTP ${status} with a response that does not confirm the change`);
+        }
         if (!parsed.success) {
           throw new ToolError('hubspot_failed', `HubSpot answered ${spec.method} ${spec.path} with an unexpected response.`);
         }
         return parsed.data;
+      }
+      // The change may have been saved before the server or a gateway failed: asking again would be
+      // harmless for a stage move, but saying "not changed" would not be true.
+      if (spec.write && ambiguousServerError(status)) {
+        throw new OutcomeUnknownError('hubspot_outcome_unknown', `HubSpot answered HTTP ${status}, which does not say whether the change was saved`);
       }
       const body = errorBody.safeParse(json);
       const err = body.success ? body.data : {};
@@ -205,27 +223,44 @@ export function createHubSpotClient(opts: HubSpotClientOptions): HubSpotClient {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), timeoutMs);
     try {
-      const res = await doFetch(`${base}${spec.path}`, {
-        method: spec.method,
-        headers: {
-          authorization: `Bearer ${opts.token}`,
-          accept: 'application/json',
-          ...(spec.body !== undefined ? { 'content-type': 'application/json' } : {}),
-        },
-        ...(spec.body !== undefined ? { body: JSON.stringify(spec.body) } : {}),
-        signal: controller.signal,
-      });
-      const text = await res.text();
-      return { status: res.status, headers: res.headers, json: parseJson(text) };
-    } catch (err) {
-      if (controller.signal.aborted) {
-        const maybe = spec.method === 'GET' ? '' : ' The change may or may not have been applied; reading the deal again will tell.';
-        throw new ToolError('hubspot_timeout', `HubSpot did not answer within ${Math.round(timeoutMs / 1000)} s.${maybe}`);
+      let res: Response;
+      try {
+        res = await doFetch(`${base}${spec.path}`, {
+          method: spec.method,
+          headers: {
+            authorization: `Bearer ${opts.token}`,
+            accept: 'application/json',
+            ...(spec.body !== undefined ? { 'content-type': 'application/json' } : {}),
+          },
+          ...(spec.body !== undefined ? { body: JSON.stringify(spec.body) } : {}),
+          signal: controller.signal,
+        });
+      } catch (err) {
+        // Only a failure to connect proves a change never reached HubSpot; after a timeout or a dropped
+        // connection it may have been saved.
+        if (spec.write && (controller.signal.aborted || !failedBeforeSending(err))) throw unknownOutcome(err, controller.signal.aborted);
+        if (controller.signal.aborted) throw new ToolError('hubspot_timeout', `HubSpot did not answer within ${formatWait(timeoutMs)}.`);
+        throw new ToolError('hubspot_unavailable', redact(`Could not reach HubSpot (${clip(networkErrorText(err), 200)}).`, opts.token));
       }
-      throw new ToolError('hubspot_unavailable', redact(`Could not reach HubSpot (${clip(networkError(err), 200)}).`, opts.token));
+      let text = '';
+      try {
+        text = await res.text();
+      } catch (err) {
+        // The status is in, the body is not: a 2xx write was saved but cannot be confirmed; a read failed.
+        if (spec.write && res.status >= 200 && res.status < 300) throw unknownOutcome(err, controller.signal.aborted);
+        if (res.status >= 200 && res.status < 300) throw new ToolError('hubspot_unavailable', `HubSpot's answer to ${spec.method} ${spec.path.split('?')[0]} was cut off.`);
+      }
+      return { status: res.status, headers: res.headers, json: parseJson(text) };
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  function unknownOutcome(err: unknown, timedOut: boolean): OutcomeUnknownError {
+    const reason = timedOut
+      ? `HubSpot did not answer within ${formatWait(timeoutMs)}`
+      : `the connection to HubSpot was lost before its answer arrived (${clip(networkErrorText(err), 200)})`;
+    return new OutcomeUnknownError('hubspot_outcome_unknown', redact(reason, opts.token));
   }
 
   async function searchObjects<T>(
@@ -349,6 +384,7 @@ export function createHubSpotClient(opts: HubSpotClientOptions): HubSpotClient {
         schema: crmObject,
         scope: 'crm.objects.deals.write',
         notFound: `HubSpot has no deal with id ${dealId}`,
+        write: true,
       });
       return { id: res.id, stageId: res.properties.dealstage ?? null };
     },
@@ -443,12 +479,6 @@ function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-function networkError(err: unknown): string {
-  const cause = err instanceof Error && err.cause instanceof Error ? err.cause : undefined;
-  const code = cause && 'code' in cause ? String((cause as { code: unknown }).code) : undefined;
-  return code ?? (cause?.message || (err instanceof Error ? err.message : String(err)));
 }
 
 function clip(text: string, max: number): string {

@@ -1,10 +1,14 @@
 import { z } from 'zod';
-import { ToolError } from '../errors.js';
+import { OutcomeUnknownError, ToolError } from '../errors.js';
+import { ambiguousServerError, failedBeforeSending, formatWait, networkErrorText } from './httpOutcome.js';
 
 /** Graph API base used when WHATSAPP_API_URL is not set. */
 export const WHATSAPP_DEFAULT_API_URL = 'https://graph.facebook.com/v21.0';
 
-/** Stable codes of the ToolErrors this connector throws (logged and shown in activity details). */
+/**
+ * Stable codes of the ToolErrors this connector throws (logged and shown in activity details). A send
+ * whose result cannot be known throws OutcomeUnknownError with the code `whatsapp_outcome_unknown`.
+ */
 export type WhatsAppErrorCode =
   | 'whatsapp_invalid_recipient'
   | 'whatsapp_outside_24h_window'
@@ -13,7 +17,6 @@ export type WhatsAppErrorCode =
   | 'whatsapp_permission_denied'
   | 'whatsapp_invalid_parameter'
   | 'whatsapp_unavailable'
-  | 'whatsapp_timeout'
   | 'whatsapp_failed';
 
 export interface WhatsAppClientOptions {
@@ -65,6 +68,10 @@ export function createWhatsAppClient(opts: WhatsAppClientOptions): WhatsAppClien
         throw new ToolError('whatsapp_invalid_recipient', `WhatsApp message not sent: ${to} is not an E.164 phone number.`);
       }
 
+      if (options.signal?.aborted) {
+        throw new ToolError('whatsapp_failed', `WhatsApp message not sent: the run was stopped before the message to ${to} was sent.`);
+      }
+
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort(), timeoutMs);
       const onAbort = () => controller.abort();
@@ -73,42 +80,40 @@ export function createWhatsAppClient(opts: WhatsAppClientOptions): WhatsAppClien
       let retryAfter: string | null;
       let text: string;
       try {
-        const res = await doFetch(endpoint, {
-          method: 'POST',
-          headers: {
-            authorization: `Bearer ${opts.token}`,
-            'content-type': 'application/json',
-            accept: 'application/json',
-          },
-          body: JSON.stringify({
-            messaging_product: 'whatsapp',
-            recipient_type: 'individual',
-            to: digits,
-            type: 'text',
-            // Link previews would fetch and render a third-party page the approver never saw on the card.
-            text: { preview_url: false, body },
-          }),
-          signal: controller.signal,
-        });
+        let res: Response;
+        try {
+          res = await doFetch(endpoint, {
+            method: 'POST',
+            headers: {
+              authorization: `Bearer ${opts.token}`,
+              'content-type': 'application/json',
+              accept: 'application/json',
+            },
+            body: JSON.stringify({
+              messaging_product: 'whatsapp',
+              recipient_type: 'individual',
+              to: digits,
+              type: 'text',
+              // Link previews would fetch and render a third-party page the approver never saw on the card.
+              text: { preview_url: false, body },
+            }),
+            signal: controller.signal,
+          });
+        } catch (err) {
+          // Only a failure to connect proves the message never left. A timeout or a dropped connection may
+          // come after Meta accepted it, and a resend could then deliver it twice.
+          if (controller.signal.aborted || !failedBeforeSending(err)) throw unknownOutcome(noAnswer(err, options.signal, controller.signal.aborted, timeoutMs), opts.token);
+          throw new ToolError('whatsapp_unavailable', redact(`WhatsApp message not sent: could not reach the WhatsApp API (${clip(networkErrorText(err), 200)}).`, opts.token));
+        }
         status = res.status;
         retryAfter = res.headers.get('retry-after');
-        text = await res.text();
-      } catch (err) {
-        if (options.signal?.aborted) {
-          throw new ToolError(
-            'whatsapp_failed',
-            `Sending to ${to} was interrupted (the run was stopped): the message may or may not have been sent.`,
-          );
+        try {
+          text = await res.text();
+        } catch {
+          // A 2xx status says Meta took the request; without the body there is no message id to confirm it by.
+          if (status >= 200 && status < 300) throw unknownOutcome(`WhatsApp answered HTTP ${status}, but the rest of its answer (the message id) never arrived`, opts.token);
+          text = '';
         }
-        if (controller.signal.aborted) {
-          // The request left; Meta may have accepted it before we stopped waiting.
-          throw new ToolError(
-            'whatsapp_timeout',
-            `WhatsApp did not answer within ${Math.round(timeoutMs / 1000)} s: the message to ${to} may or may not have been sent. ` +
-              'Do not resend without checking with the requester.',
-          );
-        }
-        throw new ToolError('whatsapp_unavailable', redact(`WhatsApp message not sent: could not reach the WhatsApp API (${clip(describeNetworkError(err), 200)}).`, opts.token));
       } finally {
         clearTimeout(timer);
         options.signal?.removeEventListener('abort', onAbort);
@@ -117,18 +122,31 @@ export function createWhatsAppClient(opts: WhatsAppClientOptions): WhatsAppClien
       const json = parseJson(text);
       if (status >= 200 && status < 300) {
         const parsed = sendResponseSchema.safeParse(json);
-        if (!parsed.success) {
-          throw new ToolError(
-            'whatsapp_failed',
-            `WhatsApp answered HTTP ${status} without a message id: the message to ${to} may have been sent. Do not resend without checking.`,
-          );
-        }
+        if (!parsed.success) throw unknownOutcome(`WhatsApp answered HTTP ${status} without a message id`, opts.token);
         return { messageId: parsed.data.messages[0]!.id };
       }
       const graph = graphErrorSchema.safeParse(json);
-      throw mapWhatsAppError(status, graph.success ? graph.data.error : undefined, retryAfter, to, opts.token);
+      const error = graph.success ? graph.data.error : undefined;
+      // A server error that does not say the message failed: Meta may have sent it before failing.
+      // Graph codes 2 and 131016 (service down or overloaded) and 131000 ("message failed to send") do say
+      // so; code 1 ("possible server error") does not.
+      if (ambiguousServerError(status) && (error?.code === undefined || error.code === 1)) {
+        throw unknownOutcome(`WhatsApp answered HTTP ${status}${error ? ` (${graphText(error)})` : ''}, which does not say whether the message was sent`, opts.token);
+      }
+      throw mapWhatsAppError(status, error, retryAfter, to, opts.token);
     },
   };
+}
+
+/** What stopped the answer from arriving, as a clause for OutcomeUnknownError's reason. */
+function noAnswer(err: unknown, runSignal: AbortSignal | undefined, aborted: boolean, timeoutMs: number): string {
+  if (runSignal?.aborted) return 'the send was interrupted (the run was stopped) before WhatsApp answered';
+  if (aborted) return `WhatsApp did not answer within ${formatWait(timeoutMs)}`;
+  return `the connection to WhatsApp was lost before its answer arrived (${clip(networkErrorText(err), 200)})`;
+}
+
+function unknownOutcome(reason: string, token: string): OutcomeUnknownError {
+  return new OutcomeUnknownError('whatsapp_outcome_unknown', redact(reason, token));
 }
 
 const RATE_LIMIT_CODES = new Set([4, 80007, 130429, 131056]);
@@ -219,12 +237,6 @@ function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-function describeNetworkError(err: unknown): string {
-  const cause = err instanceof Error && err.cause instanceof Error ? err.cause : undefined;
-  const code = cause && 'code' in cause ? String((cause as { code: unknown }).code) : undefined;
-  return code ?? (cause?.message || (err instanceof Error ? err.message : String(err)));
 }
 
 function clip(text: string, max: number): string {

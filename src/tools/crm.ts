@@ -205,6 +205,7 @@ export function createUpdateDealStageTool(client: HubSpotClient): ToolDefinition
           content: `Deal "${clean(p.dealName)}" (id ${input.deal_id}) moved from "${clean(p.currentStageLabel)}" to "${clean(p.newStageLabel)}".${confirmed}`,
         };
       } catch (err) {
+        // "Not changed" only for ToolErrors; an unknown outcome (OutcomeUnknownError) goes on to the dispatcher.
         if (err instanceof ToolError) return { isError: true, content: `Deal stage not changed: ${err.message}` };
         throw err;
       }

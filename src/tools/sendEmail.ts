@@ -119,6 +119,7 @@ export function createSendEmailTool(deps: SendEmailDeps): ToolDefinition<SendEma
         const refused = sent.rejected.length > 0 ? ` The server refused: ${sent.rejected.join(', ')}.` : '';
         return { content: `Email sent to ${to.join(', ')}${ccText} (message id ${sent.messageId}).${refused}` };
       } catch (err) {
+        // Only "not sent" failures are ToolErrors; an unknown outcome (OutcomeUnknownError) goes on to the dispatcher.
         if (err instanceof ToolError) return { isError: true, content: err.message };
         throw err;
       }

@@ -53,7 +53,8 @@ export function createSendWhatsappTool(client: WhatsAppClient): ToolDefinition<S
         const sent = await client.sendText(input.to, input.body, ctx.signal ? { signal: ctx.signal } : {});
         return { content: `WhatsApp message sent to ${input.to} (id ${sent.messageId}).` };
       } catch (err) {
-        // API refusals (invalid number, 24-hour window, rate limit) are facts for the model, not crashes.
+        // API refusals (invalid number, 24-hour window, rate limit) are facts for the model, not crashes. An
+        // unknown outcome (OutcomeUnknownError) is not one of them: it goes on to the dispatcher.
         if (err instanceof ToolError) return { isError: true, content: err.message };
         throw err;
       }

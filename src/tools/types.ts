@@ -58,6 +58,11 @@ export interface ToolDefinition<I = any> {
   /** Resolves extra facts that the approver must see and that execution must use (e.g. the sender). */
   prepare?(input: I, ctx: PrepareContext): Promise<Record<string, unknown>>;
   describe(input: I, prepared: Record<string, unknown>): CallDescription;
+  /**
+   * Failures known to have changed nothing come back as `isError` results. When the call may or may not
+   * have taken effect (a connection lost after the request left), the connector's OutcomeUnknownError
+   * must reach the dispatcher as it is: never catch it into an `isError` "not sent".
+   */
   run(input: I, ctx: ToolRunContext): Promise<ToolOutput>;
   /** Reverts a successful call (reversible actions only); gets what `run` returned as undoData. */
   undo?(input: I, ctx: ToolRunContext & { undoData: Record<string, unknown> }): Promise<ToolOutput>;

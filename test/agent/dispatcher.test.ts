@@ -8,6 +8,7 @@ import { Dispatcher } from '../../src/agent/dispatcher.js';
 import { ToolRegistry } from '../../src/tools/registry.js';
 import { z } from 'zod';
 import { pino } from 'pino';
+import { OutcomeUnknownError, ToolError } from '../../src/errors.js';
 
 /** Attempts to get around the single dispatcher's checks; every one must fail and send nothing. */
 describe('the dispatcher cannot be talked into sending', () => {
@@ -107,6 +108,75 @@ describe('the dispatcher cannot be talked into sending', () => {
     expect(sent).toHaveLength(1);
     const refusals = await h.app.db.selectFrom('activity').selectAll().where('kind', '=', 'dispatch_refused').execute();
     expect(refusals.length).toBeGreaterThanOrEqual(3);
+  });
+});
+
+/** The dispatcher is the one place that turns a tool's "cannot know" into the action's recorded state. */
+describe('the dispatcher records what a tool could not know', () => {
+  let h: Harness;
+  let actionId: string;
+  let calls: number;
+  let outcome: () => Promise<{ content: string }>;
+
+  beforeEach(async () => {
+    h = await startHarness();
+    h.claude.enqueue(toolUseReply([{ name: 'send_email', input: { to: 'sarah@acme.com', subject: 'Q2', body: 'Hello' } }]), textReply('done'));
+    await h.command('run email Sarah');
+    const [card] = await h.waitForCards(1);
+    actionId = card!.actionId;
+    calls = 0;
+    const a = await h.app.db.selectFrom('actions').selectAll().where('id', '=', actionId).executeTakeFirstOrThrow();
+    await h.app.db.updateTable('actions').set({ status: 'approved', decided_by: 'U_APPROVER', decided_at: new Date().toISOString(), approved_hash: a.input_hash }).where('id', '=', actionId).execute();
+    await h.app.db.updateTable('runs').set({ status: 'running' }).execute();
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  function dispatcher(): Dispatcher {
+    const registry = new ToolRegistry().register({
+      name: 'send_email',
+      description: 'test double whose outcome the test decides',
+      hardFloor: true,
+      inputSchema: z.object({ to: z.string(), subject: z.string(), body: z.string() }),
+      describe: (i) => ({ summary: `send to ${i.to}` }),
+      run: async () => {
+        calls += 1;
+        return outcome();
+      },
+    });
+    return new Dispatcher({ db: h.app.db, registry, clock: { now: () => new Date() }, logger: pino({ level: 'silent' }), queue: { warnAt: 100, stopAt: 500 } });
+  }
+
+  it('OutcomeUnknownError: status outcome_unknown (not failed), a result telling the model not to repeat it, an activity row, and no second run', async () => {
+    outcome = () => Promise.reject(new OutcomeUnknownError('email_outcome_unknown', 'the connection to the mail server was lost after the whole message had been sent to it'));
+    const d = dispatcher();
+    const res = await d.dispatch(actionId);
+    expect(res.unknown).toEqual({ code: 'email_outcome_unknown', reason: 'the connection to the mail server was lost after the whole message had been sent to it' });
+    expect(res.action.status).toBe('outcome_unknown');
+    expect(res.result).toEqual({
+      is_error: true,
+      content:
+        'Outcome unknown: the connection to the mail server was lost after the whole message had been sent to it, so it may or may not have happened. ' +
+        'It will not be retried automatically; a person has been asked to check. Do not repeat it unless they confirm.',
+    });
+    const stored = await h.app.db.selectFrom('actions').selectAll().where('id', '=', actionId).executeTakeFirstOrThrow();
+    expect(JSON.parse(stored.result_json!)).toEqual(res.result);
+    expect(stored.dispatched_at).not.toBeNull();
+    const rows = await h.app.db.selectFrom('activity').selectAll().where('action_id', '=', actionId).where('kind', 'in', ['action_outcome_unknown', 'action_failed', 'action_dispatched']).execute();
+    expect(rows.map((r) => [r.kind, JSON.parse(r.detail_json)])).toEqual([
+      ['action_outcome_unknown', { tool: 'send_email', code: 'email_outcome_unknown', reason: 'the connection to the mail server was lost after the whole message had been sent to it' }],
+    ]);
+    await expect(d.dispatch(actionId)).rejects.toMatchObject({ code: 'approval_missing' });
+    expect(calls).toBe(1);
+  });
+
+  it('ToolError: still failed, with the tool\'s own words', async () => {
+    outcome = () => Promise.reject(new ToolError('email_failed', 'Email not sent: the mail server rejected the message.'));
+    const res = await dispatcher().dispatch(actionId);
+    expect(res.unknown).toBeUndefined();
+    expect(res.action.status).toBe('failed');
+    expect(res.result).toEqual({ is_error: true, content: 'Email not sent: the mail server rejected the message.' });
   });
 });
 

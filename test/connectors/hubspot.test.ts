@@ -2,7 +2,9 @@ import nock from 'nock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createHubSpotClient, retryDelayMs } from '../../src/connectors/hubspot.js';
 import type { HubSpotClientOptions } from '../../src/connectors/hubspot.js';
+import { OutcomeUnknownError } from '../../src/errors.js';
 import { ToolError } from '../../src/tools/types.js';
+import { closedPort, startFaultyHttpServer, type FaultyHttpServer } from '../helpers/faultyHttp.js';
 
 // Shapes follow HubSpot's CRM v3 API: search `{ total, results: [{ id, properties, ... }] }`, object reads
 // with `associations.contacts.results`, pipelines with `stages`, and errors
@@ -10,9 +12,15 @@ import { ToolError } from '../../src/tools/types.js';
 const API = 'https://api.hubapi.com';
 const TOKEN = 'pat-na1-11111111-2222-3333-4444-555555555555';
 
-beforeAll(() => nock.disableNetConnect());
-afterEach(() => {
+beforeAll(() => {
+  nock.disableNetConnect();
+  // The loopback servers below are real: they misbehave the way a network or a gateway does.
+  nock.enableNetConnect('127.0.0.1');
+});
+const servers: FaultyHttpServer[] = [];
+afterEach(async () => {
   nock.cleanAll();
+  await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 afterAll(() => nock.enableNetConnect());
 
@@ -101,6 +109,18 @@ async function failure(promise: Promise<unknown>): Promise<ToolError> {
   );
   expect(err).toBeInstanceOf(ToolError);
   return err as ToolError;
+}
+
+/** The change must end "unknown": neither a ToolError ("not changed") nor a success. */
+async function unknown(promise: Promise<unknown>): Promise<OutcomeUnknownError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(OutcomeUnknownError);
+  expect(err).not.toBeInstanceOf(ToolError);
+  expect((err as OutcomeUnknownError).code).toBe('hubspot_outcome_unknown');
+  return err as OutcomeUnknownError;
 }
 
 describe('HubSpot connector: search', () => {
@@ -380,14 +400,27 @@ describe('HubSpot connector: errors', () => {
     expect(err.message).toContain('HTTP 500');
   });
 
-  it('times out a request that hangs', async () => {
+  it('times out a read that hangs: a plain failure, nothing was changed', async () => {
     const hanging: typeof fetch = (_input, init) =>
       new Promise((_resolve, reject) => {
         init?.signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError')));
       });
-    const err = await failure(client({ fetch: hanging, timeoutMs: 30 }).hubspot.updateDealStage('401', 'closedwon'));
+    const { hubspot } = client({ fetch: hanging, timeoutMs: 30 });
+    const err = await failure(hubspot.pipelineStages('default'));
     expect(err.code).toBe('hubspot_timeout');
-    expect(err.message).toContain('may or may not have been applied');
+    expect(err.message).toBe('HubSpot did not answer within 30 ms.');
+    // A search is a POST, but still only a read.
+    const search = await failure(hubspot.search('acme'));
+    expect(search.code).toBe('hubspot_timeout');
+  });
+
+  it('times out a stage change that hangs: outcome unknown, not "not changed"', async () => {
+    const hanging: typeof fetch = (_input, init) =>
+      new Promise((_resolve, reject) => {
+        init?.signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError')));
+      });
+    const err = await unknown(client({ fetch: hanging, timeoutMs: 30 }).hubspot.updateDealStage('401', 'closedwon'));
+    expect(err.reason).toBe('HubSpot did not answer within 30 ms');
   });
 
   it('computes retry delays from Retry-After seconds, capped at 10 s', () => {
@@ -396,5 +429,61 @@ describe('HubSpot connector: errors', () => {
     expect(retryDelayMs('3600', 0)).toBe(10_000);
     expect(retryDelayMs(null, 1)).toBe(2000);
     expect(retryDelayMs('soon', 0)).toBe(1000);
+  });
+});
+
+describe('HubSpot connector against a real loopback server that misbehaves after the request left', () => {
+  // Long enough for a loopback request to arrive on a busy machine; only the "hang" test waits it out.
+  async function api(mode: Parameters<typeof startFaultyHttpServer>[0], timeoutMs = 10_000) {
+    const server = await startFaultyHttpServer(mode);
+    servers.push(server);
+    return { server, hubspot: client({ apiUrl: server.url, timeoutMs }).hubspot };
+  }
+
+  it('a stage change with no answer within the timeout: outcome unknown, sent once', async () => {
+    const { server, hubspot } = await api('hang', 2_000);
+    const err = await unknown(hubspot.updateDealStage('401', 'closedwon'));
+    expect(err.reason).toBe('HubSpot did not answer within 2 s');
+    expect(server.requests).toEqual([{ method: 'PATCH', path: '/crm/v3/objects/deals/401', body: JSON.stringify({ properties: { dealstage: 'closedwon' } }) }]);
+  });
+
+  it('a stage change whose connection closes without a response: outcome unknown, sent once', async () => {
+    const { server, hubspot } = await api('drop');
+    const err = await unknown(hubspot.updateDealStage('401', 'closedwon'));
+    expect(err.reason).toMatch(/^the connection to HubSpot was lost before its answer arrived \(/);
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it.each([500, 502, 504, 524])('a stage change answered %i: outcome unknown, not retried', async (status) => {
+    const { server, hubspot } = await api({ status, body: { status: 'error', message: 'internal error', category: 'INTERNAL_ERROR' } });
+    const err = await unknown(hubspot.updateDealStage('401', 'closedwon'));
+    expect(err.reason).toBe(`HubSpot answered HTTP ${status}, which does not say whether the change was saved`);
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it('a stage change answered 200 with a body that is not HubSpot\'s: outcome unknown', async () => {
+    const { hubspot } = await api({ status: 200, body: '<html>Welcome</html>' });
+    const err = await unknown(hubspot.updateDealStage('401', 'closedwon'));
+    expect(err.reason).toBe('HubSpot answered HTTP 200 with a response that does not confirm the change');
+  });
+
+  it('a stage change answered 503 (refused before processing): a plain failure', async () => {
+    const { hubspot } = await api({ status: 503, body: '<html>Service Unavailable</html>' });
+    const err = await failure(hubspot.updateDealStage('401', 'closedwon'));
+    expect(err.code).toBe('hubspot_unavailable');
+  });
+
+  it('a read whose connection closes without a response: a plain failure', async () => {
+    const { hubspot } = await api('drop');
+    const err = await failure(hubspot.pipelineStages('default'));
+    expect(err.code).toBe('hubspot_unavailable');
+    expect(err.message).toMatch(/^Could not reach HubSpot/);
+  });
+
+  it('a stage change when the connection is refused: a plain failure, nothing was changed', async () => {
+    const port = await closedPort();
+    const err = await failure(client({ apiUrl: `http://127.0.0.1:${port}`, timeoutMs: 10_000 }).hubspot.updateDealStage('401', 'closedwon'));
+    expect(err.code).toBe('hubspot_unavailable');
+    expect(err.message).toBe('Could not reach HubSpot (ECONNREFUSED).');
   });
 });

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSmtpMailer } from '../../src/connectors/smtp.js';
 import type { Mailer, OutgoingMail } from '../../src/connectors/smtp.js';
-import { AppError } from '../../src/errors.js';
+import { AppError, OutcomeUnknownError } from '../../src/errors.js';
 import { ToolError } from '../../src/tools/types.js';
 import { startSmtpServer } from '../helpers/smtpServer.js';
 import type { SmtpTestServer } from '../helpers/smtpServer.js';
@@ -142,6 +142,50 @@ describe('createSmtpMailer', () => {
     const err = await sendError(mailer(`smtp://127.0.0.1:${port}`, 300), mail());
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(err.message).toMatch(/^Email not sent/);
+  });
+
+  it('reports a connection cut after the whole message was received (no 250) as outcome unknown, never as "not sent"', async () => {
+    const s = await server({ dropConnection: 'after_data' });
+    const err = await mailer(s.url).send(mail()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(OutcomeUnknownError);
+    expect(err).not.toBeInstanceOf(ToolError);
+    expect((err as OutcomeUnknownError).code).toBe('email_outcome_unknown');
+    expect((err as OutcomeUnknownError).reason).toMatch(/after the whole message had been sent to it/);
+    expect((err as OutcomeUnknownError).reason).not.toMatch(/not sent|could not connect/i);
+    // The relay really has the mail, and the sender did not try a second time.
+    expect(s.mails).toHaveLength(1);
+    expect(s.dataAttempts()).toBe(1);
+  });
+
+  it('reports a server that takes the whole message and never answers as outcome unknown after the timeout', async () => {
+    const s = await server({ stallData: true });
+    // Long enough to get through connect, greeting and envelope on a busy machine; then it is waited out.
+    const err = await mailer(s.url, 2_000).send(mail()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(OutcomeUnknownError);
+    expect((err as OutcomeUnknownError).reason).toMatch(/did not confirm receipt within 2 s after the whole message had been sent/);
+    expect(s.dataAttempts()).toBe(1);
+  });
+
+  it('reports a message the server refuses after receiving it (554 to the final ".") as "not sent", not unknown', async () => {
+    const s = await server({ rejectDataWith: 554 });
+    const err = await sendError(mailer(s.url), mail());
+    expect(err.message).toMatch(/^Email not sent: the mail server rejected the message\. Server said: 554/);
+    expect(s.dataAttempts()).toBe(1);
+  });
+
+  it.each(['mail_from', 'rcpt_to'] as const)('reports a connection cut at %s (before any message data) as "not sent"', async (stage) => {
+    const s = await server({ dropConnection: stage });
+    const err = await sendError(mailer(s.url), mail());
+    expect(err.message).toMatch(/^Email not sent: /);
+    expect(err.message).not.toMatch(/may/);
+    expect(s.dataAttempts()).toBe(0);
+    expect(s.mails).toHaveLength(0);
   });
 
   it('logs in with credentials from the URL', async () => {

@@ -1,7 +1,9 @@
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createWhatsAppClient } from '../../src/connectors/whatsapp.js';
+import { OutcomeUnknownError } from '../../src/errors.js';
 import { ToolError } from '../../src/tools/types.js';
+import { closedPort, startFaultyHttpServer, type FaultyHttpServer } from '../helpers/faultyHttp.js';
 
 // Shapes follow the WhatsApp Cloud API (Graph API) as documented by Meta: POST /{phone-number-id}/messages,
 // success `{ messaging_product, contacts, messages: [{ id }] }`, failures `{ error: { message, type, code,
@@ -13,9 +15,15 @@ const TOKEN = 'EAAJtestTOKENvalue123';
 const MESSAGES_PATH = `/v21.0/${PHONE_NUMBER_ID}/messages`;
 const WAMID = 'wamid.HBgLMTU1NTEyMzQ1NjcVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA';
 
-beforeAll(() => nock.disableNetConnect());
-afterEach(() => {
+beforeAll(() => {
+  nock.disableNetConnect();
+  // The loopback servers below are real: they misbehave the way a network or a gateway does.
+  nock.enableNetConnect('127.0.0.1');
+});
+const servers: FaultyHttpServer[] = [];
+afterEach(async () => {
   nock.cleanAll();
+  await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 afterAll(() => nock.enableNetConnect());
 
@@ -43,6 +51,19 @@ async function failure(promise: Promise<unknown>): Promise<ToolError> {
   );
   expect(err).toBeInstanceOf(ToolError);
   return err as ToolError;
+}
+
+/** The send must end "unknown": neither a ToolError ("not sent") nor a success. */
+async function unknown(promise: Promise<unknown>): Promise<OutcomeUnknownError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(OutcomeUnknownError);
+  expect(err).not.toBeInstanceOf(ToolError);
+  expect((err as OutcomeUnknownError).code).toBe('whatsapp_outcome_unknown');
+  expect((err as OutcomeUnknownError).reason).not.toMatch(/not sent/);
+  return err as OutcomeUnknownError;
 }
 
 describe('WhatsApp Cloud API connector', () => {
@@ -165,23 +186,41 @@ describe('WhatsApp Cloud API connector', () => {
     expect(err.message).toMatch(hint);
   });
 
-  it('maps HTTP 500 to WhatsApp being unavailable', async () => {
+  it('treats HTTP 500 with "unknown error" (code 1) as outcome unknown: Meta may have sent it before failing', async () => {
     nock(API).post(MESSAGES_PATH).reply(500, graphError(1, 'An unknown error has occurred.'));
-    const err = await failure(client().sendText('+15551234567', 'x'));
-    expect(err.code).toBe('whatsapp_unavailable');
-    expect(err.message).toContain('HTTP 500');
+    const err = await unknown(client().sendText('+15551234567', 'x'));
+    expect(err.reason).toContain('HTTP 500');
+    expect(err.reason).toContain('does not say whether the message was sent');
   });
 
-  it('maps a non-JSON 502 from a proxy to WhatsApp being unavailable', async () => {
+  it('treats a non-JSON 502 from a proxy as outcome unknown', async () => {
     nock(API).post(MESSAGES_PATH).reply(502, '<html>Bad Gateway</html>');
+    const err = await unknown(client().sendText('+15551234567', 'x'));
+    expect(err.reason).toContain('HTTP 502');
+  });
+
+  it.each([
+    [503, 2, 'Service temporarily unavailable'],
+    [500, 131000, 'Something went wrong'],
+    [503, 131016, 'Service unavailable'],
+  ])('maps HTTP %i with code %i (Meta says it did not send) to WhatsApp being unavailable', async (status, code, message) => {
+    nock(API).post(MESSAGES_PATH).reply(status, graphError(code, message));
+    const err = await failure(client().sendText('+15551234567', 'x'));
+    expect(err.code).toBe('whatsapp_unavailable');
+    expect(err.message).toContain(`HTTP ${status}`);
+    expect(err.message).toContain('was not accepted');
+  });
+
+  it('maps a 503 without a Graph error (refused before processing) to WhatsApp being unavailable', async () => {
+    nock(API).post(MESSAGES_PATH).reply(503, 'Service Unavailable');
     const err = await failure(client().sendText('+15551234567', 'x'));
     expect(err.code).toBe('whatsapp_unavailable');
   });
 
-  it('reports a connection failure as unavailable', async () => {
+  it('treats a connection reset after the request went out as outcome unknown', async () => {
     nock(API).post(MESSAGES_PATH).replyWithError({ code: 'ECONNRESET', message: 'socket hang up' });
-    const err = await failure(client().sendText('+15551234567', 'x'));
-    expect(err.code).toBe('whatsapp_unavailable');
+    const err = await unknown(client().sendText('+15551234567', 'x'));
+    expect(err.reason).toContain('the connection to WhatsApp was lost before its answer arrived');
   });
 
   it('gives up after the timeout and says the message may have been sent', async () => {
@@ -189,15 +228,69 @@ describe('WhatsApp Cloud API connector', () => {
       new Promise((_resolve, reject) => {
         init?.signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError')));
       });
-    const err = await failure(client({ fetch: hanging, timeoutMs: 30 }).sendText('+15551234567', 'x'));
-    expect(err.code).toBe('whatsapp_timeout');
-    expect(err.message).toContain('may or may not have been sent');
+    const err = await unknown(client({ fetch: hanging, timeoutMs: 30 }).sendText('+15551234567', 'x'));
+    expect(err.reason).toBe('WhatsApp did not answer within 30 ms');
   });
 
   it('treats a 200 without a message id as unknown, not as success', async () => {
     nock(API).post(MESSAGES_PATH).reply(200, { messaging_product: 'whatsapp', messages: [] });
-    const err = await failure(client().sendText('+15551234567', 'x'));
-    expect(err.code).toBe('whatsapp_failed');
-    expect(err.message).toContain('may have been sent');
+    const err = await unknown(client().sendText('+15551234567', 'x'));
+    expect(err.reason).toBe('WhatsApp answered HTTP 200 without a message id');
+  });
+});
+
+describe('WhatsApp connector against a real loopback server that misbehaves after the request left', () => {
+  // Long enough for a loopback request to arrive on a busy machine; only the "hang" test waits it out.
+  async function graph(mode: Parameters<typeof startFaultyHttpServer>[0], timeoutMs = 10_000) {
+    const server = await startFaultyHttpServer(mode);
+    servers.push(server);
+    return { server, wa: client({ apiUrl: `${server.url}/v21.0`, timeoutMs }) };
+  }
+
+  it('no answer within the timeout after Meta received the request: outcome unknown, sent once', async () => {
+    const { server, wa } = await graph('hang', 2_000);
+    const err = await unknown(wa.sendText('+15551234567', 'Your order shipped.'));
+    expect(err.reason).toBe('WhatsApp did not answer within 2 s');
+    expect(server.requests).toHaveLength(1);
+    expect(JSON.parse(server.requests[0]!.body)).toMatchObject({ to: '15551234567', text: { body: 'Your order shipped.' } });
+  });
+
+  it('the connection closed after the request arrived, without a response: outcome unknown, sent once', async () => {
+    const { server, wa } = await graph('drop');
+    const err = await unknown(wa.sendText('+15551234567', 'Your order shipped.'));
+    expect(err.reason).toMatch(/^the connection to WhatsApp was lost before its answer arrived \(/);
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it('a 504 from a gateway: outcome unknown', async () => {
+    const { wa } = await graph({ status: 504, body: '<html>Gateway Timeout</html>' });
+    const err = await unknown(wa.sendText('+15551234567', 'x'));
+    expect(err.reason).toContain('HTTP 504');
+  });
+
+  it('connection refused: not sent, a plain failure', async () => {
+    const port = await closedPort();
+    const err = await failure(client({ apiUrl: `http://127.0.0.1:${port}/v21.0`, timeoutMs: 10_000 }).sendText('+15551234567', 'x'));
+    expect(err.code).toBe('whatsapp_unavailable');
+    expect(err.message).toMatch(/^WhatsApp message not sent: could not reach the WhatsApp API \(ECONNREFUSED\)/);
+  });
+
+  it('a run stopped before the send: not sent, and nothing reaches the API', async () => {
+    const { server, wa } = await graph({ status: 200, body: { messaging_product: 'whatsapp', messages: [{ id: WAMID }] } });
+    const stopped = new AbortController();
+    stopped.abort();
+    const err = await failure(wa.sendText('+15551234567', 'x', { signal: stopped.signal }));
+    expect(err.message).toMatch(/^WhatsApp message not sent: the run was stopped/);
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it('a run stopped while the request is in flight: outcome unknown', async () => {
+    const { server, wa } = await graph('hang');
+    const stop = new AbortController();
+    const sending = wa.sendText('+15551234567', 'x', { signal: stop.signal });
+    await server.waitForRequests(1);
+    stop.abort();
+    const err = await unknown(sending);
+    expect(err.reason).toContain('the run was stopped');
   });
 });

@@ -1,6 +1,6 @@
 import { SMTPServer } from 'smtp-server';
 import type { SMTPServerError } from 'smtp-server';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 
 /** What the test SMTP server received, with the headers tests care about and the body decoded. */
 export interface ReceivedMail {
@@ -28,6 +28,15 @@ export interface SmtpTestServerOptions {
   requireAuth?: { user: string; pass: string };
   /** Accept the message data but never answer it: the sender hangs mid-send (crash tests). */
   stallData?: boolean;
+  /**
+   * Cut the connection (no reply) at one stage of the session:
+   * - `mail_from` / `rcpt_to`: when that command arrives, before any message data was sent;
+   * - `after_data`: after the whole message, final "." included, was received and stored in `mails`,
+   *   instead of answering 250 (the relay took the mail, the sender never hears so).
+   */
+  dropConnection?: 'mail_from' | 'rcpt_to' | 'after_data';
+  /** Read the whole message, then refuse it with this reply code (e.g. 554) instead of 250; nothing is stored. */
+  rejectDataWith?: number;
 }
 
 /**
@@ -40,6 +49,11 @@ export async function startSmtpServer(opts: SmtpTestServerOptions = {}): Promise
   const dataAttempts = { count: 0 };
   const rejected = new Set((opts.rejectRecipients ?? []).map((a) => a.toLowerCase()));
   const auth = opts.requireAuth;
+  // Client sockets by remote port, so a session can be cut from a handler (smtp-server does not expose them).
+  const sockets = new Map<number, Socket>();
+  const drop = (session: { remotePort: number }): void => {
+    sockets.get(session.remotePort)?.destroy();
+  };
 
   const server = new SMTPServer({
     secure: false,
@@ -58,7 +72,18 @@ export async function startSmtpServer(opts: SmtpTestServerOptions = {}): Promise
       }
       callback(smtpError('Invalid username or password', 535));
     },
-    onRcptTo(address, _session, callback) {
+    onMailFrom(_address, session, callback) {
+      if (opts.dropConnection === 'mail_from') {
+        drop(session);
+        return;
+      }
+      callback();
+    },
+    onRcptTo(address, session, callback) {
+      if (opts.dropConnection === 'rcpt_to') {
+        drop(session);
+        return;
+      }
       if (rejected.has(address.address.toLowerCase())) {
         callback(smtpError(`Mailbox ${address.address} unavailable`, 550));
         return;
@@ -77,10 +102,19 @@ export async function startSmtpServer(opts: SmtpTestServerOptions = {}): Promise
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('error', (err) => callback(err));
       stream.on('end', () => {
+        if (opts.rejectDataWith !== undefined) {
+          callback(smtpError('Message refused by policy', opts.rejectDataWith));
+          return;
+        }
         const raw = Buffer.concat(chunks).toString('utf8');
         const envelopeFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
         mails.push(parseMessage(raw, envelopeFrom, session.envelope.rcptTo.map((r) => r.address)));
         for (const wake of waiters) wake();
+        if (opts.dropConnection === 'after_data') {
+          // The message is stored; the 250 that would tell the sender so never leaves.
+          drop(session);
+          return;
+        }
         callback();
       });
     },
@@ -90,6 +124,12 @@ export async function startSmtpServer(opts: SmtpTestServerOptions = {}): Promise
     server.server.once('error', reject);
     // smtp-server reports client socket errors (resets from killed senders) here; they are expected in crash tests.
     server.on('error', () => undefined);
+    server.server.on('connection', (socket: Socket) => {
+      const port = socket.remotePort;
+      if (port === undefined) return;
+      sockets.set(port, socket);
+      socket.once('close', () => sockets.delete(port));
+    });
     server.listen(0, '127.0.0.1', () => {
       server.server.off('error', reject);
       resolve();

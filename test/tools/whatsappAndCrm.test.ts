@@ -7,6 +7,8 @@ import { createCrmGetDealTool, createCrmSearchTool, createUpdateDealStageTool } 
 import { createSendWhatsappTool, sendWhatsappInputSchema } from '../../src/tools/sendWhatsapp.js';
 import type { PrepareContext, ToolRunContext, ToolRunInfo } from '../../src/tools/types.js';
 import { ToolError } from '../../src/tools/types.js';
+import { OutcomeUnknownError } from '../../src/errors.js';
+import { closedPort, startFaultyHttpServer, type FaultyHttpServer } from '../helpers/faultyHttp.js';
 
 const GRAPH = 'https://graph.facebook.com';
 const PHONE_NUMBER_ID = '106540352242922';
@@ -21,9 +23,14 @@ function runCtx(prepared: Record<string, unknown> = {}): ToolRunContext {
   return { run, actionId: 'a-01hx2k', prepared: JSON.parse(JSON.stringify(prepared)) as Record<string, unknown>, approvedBy: 'U_APPROVER' };
 }
 
-beforeAll(() => nock.disableNetConnect());
-afterEach(() => {
+beforeAll(() => {
+  nock.disableNetConnect();
+  nock.enableNetConnect('127.0.0.1');
+});
+const servers: FaultyHttpServer[] = [];
+afterEach(async () => {
   nock.cleanAll();
+  await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 afterAll(() => nock.enableNetConnect());
 
@@ -374,5 +381,71 @@ describe('update_deal_stage', () => {
     expect(result.isError).toBe(true);
     expect(result.content).toContain('Deal stage not changed');
     expect(result.content).toContain('crm.objects.deals.write');
+  });
+});
+
+/**
+ * The tools pass an unknown outcome on to the dispatcher as it is (it records `outcome_unknown`); only
+ * failures known to have changed nothing become is_error results saying "not sent" / "not changed".
+ */
+describe('hard-floor tools when the outcome cannot be known', () => {
+  const prepared = {
+    dealName: 'Acme renewal',
+    pipelineId: 'default',
+    currentStageId: 'qualifiedtobuy',
+    currentStageLabel: 'Qualified',
+    newStageId: 'closedwon',
+    newStageLabel: 'Closed won',
+  };
+  async function loopback(mode: Parameters<typeof startFaultyHttpServer>[0]) {
+    const server = await startFaultyHttpServer(mode);
+    servers.push(server);
+    return server;
+  }
+  const rejection = (p: Promise<unknown>) =>
+    p.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+
+  it('send_whatsapp: a timeout after the request reached WhatsApp is an unknown outcome, not an is_error "not sent"', async () => {
+    const server = await loopback('hang');
+    const tool = createSendWhatsappTool(createWhatsAppClient({ token: 'EAAJtest', phoneNumberId: PHONE_NUMBER_ID, apiUrl: `${server.url}/v21.0`, timeoutMs: 2_000 }));
+    const err = await rejection(tool.run({ to: '+15551234567', body: 'Hi' }, runCtx()));
+    expect(err).toBeInstanceOf(OutcomeUnknownError);
+    expect((err as OutcomeUnknownError).reason).toBe('WhatsApp did not answer within 2 s');
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it('send_whatsapp: connection refused is an is_error result saying it was not sent', async () => {
+    const port = await closedPort();
+    const tool = createSendWhatsappTool(createWhatsAppClient({ token: 'EAAJtest', phoneNumberId: PHONE_NUMBER_ID, apiUrl: `http://127.0.0.1:${port}/v21.0` }));
+    const result = await tool.run({ to: '+15551234567', body: 'Hi' }, runCtx());
+    expect(result.isError).toBe(true);
+    expect(result.content).toMatch(/^WhatsApp message not sent: could not reach the WhatsApp API \(ECONNREFUSED\)/);
+  });
+
+  it('update_deal_stage: a dropped connection after the PATCH left is an unknown outcome, not "Deal stage not changed"', async () => {
+    const server = await loopback('drop');
+    const tool = createUpdateDealStageTool(createHubSpotClient({ token: 'pat-na1-test', apiUrl: server.url, timeoutMs: 10_000 }));
+    const err = await rejection(tool.run({ deal_id: '401', stage: 'Closed won' }, runCtx(prepared)));
+    expect(err).toBeInstanceOf(OutcomeUnknownError);
+    expect((err as OutcomeUnknownError).code).toBe('hubspot_outcome_unknown');
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it('update_deal_stage: connection refused is an is_error result saying the stage was not changed', async () => {
+    const port = await closedPort();
+    const tool = createUpdateDealStageTool(createHubSpotClient({ token: 'pat-na1-test', apiUrl: `http://127.0.0.1:${port}` }));
+    const result = await tool.run({ deal_id: '401', stage: 'Closed won' }, runCtx(prepared));
+    expect(result).toEqual({ isError: true, content: 'Deal stage not changed: Could not reach HubSpot (ECONNREFUSED).' });
+  });
+
+  it('crm_get_deal: a read that loses its connection is a plain is_error result (nothing could have changed)', async () => {
+    const server = await loopback('drop');
+    const tool = createCrmGetDealTool(createHubSpotClient({ token: 'pat-na1-test', apiUrl: server.url, timeoutMs: 10_000 }));
+    const result = await tool.run({ deal_id: '401' }, runCtx());
+    expect(result.isError).toBe(true);
+    expect(result.content).toMatch(/^Could not reach HubSpot/);
   });
 });

@@ -24,7 +24,8 @@ function decisionLine(card: CardView): string {
         ? `:white_check_mark: *Approved* by <@${s.by}> ${slackDate(s.at)} — done`
         : `:warning: *Approved* by <@${s.by}> ${slackDate(s.at)} — but it failed: ${escapeMrkdwn(truncate(s.resultSummary, 300).text)}`;
     case 'outcome_unknown':
-      return `:warning: *Outcome unknown* — the app restarted while this was being carried out${s.by ? ` (approved by <@${s.by}>)` : ''}. Please check whether it happened; it will not be retried automatically.`;
+      // The cause (a restart, a connection lost mid-send) is in the thread's "Please check" line.
+      return `:warning: *Outcome unknown* — I can't tell whether this happened${s.by ? ` (approved by <@${s.by}>)` : ''}. Please check; it will not be retried automatically.`;
   }
 }
 

@@ -36,7 +36,9 @@ function describeEntry(row: ActivityRow): string {
     case 'action_failed':
       return `${tool} failed: ${escapeMrkdwn(truncate(String(d['result'] ?? ''), 200).text)}`;
     case 'action_outcome_unknown':
-      return `${tool}: outcome unknown after a restart (not retried)`;
+      return d['reason']
+        ? `${tool}: outcome unknown, not retried: ${escapeMrkdwn(truncate(String(d['reason']), 200).text)}`
+        : `${tool}: outcome unknown after a restart, not retried`;
     case 'dispatch_refused':
       return `refused to dispatch ${tool}: ${escapeMrkdwn(String(d['why'] ?? ''))}`;
     case 'card_post_failed':
