@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/connection.js';
@@ -234,6 +235,16 @@ export class RunEngine {
       const pending = await this.deps.db.selectFrom('actions').select('id').where('run_id', '=', id).where('status', '=', 'pending').executeTakeFirst();
       if (!pending) await transitionRun(this.deps.db, id, ['awaiting_approval'], { status: 'running', updated_at: this.now() });
     }
+    // Runs stored before the outbox existed, or whose task message row is missing: queue it once.
+    const untracked = await this.deps.db
+      .selectFrom('runs')
+      .selectAll()
+      .where('thread_ts', 'is', null)
+      .where('status', 'in', [...ACTIVE])
+      .where(({ not, exists, selectFrom }) => not(exists(selectFrom('slack_outbox').select('id').whereRef('slack_outbox.msg_key', '=', sql<string>`'task:' || runs.id`))))
+      .execute();
+    for (const run of untracked) await this.deps.outbox.postTaskMessage(this.deps.db, run);
+    if (untracked.length > 0) this.deps.outbox.wake();
     const resumed = await listRunIdsByStatus(this.deps.db, 'running');
     for (const id of resumed) void this.kick(id);
     return { resumed, outcomeUnknown };
