@@ -1,4 +1,5 @@
 import { errorMessage } from '../../../errors.js';
+import { md } from '../../../text/mrkdwn.js';
 import type { CommandContext } from './context.js';
 
 /** `/agent rerun <run-id> [extra context]`: a new run in this channel, linked to its parent. */
@@ -11,7 +12,7 @@ export async function rerunCommand(ctx: CommandContext, runId: string, extra: st
     await services.engine.postTaskMessage(run.id);
   } catch (err) {
     await services.engine.failRun(run.id, 'slack_post_failed', `Could not post the task message: ${errorMessage(err)}`, { tellThread: false });
-    await ctx.respond({ response_type: 'ephemeral', text: `:x: I could not post in this channel (${errorMessage(err)}). Invite me and try again.` }).catch(() => undefined);
+    await ctx.respond({ response_type: 'ephemeral', text: md`:x: I could not post in this channel (${errorMessage(err)}). Invite me and try again.`.value }).catch(() => undefined);
     return;
   }
   void services.engine.kick(run.id);

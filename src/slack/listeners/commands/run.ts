@@ -1,4 +1,5 @@
 import { errorMessage } from '../../../errors.js';
+import { md } from '../../../text/mrkdwn.js';
 import type { CommandContext } from './context.js';
 
 /** `/agent run <task>`: ack with the new run id at once, store the run, post the task message, start the loop. */
@@ -22,7 +23,7 @@ export async function runCommand(ctx: CommandContext, task: string): Promise<voi
     await ctx
       .respond({
         response_type: 'ephemeral',
-        text: `:x: I could not post in this channel (${errorMessage(err)}), so run \`${run.id}\` did not start. Invite me with \`/invite @Agent\` and try again.`,
+        text: md`:x: I could not post in this channel (${errorMessage(err)}), so run \`${run.id}\` did not start. Invite me with \`/invite @Agent\` and try again.`.value,
       })
       .catch((e: unknown) => services.logger.warn({ err: errorMessage(e), runId: run.id }, 'could not tell the requester'));
     return;

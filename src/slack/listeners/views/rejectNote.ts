@@ -2,7 +2,7 @@ import type { AllMiddlewareArgs, SlackViewMiddlewareArgs } from '@slack/bolt';
 import { errorMessage } from '../../../errors.js';
 import { REJECT_NOTE_ACTION, REJECT_NOTE_BLOCK } from '../../blocks/modals.js';
 import { alreadyDecidedText } from '../../decisionText.js';
-import { rejectMetadataSchema, viewSubmissionSchema } from '../../payloads.js';
+import { clickerOf, rejectMetadataSchema, viewSubmissionSchema } from '../../payloads.js';
 import type { SlackServices } from '../../services.js';
 
 /** The Reject modal was submitted: close it, then reject (which cancels the run). */
@@ -21,7 +21,9 @@ export function rejectNoteSubmission(services: SlackServices) {
     const note = parsed.data.view.state.values[REJECT_NOTE_BLOCK]?.[REJECT_NOTE_ACTION]?.value ?? null;
     const userId = parsed.data.user.id;
     try {
-      const decision = await services.approvals.reject({ actionId, userId, note });
+      // The dialog was opened by someone allowed to, but a submission is checked again on its own.
+      const refused = await services.approvals.precheck(actionId, userId, { clicker: clickerOf(parsed.data) });
+      const decision = refused ?? (await services.approvals.reject({ actionId, userId, note }));
       if (decision.action.card_channel && (decision.outcome === 'already_decided' || decision.outcome === 'not_allowed')) {
         const text = decision.outcome === 'not_allowed' ? `:no_entry: ${decision.why} Nothing was changed.` : alreadyDecidedText(decision.action);
         // A card in the task thread gets its private answer in that thread, not in the channel.
