@@ -5,8 +5,9 @@ import type { CallDescription, CallField, ToolDefinition } from './types.js';
 
 const MAX_RECIPIENTS = 50;
 
-// RFC 5321 bounds an address at 254 characters; the bound also bounds what a card must show.
-const address = z.email().max(254);
+// RFC 5321 bounds a path at 256 octets with its brackets; common servers (smtp-server among them) accept at
+// most 253 characters for the address itself. The bound also bounds what a card must show.
+const address = z.email().max(253);
 
 export const sendEmailInputSchema = z
   .object({

@@ -52,7 +52,8 @@ export function renderCard(card: CardView, links: { taskPermalink?: string | und
   const { run, action, description } = card;
   const blocks: Record<string, unknown>[] = [];
   const pending = card.state.kind === 'pending';
-  blocks.push({ type: 'header', text: plainText(`${pending ? 'Approval needed' : 'Approval'}: ${description.summary}`, LIMITS.headerText) });
+  // The header names the tool only: untrusted words go in mrkdwn sections, where they are escaped.
+  blocks.push({ type: 'header', text: plainText(`${pending ? 'Approval needed' : 'Approval'}: ${action.tool}`, LIMITS.headerText) });
   blocks.push(section(md`*What:* ${clipped(description.summary, CARD_BUDGET.what)}`));
 
   const fields = fieldsWithin(description.fields ?? [], CARD_BUDGET.fields, CARD_BUDGET.fieldSection);
