@@ -74,43 +74,71 @@ export interface BudgetedFields {
   notShown: string[];
 }
 
-/** Fields for the card: whole while the budget lasts, then counted ("and 12 more not shown here"). */
+/**
+ * Fields for the card. Single values (subject, sender, stage) come first for the budget, each up to a
+ * share of it; lists (recipients) share the rest, shown item by item and then counted ("and 12 more not
+ * shown here"). Sections keep the fields' order.
+ */
 export function fieldsWithin(fields: CallField[], budget: number, max: number): BudgetedFields {
-  const sections: string[] = [];
-  const notShown: string[] = [];
+  const rendered: Array<{ sections: string[]; notShown?: string }> = fields.map(() => ({ sections: [] }));
   let left = budget;
-  for (const field of fields) {
+  const scalarShare = Math.max(200, Math.floor(budget / Math.max(1, fields.length)));
+  fields.forEach((field, i) => {
+    if (Array.isArray(field.value)) return;
     const full = fieldSections(field, max);
-    const size = full.reduce((n, s) => n + s.length, 0);
-    if (size <= left) {
-      sections.push(...full);
+    const size = full.reduce((n, x) => n + x.length, 0);
+    if (size <= Math.min(left, scalarShare) || size <= 300) {
+      rendered[i] = { sections: full };
       left -= size;
-      continue;
+      return;
     }
     const label = labelOf(field);
-    if (Array.isArray(field.value)) {
-      const items = field.value;
-      let text = label;
-      let shown = 0;
-      for (const item of items) {
-        const escaped = escapeText(item);
-        const tail = ` … *and ${items.length - shown - 1} more not shown here*`;
-        const next = `${text}${shown ? ', ' : ''}${escaped}`;
-        if (next.length + tail.length > Math.min(left, max)) break;
-        text = next;
-        shown += 1;
-      }
-      sections.push(`${text}${shown ? ' …' : ''} *and ${items.length - shown} more not shown here*`);
-      notShown.push(`${items.length - shown} of ${items.length} ${field.label}`);
-    } else {
-      const room = Math.max(0, Math.min(left, max) - label.length - 40);
-      const c = clipText(field.value, Math.max(room, 1));
-      sections.push(`${label}${c.out} _(${c.total - c.shown} more characters not shown here)_`);
-      notShown.push(`the last ${c.total - c.shown} of ${c.total} characters of ${field.label}`);
+    const c = clipText(field.value, Math.max(1, Math.min(left, scalarShare, max) - label.length - 60));
+    const hidden = c.total - c.shown;
+    const text = `${label}${c.out} _(${hidden.toLocaleString('en-US')} more characters not shown here)_`;
+    rendered[i] = { sections: [text], notShown: `the last ${hidden.toLocaleString('en-US')} of ${c.total.toLocaleString('en-US')} characters of ${field.label}` };
+    left -= text.length;
+  });
+  fields.forEach((field, i) => {
+    if (!Array.isArray(field.value)) return;
+    const full = fieldSections(field, max);
+    const size = full.reduce((n, x) => n + x.length, 0);
+    if (size <= left) {
+      rendered[i] = { sections: full };
+      left -= size;
+      return;
     }
-    left = Math.max(0, left - (sections.at(-1)?.length ?? 0));
-  }
-  return { sections, notShown };
+    const items = field.value;
+    const label = labelOf(field);
+    const sections: string[] = [];
+    let text = label;
+    let shown = 0;
+    let room = left;
+    for (const item of items) {
+      const escaped = escapeText(item);
+      const tail = ` … *and ${items.length - shown - 1} more not shown here*`;
+      const sep = text === label ? '' : ', ';
+      if (text.length + sep.length + escaped.length + tail.length > max) {
+        // The section is full: carry on in a new one while the budget lasts.
+        if (room - text.length < escaped.length + tail.length + 10) break;
+        sections.push(text);
+        room -= text.length;
+        text = escaped;
+        shown += 1;
+        continue;
+      }
+      if (text.length + sep.length + escaped.length + tail.length > room) break;
+      text += sep + escaped;
+      shown += 1;
+    }
+    sections.push(`${text}${shown ? ' …' : ''} *and ${items.length - shown} more not shown here*`);
+    rendered[i] = { sections, notShown: `${items.length - shown} of ${items.length} ${field.label}` };
+    left = Math.max(0, room - (sections.at(-1)?.length ?? 0));
+  });
+  return {
+    sections: rendered.flatMap((r) => r.sections),
+    notShown: rendered.flatMap((r) => (r.notShown ? [r.notShown] : [])),
+  };
 }
 
 /** Invisible or direction-changing characters anywhere in what will be carried out. */
