@@ -1,7 +1,7 @@
 import type { TrustView } from '../../agent/trust.js';
 import { TRUST_MODES } from '../../policy/catalog.js';
 import { channelRef, clipped, code, mention, subteamRef } from '../../text/mrkdwn.js';
-import { context, section } from './text.js';
+import { context, mrkdwn, section } from './text.js';
 
 const MODE_LABEL = { require_approval: ':raised_hand: require_approval', auto_notify: ':bell: auto_notify', full_auto: ':white_check_mark: full_auto' } as const;
 
@@ -39,7 +39,7 @@ export function renderTrust(view: TrustView): { text: string; blocks: Record<str
 /** `/agent trust edit`: one select per action type that can be changed (hard-floor ones are shown, fixed). */
 export function trustEditModal(view: TrustView): Record<string, unknown> {
   const editable = view.rows.filter((r) => !r.hardFloor);
-  const fixed = view.rows.filter((r) => r.hardFloor).map((r) => `\`${r.actionType}\``);
+  const fixed = view.rows.filter((r) => r.hardFloor).map((r) => code(r.actionType).value);
   const option = (m: string) => ({ text: { type: 'plain_text', text: m }, value: m });
   return {
     type: 'modal',
@@ -48,7 +48,7 @@ export function trustEditModal(view: TrustView): Record<string, unknown> {
     submit: { type: 'plain_text', text: 'Save' },
     close: { type: 'plain_text', text: 'Cancel' },
     blocks: [
-      { type: 'section', text: { type: 'mrkdwn', text: `Always approval (hard floor): ${fixed.join(', ')}` } },
+      { type: 'section', text: mrkdwn(`Always approval (hard floor): ${fixed.join(', ')}`) },
       ...editable.slice(0, 90).map((r) => ({
         type: 'input',
         block_id: `mode:${r.actionType}`,

@@ -1,6 +1,7 @@
 import type { AllMiddlewareArgs, SlackViewMiddlewareArgs } from '@slack/bolt';
 import { z } from 'zod';
-import { errorMessage } from '../../../errors.js';
+import { errorMessage, isAppError } from '../../../errors.js';
+import { code, md } from '../../../text/mrkdwn.js';
 import { TRUST_MODES } from '../../../policy/catalog.js';
 import type { TrustMode } from '../../../db/schema.js';
 import type { SlackServices } from '../../services.js';
@@ -39,9 +40,9 @@ export function trustEditSubmission(services: SlackServices) {
       if (view.rows.find((r) => r.actionType === action)?.mode === mode) continue;
       try {
         const r = await services.trust.setMode(teamId, userId, action, mode);
-        changes.push(`\`${action}\`: ${r.before} → ${r.after}`);
+        changes.push(`${code(action).value}: ${r.before} → ${r.after}`);
       } catch (err) {
-        problems.push(`\`${action}\`: ${errorMessage(err)}`);
+        problems.push(`${code(action).value}: ${isAppError(err) ? err.message : md`${errorMessage(err)}`.value}`);
       }
     }
     const text = [changes.length ? `Trust levels updated:\n${changes.join('\n')}` : 'No trust level changed.', ...problems].join('\n');
