@@ -4,10 +4,11 @@ import { errorMessage, isAppError } from '../../../errors.js';
 import { code, md } from '../../../text/mrkdwn.js';
 import { TRUST_MODES } from '../../../policy/catalog.js';
 import type { TrustMode } from '../../../db/schema.js';
+import { clickerOf } from '../../payloads.js';
 import type { SlackServices } from '../../services.js';
 
 const submissionSchema = z.looseObject({
-  user: z.looseObject({ id: z.string() }),
+  user: z.looseObject({ id: z.string(), team_id: z.string().optional() }),
   team: z.looseObject({ id: z.string() }).nullish(),
   view: z.looseObject({
     team_id: z.string().optional(),
@@ -33,6 +34,13 @@ export function trustEditSubmission(services: SlackServices) {
       if (blockId.startsWith('mode:') && value && (TRUST_MODES as readonly string[]).includes(value)) wanted.push([blockId.slice(5), value as TrustMode]);
     }
     await ack();
+    try {
+      // Trust levels are the workspace's own: a submission from another organisation changes nothing.
+      await services.control.authorizeTeamClick(teamId, clickerOf(parsed.data), 'trust_edit');
+    } catch (err) {
+      await client.chat.postMessage({ channel: userId, text: `:no_entry: ${errorMessage(err)}` }).catch(() => undefined);
+      return;
+    }
     const view = await services.trust.view(teamId);
     const changes: string[] = [];
     const problems: string[] = [];
