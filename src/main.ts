@@ -25,7 +25,7 @@ import { AgentViews } from './agent/views.js';
 import { OutboxDelivery, type DeliverySettings } from './slack/outbox/delivery.js';
 import { SlackPacer, SLACK_LIMITS, type PacerLimits } from './slack/outbox/pacer.js';
 import { OutboxRenderer } from './slack/outbox/render.js';
-import { md } from './text/mrkdwn.js';
+import { trusted } from './text/mrkdwn.js';
 import type { ReconnectPolicy } from './slack/socketConnection.js';
 import { SlackGroupDirectory, SlackUserDirectory } from './slack/users.js';
 import { TrustService } from './agent/trust.js';
@@ -137,8 +137,8 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       postToRunThread: async (runId, text) => {
         const run = await getRun(db, runId);
         if (!run) throw new AppError('run_not_found', `No run ${runId}`);
-        // Model-written: escaped, so it can never ping a channel or disguise a link.
-        await outbox.line(db, run, md`${text}`);
+        // The tool made the model's text safe (src/text/modelText.ts) before handing it over.
+        await outbox.line(db, run, trusted(text));
         outbox.wake();
       },
     },

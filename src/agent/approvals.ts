@@ -19,6 +19,9 @@ import { slackDateText } from './text.js';
 import { lockRun } from './engine.js';
 import { md, mention, trusted } from '../text/mrkdwn.js';
 import { findActionType } from '../policy/catalog.js';
+import { code } from '../text/mrkdwn.js';
+import { organisationRefusal, type Clicker } from './organisation.js';
+import { Visibility, type Viewer } from './visibility.js';
 
 export type Decision =
   | { outcome: 'approved'; action: Action; waitingFor: number; remembered: boolean }
@@ -42,13 +45,17 @@ export interface ApprovalDeps {
  * concurrent clicks exactly one decides; the others are told who did.
  */
 export class Approvals {
-  constructor(private readonly deps: ApprovalDeps) {}
+  private readonly visibility: Visibility;
 
-  async approve(input: { actionId: string; userId: string; remember?: boolean }): Promise<Decision> {
+  constructor(private readonly deps: ApprovalDeps) {
+    this.visibility = new Visibility(deps.admins);
+  }
+
+  async approve(input: { actionId: string; userId: string; remember?: boolean; clicker?: Clicker }): Promise<Decision> {
     const { db, clock } = this.deps;
     const action = await this.mustGetAction(input.actionId);
     if (action.status !== 'pending') return { outcome: 'already_decided', action };
-    const refusal = await this.refusal(action, input.userId, input.remember === true);
+    const refusal = await this.refusal(action, input.userId, input.remember === true, input.clicker);
     if (refusal) return refusal;
     const at = clock.now().toISOString();
     const won = await db.transaction().execute(async (trx) => {
@@ -110,11 +117,11 @@ export class Approvals {
   }
 
   /** Rejecting one call cancels the whole run: no further model call, no other call of the run. */
-  async reject(input: { actionId: string; userId: string; note: string | null }): Promise<Decision> {
+  async reject(input: { actionId: string; userId: string; note: string | null; clicker?: Clicker }): Promise<Decision> {
     const { db, clock } = this.deps;
     const action = await this.mustGetAction(input.actionId);
     if (action.status !== 'pending') return { outcome: 'already_decided', action };
-    const refusal = await this.refusal(action, input.userId, false);
+    const refusal = await this.refusal(action, input.userId, false, input.clicker);
     if (refusal) return refusal;
     const at = clock.now().toISOString();
     const note = input.note?.trim() ? input.note.trim().slice(0, 2000) : null;
@@ -180,18 +187,20 @@ export class Approvals {
   }
 
   /**
-   * Who may decide: the action type's approvers and the self-approval setting. "Approve & remember" also
-   * needs an admin and a non-hard-floor action. A refused click changes nothing and is logged.
+   * Who may decide: people of the run's own organisation (when the click says who they are), the action
+   * type's approvers and the self-approval setting. "Approve & remember" also needs an admin and a
+   * non-hard-floor action. A refused click changes nothing and is logged.
    */
-  private async refusal(action: Action, userId: string, remember: boolean): Promise<Decision | undefined> {
+  private async refusal(action: Action, userId: string, remember: boolean, clicker?: Clicker): Promise<Decision | undefined> {
     const run = await getRun(this.deps.db, action.run_id);
     if (!run) throw new AppError('run_not_found', `No run ${action.run_id}`);
     let why: string | undefined;
+    if (clicker) why = await organisationRefusal(this.deps.db, run.team_id, clicker);
     const workspace = await getWorkspace(this.deps.db, action.team_id);
-    if (workspace.disabled) why = 'The agent is disabled in this workspace; decisions wait until an admin runs `/agent enable`.';
+    if (!why && workspace.disabled) why = 'The agent is disabled in this workspace; decisions wait until an admin runs `/agent enable`.';
     if (!why && remember) {
       const type = findActionType(action.tool);
-      if (!type || type.hardFloor || this.deps.registry.get(action.tool)?.hardFloor) why = `\`${action.tool}\` always needs approval, so it cannot be remembered.`;
+      if (!type || type.hardFloor || this.deps.registry.get(action.tool)?.hardFloor) why = `${code(action.tool).value} always needs approval, so it cannot be remembered.`;
       else if (!(await this.deps.admins.isAdmin(action.team_id, userId))) why = 'Only admins can use "Approve & remember": it changes the workspace\'s trust settings. You can still Approve this one.';
     }
     if (!why) {
@@ -206,16 +215,21 @@ export class Approvals {
       actionId: action.id,
       actor: userId,
       kind: 'decision_refused',
-      detail: { tool: action.tool, why, remember },
+      detail: { tool: action.tool, why, remember, ...(clicker ? { org: clicker.orgId } : {}) },
     });
     return { outcome: 'not_allowed', action, why };
   }
 
   /** Undo of an auto_notify action: the requester, or anyone allowed to approve that action type. */
-  async undo(actionId: string, userId: string): Promise<UndoResult> {
+  async undo(actionId: string, userId: string, clicker?: Clicker): Promise<UndoResult> {
     const action = await this.mustGetAction(actionId);
     const run = await getRun(this.deps.db, action.run_id);
     if (!run) return { ok: false, why: 'The run no longer exists.' };
+    const foreign = clicker ? await organisationRefusal(this.deps.db, run.team_id, clicker) : undefined;
+    if (foreign) {
+      await appendActivity(this.deps.db, { at: this.deps.clock.now().toISOString(), teamId: run.team_id, runId: run.id, actionId, actor: userId, kind: 'decision_refused', detail: { tool: action.tool, why: foreign, undo: true, org: clicker?.orgId ?? null } });
+      return { ok: false, why: foreign };
+    }
     if (run.requester_id !== userId) {
       const check = await this.deps.trust.canApprove(run, action.tool, userId);
       if (!check.ok) return { ok: false, why: check.why };
@@ -230,11 +244,14 @@ export class Approvals {
     return result;
   }
 
-  /** Checks a click before opening the Reject dialog; the refusal is logged like any other. */
-  async precheck(actionId: string, userId: string): Promise<Decision | undefined> {
+  /**
+   * Checks a click before anything else happens (the Reject dialog opens, an approval is claimed): the
+   * clicker's organisation, then who may decide. The refusal is logged like any other.
+   */
+  async precheck(actionId: string, userId: string, opts: { clicker?: Clicker; remember?: boolean } = {}): Promise<Decision | undefined> {
     const action = await this.mustGetAction(actionId);
     if (action.status !== 'pending') return { outcome: 'already_decided', action };
-    return this.refusal(action, userId, false);
+    return this.refusal(action, userId, opts.remember === true, opts.clicker);
   }
 
   /** For the "View full" modal: the exact content of a call as its card describes it. */
@@ -242,6 +259,19 @@ export class Approvals {
     const action = await this.mustGetAction(actionId);
     const run = await getRun(this.deps.db, action.run_id);
     return { action, run, description: describeAction(this.deps.registry, action) };
+  }
+
+  /**
+   * "View full" for someone who may see it: in the card's channel or the run's, the requester, an admin.
+   * Anyone else learns only where to look.
+   */
+  async viewFull(actionId: string, viewer: Viewer): Promise<{ action: Action; run: Run; description: CallDescription }> {
+    const { action, run, description } = await this.describe(actionId);
+    if (!run) throw new AppError('run_not_found', `No run ${action.run_id}`);
+    if (!(await this.visibility.canSee(run, viewer, [action.card_channel]))) {
+      throw new AppError('not_allowed', `This card's full content is shown in the channel of its card or run, to the run's requester and to admins.`);
+    }
+    return { action, run, description };
   }
 
   async getAction(actionId: string): Promise<Action> {

@@ -14,7 +14,9 @@ import type { CapsService } from './capsService.js';
 import type { Caps } from '../policy/caps.js';
 import type { Outbox } from './outbox.js';
 import { PRIORITY } from './outbox.js';
-import { md, mention } from '../text/mrkdwn.js';
+import { code, md, mention } from '../text/mrkdwn.js';
+import { organisationRefusal, rememberEnterprise, type Clicker } from './organisation.js';
+import { Visibility, type Viewer } from './visibility.js';
 
 export interface WorkspaceStatus {
   workspace: WorkspaceView;
@@ -40,7 +42,11 @@ export interface ControlDeps {
 
 /** Read and control runs on behalf of slash commands. */
 export class RunControl {
-  constructor(private readonly deps: ControlDeps) {}
+  readonly visibility: Visibility;
+
+  constructor(private readonly deps: ControlDeps) {
+    this.visibility = new Visibility(deps.admins);
+  }
 
   async getRun(runId: string): Promise<Run> {
     const run = await getRun(this.deps.db, runId);
@@ -55,9 +61,46 @@ export class RunControl {
     return run;
   }
 
-  async log(teamId: string, runId: string): Promise<{ run: Run; activity: ActivityRow[] }> {
+  /** A run for `/agent status <id>` and the like: refused, saying where to look, outside its channel. */
+  async visibleRun(teamId: string, runId: string, viewer: Viewer, command: string): Promise<Run> {
     const run = await this.getTeamRun(teamId, runId);
+    await this.visibility.assertCanSee(run, viewer, command);
+    return run;
+  }
+
+  async log(teamId: string, runId: string, viewer: Viewer): Promise<{ run: Run; activity: ActivityRow[] }> {
+    const run = await this.visibleRun(teamId, runId, viewer, 'log');
     return { run, activity: await listRunActivity(this.deps.db, run.id) };
+  }
+
+  /** Slash commands carry the workspace's Enterprise Grid id: remembered for the organisation check. */
+  async noteEnterprise(teamId: string, enterpriseId: string | undefined): Promise<void> {
+    await rememberEnterprise(this.deps.db, teamId, enterpriseId, this.deps.clock.now().toISOString());
+  }
+
+  /**
+   * Run controls (Raise cap, Stop, Retry) are decisions: only people of the run's own organisation make
+   * them. A refusal is logged and says why; the run is returned otherwise.
+   */
+  async authorizeClick(runId: string, clicker: Clicker, control: string): Promise<Run> {
+    const run = await this.getRun(runId);
+    await this.authorizeTeamClick(run.team_id, clicker, control, run.id);
+    return run;
+  }
+
+  /** The same check for controls that belong to a workspace rather than a run (schedule buttons). */
+  async authorizeTeamClick(teamId: string, clicker: Clicker, control: string, runId?: string): Promise<void> {
+    const why = await organisationRefusal(this.deps.db, teamId, clicker);
+    if (!why) return;
+    await appendActivity(this.deps.db, {
+      at: this.deps.clock.now().toISOString(),
+      teamId,
+      ...(runId ? { runId } : {}),
+      actor: clicker.userId,
+      kind: 'control_refused',
+      detail: { control, why, org: clicker.orgId },
+    });
+    throw new AppError('not_allowed', `${why} Nothing was changed.`);
   }
 
   async status(teamId: string): Promise<WorkspaceStatus> {
@@ -83,7 +126,7 @@ export class RunControl {
   private async requesterOrAdmin(run: Run, userId: string, what: string): Promise<boolean> {
     if (run.requester_id === userId) return false;
     if (await this.deps.admins.isAdmin(run.team_id, userId)) return true;
-    throw new AppError('not_allowed', `Only the requester (<@${run.requester_id}>) or an admin can ${what} \`${run.id}\`.`);
+    throw new AppError('not_allowed', md`Only the requester (${mention(run.requester_id)}) or an admin can ${what} ${code(run.id)}.`.value);
   }
 
   /**
@@ -137,13 +180,21 @@ export class RunControl {
   async assertCanStart(teamId: string): Promise<void> {
     const w = await getWorkspace(this.deps.db, teamId);
     if (w.disabled) {
-      throw new AppError('agent_disabled', `The agent is disabled in this workspace${w.disabledBy ? ` by <@${w.disabledBy}>` : ''}${w.disabledReason ? `: ${w.disabledReason}` : ''}. No new runs start until an admin runs \`/agent enable\`.`);
+      throw new AppError(
+        'agent_disabled',
+        md`The agent is disabled in this workspace${w.disabledBy ? md` by ${mention(w.disabledBy)}` : ''}${w.disabledReason ? md`: ${w.disabledReason}` : ''}. No new runs start until an admin runs \`/agent enable\`.`.value,
+      );
     }
   }
 
-  /** `/agent rerun`: a new run with the old task, the rejection note if any, and the extra context. */
+  /**
+   * `/agent rerun`: a new run with the old task, what went wrong, and the extra context. Only someone who
+   * may see the old run can rerun it, and a rerun in another channel carries no rejected action's content
+   * (its input, the rejection note): that stays where it was shown.
+   */
   async rerun(teamId: string, runId: string, userId: string, channelId: string, extra: string, responseUrl?: string): Promise<Run> {
-    const parent = await this.getTeamRun(teamId, runId);
+    const parent = await this.visibleRun(teamId, runId, { userId, channelId }, 'rerun');
+    const sameChannel = parent.channel_id === channelId;
     const rejected = await this.deps.db
       .selectFrom('actions')
       .selectAll()
@@ -151,10 +202,14 @@ export class RunControl {
       .where('status', '=', 'rejected')
       .executeTakeFirst();
     const context: string[] = [];
-    if (rejected) {
+    if (rejected && sameChannel) {
       context.push(`The previous attempt (${parent.id}) proposed ${rejected.tool} with input ${rejected.input_json.slice(0, 1500)}, and <@${rejected.decided_by}> rejected it${rejected.decision_note ? ` with the note: "${rejected.decision_note}"` : ' without a note'}.`);
-    } else if (parent.error_message) {
+    } else if (rejected) {
+      context.push(`The previous attempt (${parent.id}, in another channel) proposed ${rejected.tool} and a person rejected it. What it proposed and the rejection note stay in that channel; ask the requester what to do differently if it matters.`);
+    } else if (parent.error_message && sameChannel) {
       context.push(`The previous attempt (${parent.id}) ended: ${parent.error_message}`);
+    } else if (parent.error_message) {
+      context.push(`The previous attempt (${parent.id}, in another channel) ended with status ${parent.status}.`);
     }
     if (extra.trim()) context.push(extra.trim());
     return this.deps.engine.startRun({ teamId, channelId, requesterId: userId, task: parent.task, parentRunId: parent.id, extraContext: context.join('\n\n') || null, ...(responseUrl ? { responseUrl } : {}) });

@@ -89,6 +89,12 @@ export class Scheduler implements ScheduleStore {
     });
   }
 
+  /** What `/agent schedules` shows: the channel's own schedules, or every channel's for admins. */
+  async listVisible(teamId: string, channelId: string, allChannels: boolean): Promise<Array<Schedule & { description: string; next: string | undefined }>> {
+    const all = await this.list(teamId);
+    return allChannels ? all : all.filter((s) => s.channel_id === channelId);
+  }
+
   async setStatus(teamId: string, id: string, status: 'active' | 'paused' | 'deleted', actor = 'agent'): Promise<{ previous: string }> {
     const s = await this.get(teamId, id);
     if (!s || s.status === 'deleted') throw new ToolError('schedule_not_found', `There is no schedule ${id}.`);

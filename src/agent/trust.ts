@@ -4,6 +4,7 @@ import { appendActivity } from '../db/repos/activity.js';
 import { listTrustSettings, saveTrustSetting, type Approvers } from '../db/repos/trust.js';
 import { getWorkspace, saveSettings, setDisabled, setPaused, settingsOf, type WorkspaceSettings } from '../db/repos/workspace.js';
 import type { Run, TrustMode } from '../db/schema.js';
+import { code } from '../text/mrkdwn.js';
 import { AppError } from '../errors.js';
 import { CATALOG, findActionType, type ActionCategory } from '../policy/catalog.js';
 import { canSetMode, effectiveMode } from '../policy/decide.js';
@@ -87,7 +88,7 @@ export class TrustService {
 
   private knownAction(action: string): void {
     if (!findActionType(action) && !this.deps.registry.get(action)) {
-      throw new AppError('bad_command', `\`${action}\` is not an action type. Known: ${CATALOG.map((a) => `\`${a.name}\``).join(', ')}.`);
+      throw new AppError('bad_command', `${code(action).value} is not an action type. Known: ${CATALOG.map((a) => code(a.name).value).join(', ')}.`);
     }
   }
 

@@ -272,7 +272,9 @@ export function createHubSpotClient(opts: HubSpotClientOptions): HubSpotClient {
     const res = await request({
       method: 'POST',
       path: `/crm/v3/objects/${objectType}/search`,
-      body: { query, limit: SEARCH_LIMIT, properties: props },
+      // HubSpot's v3 spec (PublicObjectSearchRequest) lists filterGroups, sorts, after, limit and properties as
+      // required; free-text `query` is optional. No filters and no sorts keep HubSpot's relevance order.
+      body: { query, filterGroups: [], sorts: [], after: '0', limit: SEARCH_LIMIT, properties: props },
       schema: searchResponse,
       scope: `crm.objects.${objectType}.read`,
       notFound: `HubSpot answered 404 to the ${objectType} search: check HUBSPOT_API_URL`,

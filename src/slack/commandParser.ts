@@ -1,6 +1,10 @@
 import { RUN_ID_PATTERN } from '../ids.js';
+import { code } from '../text/mrkdwn.js';
 
-/** `/agent ...` parsed into what the person asked for. Pure, so every odd input can be tested. */
+/**
+ * `/agent ...` parsed into what the person asked for. Pure, so every odd input can be tested. Problems are
+ * mrkdwn: whatever the person typed is escaped when it is echoed back.
+ */
 export type AgentCommand =
   | { kind: 'run'; task: string }
   | { kind: 'status'; runId?: string }
@@ -26,13 +30,13 @@ export function parseAgentCommand(raw: string): AgentCommand {
   const rest = text.slice(head.length).trim();
   const runIdArg = (usage: string): { runId: string } | { problem: string } => {
     const id = restWords[0]?.toLowerCase();
-    if (!id) return { problem: `Which run? Usage: \`${usage}\`` };
-    if (!RUN_ID_PATTERN.test(id)) return { problem: `\`${restWords[0]}\` is not a run id (they look like \`r-7k3qx9\`). Usage: \`${usage}\`` };
+    if (!id) return { problem: `Which run? Usage: ${code(usage).value}` };
+    if (!RUN_ID_PATTERN.test(id)) return { problem: `${code(restWords[0] ?? '').value} is not a run id (they look like \`r-7k3qx9\`). Usage: ${code(usage).value}` };
     return { runId: id };
   };
   switch (sub) {
     case 'run':
-      if (!rest) return { kind: 'help', problem: 'What should the agent do? Usage: `/agent run <task>`' };
+      if (!rest) return { kind: 'help', problem: 'What should the agent do? Usage: `/agent run &lt;task&gt;`' };
       if (rest.length > MAX_TASK_CHARS) return { kind: 'help', problem: `That task is ${rest.length} characters; the limit is ${MAX_TASK_CHARS}.` };
       return { kind: 'run', task: rest };
     case 'status': {
@@ -69,6 +73,6 @@ export function parseAgentCommand(raw: string): AgentCommand {
     case 'help':
       return { kind: 'help' };
     default:
-      return { kind: 'help', problem: `I don't know \`${head}\`.` };
+      return { kind: 'help', problem: `I don't know ${code(head).value}.` };
   }
 }

@@ -1,21 +1,22 @@
 import type { Action } from '../db/schema.js';
-import { slackDate } from './blocks/text.js';
+import { dateRef, md, mention, trusted, withUserMentions } from '../text/mrkdwn.js';
+import { truncate } from './blocks/text.js';
 
-/** What a late clicker is told privately: who decided, and when. */
+/** What a late clicker is told privately: who decided, and when (mrkdwn; stored notes are escaped). */
 export function alreadyDecidedText(action: Action): string {
-  const by = action.decided_by && action.decided_by !== 'policy' ? `<@${action.decided_by}>` : 'the app';
-  const when = action.decided_at ? ` ${slackDate(action.decided_at)}` : '';
+  const by = action.decided_by && action.decided_by !== 'policy' ? mention(action.decided_by) : trusted('the app');
+  const when = action.decided_at ? md` ${dateRef(action.decided_at)}` : '';
   switch (action.status) {
     case 'approved':
     case 'dispatching':
     case 'succeeded':
     case 'failed':
     case 'outcome_unknown':
-      return `This was already approved by ${by}${when}. Nothing was changed.`;
+      return md`This was already approved by ${by}${when}. Nothing was changed.`.value;
     case 'rejected':
-      return `This was already rejected by ${by}${when}. Nothing was changed.`;
+      return md`This was already rejected by ${by}${when}. Nothing was changed.`.value;
     case 'cancelled':
-      return `This action was cancelled (${action.decision_note ?? 'the run ended'}). Nothing was changed.`;
+      return md`This action was cancelled (${withUserMentions(truncate(action.decision_note ?? 'the run ended', 500).text)}). Nothing was changed.`.value;
     case 'pending':
       return 'This action can no longer be decided: its run has ended.';
   }

@@ -1,8 +1,10 @@
 import { z } from 'zod';
+import { md } from '../text/mrkdwn.js';
+import { renderModelText } from '../text/modelText.js';
 import type { ToolDefinition } from './types.js';
 
 export interface ThreadPoster {
-  /** Posts `text` in the run's task thread. */
+  /** Posts `text` (mrkdwn, already made safe by the caller) in the run's task thread. */
   postToRunThread(runId: string, text: string): Promise<void>;
 }
 
@@ -23,7 +25,8 @@ export function createCommentOnTaskTool(poster: ThreadPoster): ToolDefinition<z.
       contentLabel: 'Comment',
     }),
     async run(input, ctx) {
-      await poster.postToRunThread(ctx.run.id, `:speech_balloon: ${input.text}`);
+      // The model wrote this, possibly steered by a web page: plain formatting only, no pings, honest links.
+      await poster.postToRunThread(ctx.run.id, md`:speech_balloon: ${renderModelText(input.text)}`.value);
       return { content: 'Comment posted in the task thread.' };
     },
   };

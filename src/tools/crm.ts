@@ -184,8 +184,9 @@ export function createUpdateDealStageTool(client: HubSpotClient): ToolDefinition
         summary: `Move deal "${clean(p.dealName)}" from "${clean(p.currentStageLabel)}" to "${clean(p.newStageLabel)}"`,
         fields: [
           { label: 'Deal', value: `${clean(p.dealName)} (id ${input.deal_id})` },
-          { label: 'Current stage', value: clean(p.currentStageLabel) },
-          { label: 'New stage', value: clean(p.newStageLabel) },
+          { label: 'Current stage', value: `${clean(p.currentStageLabel)} (id ${p.currentStageId})` },
+          // What is sent to HubSpot is the stage id: it is on the card next to its label.
+          { label: 'New stage', value: `${clean(p.newStageLabel)} (id ${p.newStageId})` },
         ],
       };
     },

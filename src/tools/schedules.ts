@@ -36,7 +36,8 @@ export function createScheduleRunTool(store: ScheduleStore, defaultTimezone = 'U
       return {
         summary: `Run "${input.task.length > 60 ? `${input.task.slice(0, 60)}…` : input.task}" ${description}`,
         fields: [
-          { label: 'Schedule', value: `${description} — \`${input.cron}\`` },
+          { label: 'Schedule', value: `${description} (cron ${input.cron})` },
+          { label: 'Time zone', value: typeof prepared['timezone'] === 'string' ? prepared['timezone'] : defaultTimezone },
           { label: 'Next runs', value: next.length ? next.join('; ') : 'none within a year' },
         ],
         content: input.task,

@@ -1,11 +1,13 @@
 import { z } from 'zod';
 import type { Mailer } from '../connectors/smtp.js';
 import { ToolError } from './types.js';
-import type { CallDescription, ToolDefinition } from './types.js';
+import type { CallDescription, CallField, ToolDefinition } from './types.js';
 
 const MAX_RECIPIENTS = 50;
 
-const address = z.email();
+// RFC 5321 bounds a path at 256 octets with its brackets; common servers (smtp-server among them) accept at
+// most 253 characters for the address itself. The bound also bounds what a card must show.
+const address = z.email().max(253);
 
 export const sendEmailInputSchema = z
   .object({
@@ -80,8 +82,10 @@ export function createSendEmailTool(deps: SendEmailDeps): ToolDefinition<SendEma
       const toText = others === 0 ? to[0] : `${to[0]} and ${others} ${others === 1 ? 'other' : 'others'}`;
       const parsed = preparedSchema.safeParse(prepared);
       const from = parsed.success ? parsed.data.from : null;
-      const fields = [{ label: 'To', value: to.join(', ') }];
-      if (input.cc && input.cc.length > 0) fields.push({ label: 'Cc', value: input.cc.join(', ') });
+      // Every recipient is listed (the card counts them and says how many it could not fit).
+      const fields: CallField[] = [{ label: 'To', value: to }];
+      if (input.cc && input.cc.length > 0) fields.push({ label: 'Cc', value: input.cc });
+      fields.push({ label: 'Subject', value: input.subject });
       fields.push({ label: 'Sent as', value: from ? formatMailbox(from) : 'no sender configured' });
       return {
         summary: `Send email to ${toText}, subject '${input.subject}'`,

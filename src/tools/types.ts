@@ -25,15 +25,25 @@ export interface ToolRunContext {
   signal?: AbortSignal;
 }
 
-/** What a card or a thread line shows about one call, in plain words. */
+/**
+ * What a card or a thread line shows about one call, in plain words. Every string is plain text written
+ * from untrusted input (model arguments, CRM data): renderers escape it, so describe() never writes mrkdwn.
+ * Whatever changes the effect of the call (every recipient, the exact body, the target) must be here: the
+ * card shows it or says exactly what it leaves to "View full", which shows all of it.
+ */
 export interface CallDescription {
   /** e.g. "Send email to sarah@acme.com, subject 'Re: Q2 report'". */
   summary: string;
-  /** Short labelled facts (To, Cc, Sent as...). */
-  fields?: Array<{ label: string; value: string }>;
-  /** The exact long content (an email body, a message text), shown verbatim and truncated on cards. */
+  /** Labelled facts (To, Cc, Sent as...). A list (e.g. recipients) is shown item by item and counted. */
+  fields?: CallField[];
+  /** The exact long content (an email body, a message text), shown verbatim and paginated if long. */
   content?: string;
   contentLabel?: string;
+}
+
+export interface CallField {
+  label: string;
+  value: string | string[];
 }
 
 /** A tool result is data for the model. `isError` results tell the model what went wrong. */

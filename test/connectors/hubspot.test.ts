@@ -154,9 +154,9 @@ describe('HubSpot connector: search', () => {
 
     expect(scope.isDone()).toBe(true);
     expect(bodies).toEqual({
-      contacts: { query: 'acme', limit: 5, properties: ['firstname', 'lastname', 'email', 'company'] },
-      companies: { query: 'acme', limit: 5, properties: ['name', 'domain'] },
-      deals: { query: 'acme', limit: 5, properties: ['dealname', 'dealstage', 'amount', 'pipeline', 'closedate'] },
+      contacts: { query: 'acme', filterGroups: [], sorts: [], after: '0', limit: 5, properties: ['firstname', 'lastname', 'email', 'company'] },
+      companies: { query: 'acme', filterGroups: [], sorts: [], after: '0', limit: 5, properties: ['name', 'domain'] },
+      deals: { query: 'acme', filterGroups: [], sorts: [], after: '0', limit: 5, properties: ['dealname', 'dealstage', 'amount', 'pipeline', 'closedate'] },
     });
     expect(found.contacts).toEqual({ total: 7, items: [{ id: '201', name: 'Jane Doe', email: 'jane@acme.com', company: 'Acme Inc' }] });
     expect(found.companies).toEqual({ total: 1, items: [{ id: '301', name: 'Acme Inc', domain: 'acme.com' }] });

@@ -158,7 +158,8 @@ describe('/agent help and bad input', () => {
       const res = await h.command(text);
       expect(res.status).toBe(200);
       expect(res.json.response_type).toBe('ephemeral');
-      expect(res.json.text).toContain('/agent run <task>');
+      // Escaped on the wire (Slack would read a bare <task> as a link); Slack shows it as /agent run <task>.
+      expect(res.json.text).toContain('/agent run &lt;task&gt;');
     }
     expect(await h.app.db.selectFrom('runs').select('id').execute()).toHaveLength(0);
     expect(h.claude.requests).toHaveLength(0);

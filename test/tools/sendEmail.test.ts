@@ -142,7 +142,8 @@ describe('send_email describe', () => {
     expect(t.describe(input(), prepared)).toEqual({
       summary: "Send email to sarah@acme.com, subject 'Re: Q2 report'",
       fields: [
-        { label: 'To', value: 'sarah@acme.com' },
+        { label: 'To', value: ['sarah@acme.com'] },
+        { label: 'Subject', value: 'Re: Q2 report' },
         { label: 'Sent as', value: 'Alice Doe <alice@acme.com>' },
       ],
       content: 'Hi Sarah,\n\nFigures attached.\n\nAlice',
@@ -154,8 +155,9 @@ describe('send_email describe', () => {
     const d = t.describe(input({ to: ['sarah@acme.com', 'tom@acme.com', 'uma@acme.com'], cc: ['boss@acme.com'] }), prepared);
     expect(d.summary).toBe("Send email to sarah@acme.com and 2 others, subject 'Re: Q2 report'");
     expect(d.fields).toEqual([
-      { label: 'To', value: 'sarah@acme.com, tom@acme.com, uma@acme.com' },
-      { label: 'Cc', value: 'boss@acme.com' },
+      { label: 'To', value: ['sarah@acme.com', 'tom@acme.com', 'uma@acme.com'] },
+      { label: 'Cc', value: ['boss@acme.com'] },
+      { label: 'Subject', value: 'Re: Q2 report' },
       { label: 'Sent as', value: 'Alice Doe <alice@acme.com>' },
     ]);
     expect(t.describe(input({ to: ['sarah@acme.com', 'tom@acme.com'] }), prepared).summary).toBe(

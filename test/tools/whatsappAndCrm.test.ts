@@ -329,8 +329,8 @@ describe('update_deal_stage', () => {
       summary: 'Move deal "Acme renewal" from "Qualified" to "Closed won"',
       fields: [
         { label: 'Deal', value: 'Acme renewal (id 401)' },
-        { label: 'Current stage', value: 'Qualified' },
-        { label: 'New stage', value: 'Closed won' },
+        { label: 'Current stage', value: 'Qualified (id qualifiedtobuy)' },
+        { label: 'New stage', value: 'Closed won (id closedwon)' },
       ],
     });
   });

@@ -66,6 +66,8 @@ export const workspaceSettingsSchema = z.object({
   /** Daily digest of pending approvals: hour (0-23) and IANA time zone. */
   digestHour: z.number().int().min(0).max(23).default(9),
   digestTimezone: z.string().optional(),
+  /** The Enterprise Grid organisation the workspace belongs to (learned from its slash commands). */
+  enterpriseId: z.string().optional(),
 });
 export type WorkspaceSettings = z.infer<typeof workspaceSettingsSchema>;
 

@@ -1,5 +1,8 @@
 import type { CardView } from '../../agent/surface.js';
-import { context, escapeMrkdwn, LIMITS, section, slackDate, truncate, usd, verbatim } from './text.js';
+import { clipped, code, dateRef, md, mention, Mrkdwn, trusted, withUserMentions } from '../../text/mrkdwn.js';
+import { fencedChunks } from '../../text/units.js';
+import { fieldsWithin, hiddenCharactersIn, hiddenCharactersWarning } from './callContent.js';
+import { context, fallbackText, LIMITS, mrkdwn, plainText, section, truncate, usd } from './text.js';
 
 export const ACTION_IDS = {
   approve: 'approval_approve',
@@ -8,24 +11,40 @@ export const ACTION_IDS = {
   viewFull: 'approval_view_full',
 } as const;
 
-function decisionLine(card: CardView): string {
+/**
+ * How much of a card each part may use. Together they stay under the ~13k characters Slack accepts for a
+ * message's blocks; what will be carried out (fields, content) gets most of it.
+ */
+export const CARD_BUDGET = {
+  what: 700,
+  fields: 5000,
+  fieldSection: 2900,
+  task: 400,
+  reasoning: 900,
+  content: 2400,
+  notice: 300,
+  note: 500,
+  result: 300,
+} as const;
+
+function decisionLine(card: CardView): Mrkdwn {
   const s = card.state;
   switch (s.kind) {
     case 'pending':
-      return '';
+      return trusted('');
     case 'approved':
-      return `:white_check_mark: *Approved* by <@${s.by}> ${slackDate(s.at)}${s.waitingFor > 0 ? ` — waiting for ${s.waitingFor} more approval${s.waitingFor === 1 ? '' : 's'} in this step before anything is sent` : ' — running now'}`;
+      return md`:white_check_mark: *Approved* by ${mention(s.by)} ${dateRef(s.at)}${trusted(s.waitingFor > 0 ? ` — waiting for ${s.waitingFor} more approval${s.waitingFor === 1 ? '' : 's'} in this step before anything is sent` : ' — running now')}`;
     case 'rejected':
-      return `:no_entry: *Rejected* by <@${s.by}> ${slackDate(s.at)}${s.note ? `\n> ${escapeMrkdwn(truncate(s.note, 500).text)}` : ''}`;
+      return md`:no_entry: *Rejected* by ${mention(s.by)} ${dateRef(s.at)}${s.note ? md`\n> ${clipped(s.note, CARD_BUDGET.note)}` : ''}`;
     case 'cancelled':
-      return `:no_entry_sign: *Cancelled* — ${escapeMrkdwn(s.reason)}`;
+      return md`:no_entry_sign: *Cancelled* — ${withUserMentions(truncate(s.reason, CARD_BUDGET.note).text)}`;
     case 'done':
       return s.ok
-        ? `:white_check_mark: *Approved* by <@${s.by}> ${slackDate(s.at)} — done`
-        : `:warning: *Approved* by <@${s.by}> ${slackDate(s.at)} — but it failed: ${escapeMrkdwn(truncate(s.resultSummary, 300).text)}`;
+        ? md`:white_check_mark: *Approved* by ${mention(s.by)} ${dateRef(s.at)} — done`
+        : md`:warning: *Approved* by ${mention(s.by)} ${dateRef(s.at)} — but it failed: ${clipped(s.resultSummary, CARD_BUDGET.result)}`;
     case 'outcome_unknown':
       // The cause (a restart, a connection lost mid-send) is in the thread's "Please check" line.
-      return `:warning: *Outcome unknown* — I can't tell whether this happened${s.by ? ` (approved by <@${s.by}>)` : ''}. Please check; it will not be retried automatically.`;
+      return md`:warning: *Outcome unknown* — I can't tell whether this happened${s.by ? md` (approved by ${mention(s.by)})` : ''}. Please check; it will not be retried automatically.`;
   }
 }
 
@@ -34,38 +53,47 @@ export function renderCard(card: CardView, links: { taskPermalink?: string | und
   const { run, action, description } = card;
   const blocks: Record<string, unknown>[] = [];
   const pending = card.state.kind === 'pending';
-  blocks.push({
-    type: 'header',
-    text: { type: 'plain_text', text: truncate(`${pending ? 'Approval needed' : 'Approval'}: ${description.summary}`, LIMITS.headerText).text },
-  });
-  blocks.push(section(`*What:* ${escapeMrkdwn(description.summary)}`));
-  if (description.fields?.length) {
-    blocks.push({
-      type: 'section',
-      fields: description.fields.slice(0, 10).map((f) => ({ type: 'mrkdwn', text: truncate(`*${escapeMrkdwn(f.label)}:* ${escapeMrkdwn(f.value)}`, 1900).text })),
-    });
-  }
-  const why = [`*Why:* task "${escapeMrkdwn(truncate(run.task, 500).text)}"`];
-  if (card.reasoning) why.push(`>${escapeMrkdwn(truncate(card.reasoning, LIMITS.cardReasoning).text).replace(/\n/g, '\n>')}`);
-  blocks.push(section(why.join('\n')));
-  let truncatedContent = false;
+  // The header names the tool only: untrusted words go in mrkdwn sections, where they are escaped.
+  blocks.push({ type: 'header', text: plainText(`${pending ? 'Approval needed' : 'Approval'}: ${action.tool}`, LIMITS.headerText) });
+  blocks.push(section(md`*What:* ${clipped(description.summary, CARD_BUDGET.what)}`));
+
+  const fields = fieldsWithin(description.fields ?? [], CARD_BUDGET.fields, CARD_BUDGET.fieldSection);
+  for (const s of fields.sections) blocks.push(section(trusted(s)));
+
+  const why = [md`*Why:* task "${clipped(run.task, CARD_BUDGET.task)}"`];
+  if (card.reasoning) why.push(trusted(`>${clipped(card.reasoning, CARD_BUDGET.reasoning).value.replace(/\n/g, '\n>')}`));
+  blocks.push(section(trusted(why.map((w) => w.value).join('\n'))));
+
+  const notShown = [...fields.notShown];
   if (description.content !== undefined) {
-    const shown = truncate(description.content, LIMITS.cardContent);
-    truncatedContent = shown.truncated;
-    blocks.push(section(`*${escapeMrkdwn(description.contentLabel ?? 'Content')}${shown.truncated ? ` (first ${LIMITS.cardContent} of ${description.content.length} characters)` : ''}:*\n${verbatim(shown.text)}`));
+    const label = description.contentLabel ?? 'Content';
+    const chunks = fencedChunks(description.content, CARD_BUDGET.content);
+    const first = chunks[0]!;
+    const cut = chunks.length > 1;
+    const heading = md`*${label}${trusted(cut ? ` (first ${first.shown.toLocaleString('en-US')} of ${description.content.length.toLocaleString('en-US')} characters)` : '')}:*`;
+    blocks.push(section(trusted(`${heading.value}\n${first.out}`)));
+    if (cut) notShown.push(`the last ${(description.content.length - first.shown).toLocaleString('en-US')} characters of ${label}`);
   }
-  for (const notice of card.notices) blocks.push(context(`:warning: ${escapeMrkdwn(notice)}`));
+
+  const hidden = hiddenCharactersIn(description);
+  if (hidden.count > 0) blocks.push(context(hiddenCharactersWarning(hidden)));
+  if (notShown.length > 0) {
+    blocks.push(context(md`:mag: *Not shown on this card:* ${notShown.join('; ')}. *View full* shows everything that will be sent.`));
+  }
+  for (const notice of card.notices.slice(0, 3)) blocks.push(context(md`:warning: ${clipped(notice, CARD_BUDGET.notice)}`));
   if (card.turnCardCount > 1 && pending) {
     blocks.push(context(`This is one of ${card.turnCardCount} actions proposed together: they are carried out only when all are approved, and rejecting any one cancels the run.`));
   }
   blocks.push(
     context(
       [
-        `Run \`${run.id}\``,
-        `requested by <@${run.requester_id}>`,
-        `spend so far ${usd(run.spend_usd)}`,
-        ...(links.taskPermalink ? [`<${links.taskPermalink}|open the task>`] : []),
-      ].join(' · '),
+        md`Run ${code(run.id)}`,
+        md`requested by ${mention(run.requester_id)}`,
+        trusted(`spend so far ${usd(run.spend_usd)}`),
+        ...(links.taskPermalink ? [md`<${trusted(links.taskPermalink.replace(/[<>|]/g, ''))}|open the task>`] : []),
+      ]
+        .map((m) => m.value)
+        .join(' · '),
     ),
   );
   const buttons: Record<string, unknown>[] = [];
@@ -78,13 +106,13 @@ export function renderCard(card: CardView, links: { taskPermalink?: string | und
       buttons.push({ type: 'button', action_id: ACTION_IDS.approveRemember, text: { type: 'plain_text', text: 'Approve & remember' }, value: action.id });
     }
   }
-  if (truncatedContent) {
+  if (notShown.length > 0) {
     buttons.push({ type: 'button', action_id: ACTION_IDS.viewFull, text: { type: 'plain_text', text: 'View full' }, value: action.id });
   }
-  if (!pending) blocks.push(section(decisionLine(card)));
+  if (!pending) blocks.push({ type: 'section', text: mrkdwn(decisionLine(card)) });
   if (buttons.length) blocks.push({ type: 'actions', block_id: `card:${action.id}`, elements: buttons });
   const text = pending
-    ? `Approval needed for run ${run.id}: ${description.summary}`
-    : `${description.summary}: ${card.state.kind.replace('_', ' ')}`;
-  return { text: truncate(text, 3000).text, blocks };
+    ? md`Approval needed for run ${run.id}: ${clipped(description.summary, 500)}`
+    : md`${clipped(description.summary, 500)}: ${card.state.kind.replace('_', ' ')}`;
+  return { text: fallbackText(text), blocks };
 }

@@ -1,7 +1,6 @@
-/** `/agent help`: the commands, grouped by who may use them. */
+/** `/agent help`: the commands, grouped by who may use them. `prefix` is mrkdwn (a parser problem). */
 export function helpText(prefix?: string): string {
-  return [
-    ...(prefix ? [prefix, ''] : []),
+  const usage = [
     '*/agent* — run a Claude agent here; anything that touches the outside world waits for approval.',
     '',
     '*Anyone*',
@@ -21,5 +20,10 @@ export function helpText(prefix?: string): string {
     '• `/agent disable [reason]` / `/agent enable` — kill switch',
     '',
     'Run ids look like `r-7k3qx9`; they are on every task message and card.',
-  ].join('\n');
+  ]
+    .join('\n')
+    // The placeholders (<task>, <run-id>) would be read by Slack as links: they are escaped.
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;');
+  return prefix ? `${prefix}\n\n${usage}` : usage;
 }

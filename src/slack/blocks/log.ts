@@ -1,80 +1,101 @@
 import type { ActivityRow, Run } from '../../db/schema.js';
-import { escapeMrkdwn, slackDate, truncate } from './text.js';
+import { clipped, code, dateRef, md, mention, trusted, type Mrkdwn } from '../../text/mrkdwn.js';
+import { clipMrkdwn, context, fallbackText, section } from './text.js';
 import { statusLabel } from './taskMessage.js';
 
-function actorLabel(actor: string): string {
-  return actor === 'agent' || actor === 'system' || actor === 'policy' ? `_${actor}_` : `<@${actor}>`;
+/** Room for one line of the log; longer details are cut (the whole record stays in the database). */
+const LINE_MAX = 1200;
+const SECTION_MAX = 2900;
+const MAX_SECTIONS = 45;
+
+function actorLabel(actor: string): Mrkdwn {
+  return actor === 'agent' || actor === 'system' || actor === 'policy' ? md`_${actor}_` : mention(actor);
 }
 
-function describeEntry(row: ActivityRow): string {
-  let d: Record<string, unknown> = {};
+function detailOf(row: ActivityRow): Record<string, unknown> {
   try {
-    d = JSON.parse(row.detail_json) as Record<string, unknown>;
+    const d = JSON.parse(row.detail_json) as unknown;
+    return d && typeof d === 'object' && !Array.isArray(d) ? (d as Record<string, unknown>) : {};
   } catch {
-    d = {};
+    return {};
   }
-  const tool = typeof d['tool'] === 'string' ? `\`${d['tool']}\`` : '';
+}
+
+function str(v: unknown): string {
+  return typeof v === 'string' ? v : v === undefined || v === null ? '' : JSON.stringify(v);
+}
+
+function describeEntry(row: ActivityRow): Mrkdwn {
+  const d = detailOf(row);
+  const tool = typeof d['tool'] === 'string' ? code(d['tool']) : trusted('');
   switch (row.kind) {
     case 'run_started':
-      return `started the run: "${escapeMrkdwn(truncate(String(d['task'] ?? ''), 200).text)}"`;
+      return md`started the run: "${clipped(str(d['task']), 300)}"`;
     case 'model_call':
-      return `model call (${String(d['stopReason'])}): ${String(d['inputTokens'])} in / ${String(d['outputTokens'])} out tokens, $${Number(d['costUsd'] ?? 0).toFixed(4)}`;
+      return md`model call (${str(d['stopReason'])}): ${str(d['inputTokens'])} in / ${str(d['outputTokens'])} out tokens, $${Number(d['costUsd'] ?? 0).toFixed(4)}`;
     case 'action_proposed':
-      return `proposed ${tool} (${String(d['mode'])}, runs on its own)`;
+      return md`proposed ${tool} (${str(d['mode'])}, runs on its own)`;
     case 'approval_requested':
-      return `asked for approval of ${tool}`;
+      return md`asked for approval of ${tool}`;
     case 'action_invalid':
-      return `proposed ${tool} with invalid input (sent back to the model)`;
+      return md`proposed ${tool} with invalid input (sent back to the model)`;
     case 'action_refused':
-      return `proposed ${tool}; not queued (approval queue full)`;
+      return md`proposed ${tool}; not queued (approval queue full)`;
     case 'approved':
-      return `approved ${tool}`;
+      return md`approved ${tool}`;
     case 'rejected':
-      return `rejected ${tool}${d['note'] ? `: "${escapeMrkdwn(truncate(String(d['note']), 300).text)}"` : ''}`;
+      return md`rejected ${tool}${d['note'] ? md`: "${clipped(str(d['note']), 600)}"` : ''}`;
+    case 'decision_refused':
+      return md`was refused a decision on ${tool}: ${clipped(str(d['why']), 400)}`;
     case 'action_dispatched':
-      return `carried out ${tool}`;
+      return md`carried out ${tool}`;
     case 'action_failed':
-      return `${tool} failed: ${escapeMrkdwn(truncate(String(d['result'] ?? ''), 200).text)}`;
+      return md`${tool} failed: ${clipped(str(d['result']), 600)}`;
     case 'action_outcome_unknown':
-      return d['reason']
-        ? `${tool}: outcome unknown, not retried: ${escapeMrkdwn(truncate(String(d['reason']), 200).text)}`
-        : `${tool}: outcome unknown after a restart, not retried`;
+      return d['reason'] ? md`${tool}: outcome unknown, not retried: ${clipped(String(d['reason']), 200)}` : md`${tool}: outcome unknown after a restart (not retried)`;
     case 'dispatch_refused':
-      return `refused to dispatch ${tool}: ${escapeMrkdwn(String(d['why'] ?? ''))}`;
+      return md`refused to dispatch ${tool}: ${clipped(str(d['why']), 600)}`;
     case 'card_post_failed':
-      return `could not post an approval card: ${escapeMrkdwn(String(d['error'] ?? ''))}`;
+      return md`could not post an approval card: ${clipped(str(d['error']), 600)}`;
     case 'run_completed':
-      return 'completed the run';
+      return md`completed the run`;
     case 'run_failed':
     case 'run_stopped':
-      return `${row.kind === 'run_failed' ? 'run failed' : 'run stopped'}: ${escapeMrkdwn(truncate(String(d['message'] ?? ''), 300).text)}`;
+      return md`${row.kind === 'run_failed' ? 'run failed' : 'run stopped'}: ${clipped(str(d['message']), 800)}`;
     case 'run_cancelled':
-      return `cancelled the run${d['reason'] === 'rejected' ? ' (by rejecting an action)' : ''}`;
+      return md`cancelled the run${d['reason'] === 'rejected' ? ' (by rejecting an action)' : ''}`;
     default:
-      return `${row.kind.replace(/_/g, ' ')} ${tool}`.trim();
+      return md`${row.kind.replace(/_/g, ' ')} ${tool}`;
   }
 }
 
-/** `/agent log`: the run's history, newest last, split into sections that fit Slack's limits. */
+/**
+ * `/agent log`: the run's history, oldest first, in sections that each hold at least one line and at most
+ * 2,900 characters (Slack refuses empty sections and ones over 3,000).
+ */
 export function renderLog(run: Run, rows: ActivityRow[]): { text: string; blocks: Record<string, unknown>[] } {
-  const lines = rows.map((r) => `${slackDate(r.at)} ${actorLabel(r.actor)} ${describeEntry(r)}`);
-  const header = `*Activity of run \`${run.id}\`* — ${statusLabel(run.status)} · requested by <@${run.requester_id}>`;
-  const blocks: Record<string, unknown>[] = [{ type: 'section', text: { type: 'mrkdwn', text: header } }];
+  const lines = rows.map((r) => clipMrkdwn(md`${dateRef(r.at)} ${actorLabel(r.actor)} ${describeEntry(r)}`.value, LINE_MAX));
+  const header = md`*Activity of run ${code(run.id)}* — ${trusted(statusLabel(run.status))} · requested by ${mention(run.requester_id)}`;
+  const blocks: Record<string, unknown>[] = [section(header)];
   let chunk = '';
-  const maxSections = 45;
   let omitted = 0;
   for (const line of lines) {
-    if (blocks.length >= maxSections) {
+    if (blocks.length >= MAX_SECTIONS) {
       omitted += 1;
       continue;
     }
-    if (chunk.length + line.length + 1 > 2900) {
-      blocks.push({ type: 'section', text: { type: 'mrkdwn', text: chunk } });
+    if (chunk && chunk.length + 1 + line.length > SECTION_MAX) {
+      blocks.push(section(trusted(chunk)));
       chunk = '';
+      if (blocks.length >= MAX_SECTIONS) {
+        omitted += 1;
+        continue;
+      }
     }
     chunk += (chunk ? '\n' : '') + line;
   }
-  if (chunk && blocks.length < maxSections) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: chunk } });
-  if (omitted) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `${omitted} more entries not shown; export them with scripts/export-audit.ts.` }] });
-  return { text: `Activity of run ${run.id}: ${rows.length} entries`, blocks };
+  if (chunk) blocks.push(section(trusted(chunk)));
+  if (rows.length === 0) blocks.push(context(trusted('No activity recorded.')));
+  if (omitted) blocks.push(context(trusted(`${omitted} more entries not shown; export them with scripts/export-audit.ts.`)));
+  return { text: fallbackText(md`Activity of run ${run.id}: ${rows.length} entries`), blocks };
 }

@@ -1,9 +1,12 @@
-import { section } from './text.js';
+import { section, type BlockText } from './text.js';
 
 export const UNDO_ACTION_ID = 'notice_undo';
 
-/** An auto_notify notification; the Undo button carries the action id. */
-export function renderNotice(text: string, undoActionId?: string): Record<string, unknown>[] {
+/**
+ * An auto_notify notification; the Undo button carries the action id. The text is built by the agent with
+ * the safe layer (`md`), so whatever the tool or model contributed to it is already escaped.
+ */
+export function renderNotice(text: BlockText, undoActionId?: string): Record<string, unknown>[] {
   const blocks: Record<string, unknown>[] = [section(text)];
   if (undoActionId) {
     blocks.push({

@@ -1,8 +1,8 @@
-import { section } from './text.js';
+import { section, type BlockText } from './text.js';
 
 export const RUN_ACTION_IDS = { raiseCap: 'run_raise_cap', stop: 'run_stop', retry: 'run_retry' } as const;
 
-export function renderCapStop(text: string, runId: string): Record<string, unknown>[] {
+export function renderCapStop(text: BlockText, runId: string): Record<string, unknown>[] {
   return [
     section(text),
     {
@@ -16,7 +16,7 @@ export function renderCapStop(text: string, runId: string): Record<string, unkno
   ];
 }
 
-export function renderRetry(text: string, runId: string): Record<string, unknown>[] {
+export function renderRetry(text: BlockText, runId: string): Record<string, unknown>[] {
   return [
     section(text),
     {
@@ -27,7 +27,11 @@ export function renderRetry(text: string, runId: string): Record<string, unknown
   ];
 }
 
-/** After a button was used: the text stays, the buttons go, and it says who did what. */
-export function renderResolved(text: string, outcome: string): Record<string, unknown>[] {
-  return [section(text), section(outcome)];
+/**
+ * After a button was used: the message's text stays (when Slack sent it back with the click), the buttons
+ * go, and it says who did what. An empty original never becomes an empty section (Slack refuses those).
+ */
+export function renderResolved(original: BlockText, outcome: BlockText): Record<string, unknown>[] {
+  const text = typeof original === 'string' ? original : original.value;
+  return text.trim() === '' ? [section(outcome)] : [section(original), section(outcome)];
 }

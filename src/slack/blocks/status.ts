@@ -1,30 +1,31 @@
 import type { WorkspaceStatus } from '../../agent/control.js';
 import type { Run } from '../../db/schema.js';
-import { escapeMrkdwn, section, slackDate, truncate, usd } from './text.js';
+import { channelRef, clipped, code, dateRef, md, mention, trusted, withUserMentions } from '../../text/mrkdwn.js';
+import { section, truncate, usd } from './text.js';
 import { statusLabel } from './taskMessage.js';
 
 export function renderWorkspaceStatus(s: WorkspaceStatus): { text: string; blocks: Record<string, unknown>[] } {
   const w = s.workspace;
   const lines = [
-    `*Automation:* ${w.disabled ? `:octagonal_sign: disabled${w.disabledReason ? ` (${escapeMrkdwn(w.disabledReason)})` : ''}` : w.paused ? `:double_vertical_bar: paused — every action needs approval${w.pausedReason ? ` (${escapeMrkdwn(w.pausedReason)})` : ''}` : ':large_green_circle: active'}`,
+    `*Automation:* ${w.disabled ? `:octagonal_sign: disabled${w.disabledReason ? ` (${clipped(w.disabledReason, 300).value})` : ''}` : w.paused ? `:double_vertical_bar: paused — every action needs approval${w.pausedReason ? ` (${clipped(w.pausedReason, 300).value})` : ''}` : ':large_green_circle: active'}`,
     `*Pending approvals:* ${s.pendingApprovals} (warn at ${s.queue.warnAt}, stop queuing at ${s.queue.stopAt})${s.pendingApprovals >= s.queue.warnAt ? ' :warning: the approval queue is long' : ''}`,
     `*Runs:* ${s.runs.running ?? 0} running, ${s.runs.awaiting_approval ?? 0} waiting for approval, ${s.runs.completed ?? 0} completed, ${s.runs.failed ?? 0} failed, ${s.runs.cancelled ?? 0} cancelled, ${s.runs.stopped ?? 0} stopped`,
     `*Spend today (UTC):* ${usd(s.spendTodayUsd)} of ${usd(s.caps.workspaceDayUsd)} workspace cap · caps: ${usd(s.caps.runUsd)} per run, ${usd(s.caps.userDayUsd)} per person per day, ${s.caps.turns} turns per run`,
-    `*Tools offered:* ${s.toolsOffered.map((t) => `\`${t}\``).join(', ') || 'none'}`,
+    `*Tools offered:* ${s.toolsOffered.map((t) => code(t).value).join(', ') || 'none'}`,
   ];
   if (s.toolsUnavailable.length) {
-    lines.push(`*Not configured:* ${s.toolsUnavailable.map((t) => `\`${t.name}\` (${escapeMrkdwn(t.why)})`).join(', ')}`);
+    lines.push(`*Not configured:* ${s.toolsUnavailable.map((t) => md`${code(t.name)} (${clipped(t.why, 300)})`.value).join(', ')}`);
   }
   return { text: `Agent status: ${s.pendingApprovals} pending approvals`, blocks: [section(lines.join('\n'))] };
 }
 
 export function renderRunStatus(run: Run): { text: string; blocks: Record<string, unknown>[] } {
   const lines = [
-    `*Run \`${run.id}\`* — ${statusLabel(run.status)}`,
-    `*Task:* ${escapeMrkdwn(truncate(run.task, 1500).text)}`,
-    `Requested by <@${run.requester_id}> in <#${run.channel_id}> ${slackDate(run.created_at)}`,
-    `${run.turns} model turns · spend ${usd(run.spend_usd)}${run.parent_run_id ? ` · rerun of \`${run.parent_run_id}\`` : ''}`,
-    ...(run.error_message ? [`*Why it ended:* ${escapeMrkdwn(truncate(run.error_message, 500).text)}`] : []),
+    md`*Run ${code(run.id)}* — ${trusted(statusLabel(run.status))}`,
+    md`*Task:* ${clipped(run.task, 1500)}`,
+    md`Requested by ${mention(run.requester_id)} in ${channelRef(run.channel_id)} ${dateRef(run.created_at)}`,
+    md`${run.turns} model turns · spend ${usd(run.spend_usd)}${run.parent_run_id ? md` · rerun of ${code(run.parent_run_id)}` : ''}`,
+    ...(run.error_message ? [md`*Why it ended:* ${withUserMentions(truncate(run.error_message, 500).text)}`] : []),
   ];
-  return { text: `Run ${run.id}: ${run.status}`, blocks: [section(lines.join('\n'))] };
+  return { text: `Run ${run.id}: ${run.status}`, blocks: [section(trusted(lines.map((l) => l.value).join('\n')))] };
 }

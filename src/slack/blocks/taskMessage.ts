@@ -1,6 +1,7 @@
 import type { Run } from '../../db/schema.js';
 import { subtasksOf, type Subtask } from '../../agent/taskBoard.js';
-import { context, escapeMrkdwn, section, truncate, usd } from './text.js';
+import { clipped, code, md, mention, trusted, withUserMentions } from '../../text/mrkdwn.js';
+import { context, fallbackText, section, truncate, usd } from './text.js';
 
 const STATUS_LABEL: Record<Run['status'], string> = {
   running: ':hourglass_flowing_sand: running',
@@ -17,31 +18,41 @@ export function statusLabel(status: Run['status']): string {
 
 /** The task message: its thread is where everything about the run happens. */
 export function renderTaskMessage(run: Run, queuePosition?: number, extra: Record<string, unknown>[] = []): { text: string; blocks: Record<string, unknown>[] } {
-  const task = truncate(run.task, 2500).text;
   const blocks = [
-    section(`*Task* (run \`${run.id}\`)\n${escapeMrkdwn(task)}`),
+    section(md`*Task* (run ${code(run.id)})\n${clipped(run.task, 2500)}`),
     context(
       [
-        `Requested by <@${run.requester_id}>`,
-        `Run \`${run.id}\``,
-        `Status: ${queuePosition && run.status === 'running' ? `:hourglass: queued (position ${queuePosition})` : statusLabel(run.status)}`,
-        `${run.turns} turn${run.turns === 1 ? '' : 's'}`,
-        `spend ${usd(run.spend_usd)}`,
-        ...(run.parent_run_id ? [`rerun of \`${run.parent_run_id}\``] : []),
-      ].join(' · '),
+        md`Requested by ${mention(run.requester_id)}`,
+        md`Run ${code(run.id)}`,
+        trusted(`Status: ${queuePosition && run.status === 'running' ? `:hourglass: queued (position ${queuePosition})` : statusLabel(run.status)}`),
+        trusted(`${run.turns} turn${run.turns === 1 ? '' : 's'}`),
+        trusted(`spend ${usd(run.spend_usd)}`),
+        ...(run.parent_run_id ? [md`rerun of ${code(run.parent_run_id)}`] : []),
+      ]
+        .map((m) => m.value)
+        .join(' · '),
     ),
   ];
   const subtasks = safeSubtasks(run.subtasks_json);
-  const statusLine = run.task_status !== 'in_progress' || subtasks.length ? `*Task status:* ${run.task_status.replace('_', ' ')}` : '';
+  const statusLine = run.task_status !== 'in_progress' || subtasks.length ? md`*Task status:* ${run.task_status.replace('_', ' ')}`.value : '';
   if (statusLine || subtasks.length) {
-    const list = subtasks.slice(0, 30).map((s) => `${s.done ? ':ballot_box_with_check:' : ':white_square:'} ${escapeMrkdwn(truncate(s.title, 200).text)}`);
-    blocks.push(section([statusLine, ...list].filter(Boolean).join('\n')));
+    // Checklist titles are model-written: escaped, hidden characters shown, each bounded so 30 fit.
+    const list = subtasks.slice(0, 30).map((s) => md`${trusted(s.done ? ':ballot_box_with_check:' : ':white_square:')} ${clipped(s.title, 220)}`.value);
+    let chunk = '';
+    for (const line of [statusLine, ...list].filter(Boolean)) {
+      if (chunk && chunk.length + 1 + line.length > 2900) {
+        blocks.push(section(trusted(chunk)));
+        chunk = '';
+      }
+      chunk += (chunk ? '\n' : '') + line;
+    }
+    if (chunk) blocks.push(section(trusted(chunk)));
   }
   blocks.push(...extra);
   if (run.error_message && (run.status === 'failed' || run.status === 'stopped' || run.status === 'cancelled')) {
-    blocks.push(context(escapeMrkdwn(truncate(run.error_message, 500).text)));
+    blocks.push(context(withUserMentions(truncate(run.error_message, 500).text)));
   }
-  return { text: `Task ${run.id} (${run.status}): ${truncate(run.task, 200).text}`, blocks };
+  return { text: fallbackText(md`Task ${run.id} (${run.status}): ${clipped(run.task, 200)}`), blocks };
 }
 
 /** A broken stored checklist must not stop the task message from rendering. */

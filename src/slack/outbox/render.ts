@@ -2,13 +2,13 @@ import type { WebClient } from '@slack/web-api';
 import type { OutboxPayload } from '../../agent/outbox.js';
 import type { MessageViews } from '../../agent/surface.js';
 import type { OutboxOp } from '../../db/schema.js';
-import { escapeSlack } from '../../text/mrkdwn.js';
+import { trusted } from '../../text/mrkdwn.js';
+import { renderModelText } from '../../text/modelText.js';
 import { renderCard } from '../blocks/card.js';
 import { renderNotice } from '../blocks/notice.js';
 import { renderCapStop, renderRetry } from '../blocks/runControls.js';
 import { renderTaskMessage } from '../blocks/taskMessage.js';
 import { renderTaskProgress } from '../blocks/taskProgress.js';
-import { truncate } from '../blocks/text.js';
 
 export interface RenderedMessage {
   text: string;
@@ -49,15 +49,17 @@ export class OutboxRenderer {
       case 'line':
         return { text: payload.text };
       case 'final': {
-        const body = truncate(escapeSlack(payload.text), MAX_TEXT).text;
+        // The model's answer: plain formatting and bare links only, never a mention or a disguised link.
+        const body = renderModelText(payload.text, { max: MAX_TEXT }).value;
         return { text: payload.note ? `${body}${payload.note}` : body };
       }
+      // Outbox text payloads were built with `md` when queued: already safe mrkdwn.
       case 'notice':
-        return { text: payload.text, blocks: renderNotice(payload.text, payload.undoActionId) };
+        return { text: payload.text, blocks: renderNotice(trusted(payload.text), payload.undoActionId) };
       case 'retry':
-        return { text: payload.text, blocks: renderRetry(payload.text, payload.runId) };
+        return { text: payload.text, blocks: renderRetry(trusted(payload.text), payload.runId) };
       case 'capstop':
-        return { text: payload.text, blocks: renderCapStop(payload.text, payload.runId) };
+        return { text: payload.text, blocks: renderCapStop(trusted(payload.text), payload.runId) };
       case 'static':
         return { text: payload.text, ...(payload.blocks ? { blocks: payload.blocks } : {}) };
     }

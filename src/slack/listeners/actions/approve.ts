@@ -1,11 +1,16 @@
 import type { AllMiddlewareArgs, BlockButtonAction, SlackActionMiddlewareArgs } from '@slack/bolt';
-import { errorMessage, isAppError } from '../../../errors.js';
-import { alreadyDecidedText } from '../../decisionText.js';
-import { blockActionSchema } from '../../payloads.js';
-import type { SlackServices } from '../../services.js';
 import type { Decision } from '../../../agent/approvals.js';
+import { errorMessage, isAppError } from '../../../errors.js';
+import { code, md, trusted } from '../../../text/mrkdwn.js';
+import { alreadyDecidedText } from '../../decisionText.js';
+import { blockActionSchema, clickerOf } from '../../payloads.js';
+import type { SlackServices } from '../../services.js';
 
-/** Approve: ack, claim, and let the core dispatch; a late clicker is told privately who decided. */
+/**
+ * Approve: parse, decide (the core checks who clicked, including their organisation, and stores the
+ * approval), then acknowledge, so an acknowledged click can never be lost; a refused or late clicker is
+ * told privately.
+ */
 export function approveAction(services: SlackServices, opts: { remember: boolean } = { remember: false }) {
   return async ({ ack, body, respond }: SlackActionMiddlewareArgs<BlockButtonAction> & AllMiddlewareArgs): Promise<void> => {
     const parsed = blockActionSchema.safeParse(body);
@@ -19,22 +24,23 @@ export function approveAction(services: SlackServices, opts: { remember: boolean
       respond({ response_type: 'ephemeral', replace_original: false, text }).catch((err: unknown) =>
         services.logger.warn({ err: errorMessage(err) }, 'could not answer the clicker'),
       );
-    // The approval is stored before Slack hears back: an acknowledged click can never be lost.
+    const userId = parsed.data.user.id;
     let decision: Decision;
     try {
-      decision = await services.approvals.approve({ actionId, userId: parsed.data.user.id, remember: opts.remember });
+      decision = await services.approvals.approve({ actionId, userId, remember: opts.remember, clicker: clickerOf(parsed.data) });
     } catch (err) {
       await ack();
       if (isAppError(err, 'action_not_found')) return void (await tell('This card no longer matches anything I know about. Nothing was done.'));
       services.logger.error({ err, actionId }, 'approve failed');
-      await tell(`:x: Approving failed: ${errorMessage(err)}. Nothing was sent; try again.`);
+      await tell(md`${trusted(':x:')} Approving failed: ${errorMessage(err)}. Nothing was sent; try again.`.value);
       return;
     }
     await ack();
     if (decision.outcome === 'already_decided') await tell(alreadyDecidedText(decision.action));
     if (decision.outcome === 'not_allowed') await tell(`:no_entry: ${decision.why} Nothing was changed.`);
     if (decision.outcome === 'approved' && decision.remembered) {
-      await tell(`Approved. \`${decision.action.tool}\` is now *auto_notify* in this workspace: it will run on its own and notify the thread. Change it back with \`/agent trust ${decision.action.tool} require_approval\`.`);
+      const tool = code(decision.action.tool);
+      await tell(md`Approved. ${tool} is now *auto_notify* in this workspace: it will run on its own and notify the thread. Change it back with ${code(`/agent trust ${decision.action.tool} require_approval`)}.`.value);
     }
   };
 }

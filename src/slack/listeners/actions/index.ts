@@ -3,19 +3,22 @@ import { ACTION_IDS } from '../../blocks/card.js';
 import type { SlackServices } from '../../services.js';
 import { approveAction } from './approve.js';
 import { rejectAction } from './reject.js';
-import { viewFullAction } from './viewFull.js';
+import { viewFullAction, viewFullPageAction } from './viewFull.js';
 import { undoAction } from './undo.js';
 import { runControlAction } from './runControls.js';
 import { scheduleAdminAction } from './scheduleAdmin.js';
 import { SCHEDULE_ACTION_IDS } from '../../blocks/schedules.js';
 import { RUN_ACTION_IDS } from '../../blocks/runControls.js';
 import { UNDO_ACTION_ID } from '../../blocks/notice.js';
+import { VIEW_FULL_PAGE_ACTION } from '../../blocks/modals.js';
 
 export function registerActions(app: App, services: SlackServices): void {
   app.action<BlockButtonAction>(ACTION_IDS.approve, approveAction(services));
   app.action<BlockButtonAction>(ACTION_IDS.approveRemember, approveAction(services, { remember: true }));
   app.action<BlockButtonAction>(ACTION_IDS.reject, rejectAction(services));
   app.action<BlockButtonAction>(ACTION_IDS.viewFull, viewFullAction(services));
+  app.action<BlockButtonAction>(`${VIEW_FULL_PAGE_ACTION}_prev`, viewFullPageAction(services));
+  app.action<BlockButtonAction>(`${VIEW_FULL_PAGE_ACTION}_next`, viewFullPageAction(services));
   app.action<BlockButtonAction>(UNDO_ACTION_ID, undoAction(services));
   app.action<BlockButtonAction>(RUN_ACTION_IDS.raiseCap, runControlAction(services, 'raise'));
   app.action<BlockButtonAction>(RUN_ACTION_IDS.stop, runControlAction(services, 'stop'));

@@ -15,6 +15,7 @@ import { disableCommand, enableCommand } from './killSwitch.js';
 import { rerunCommand } from './rerun.js';
 import { schedulesCommand } from './schedules.js';
 import { pauseCommand, unpauseCommand } from './pause.js';
+import { md } from '../../../text/mrkdwn.js';
 
 /** `/agent`: parse, route to one subcommand handler, and make sure Slack always gets exactly one ack. */
 export function agentCommand(services: SlackServices) {
@@ -34,6 +35,10 @@ export function agentCommand(services: SlackServices) {
       return;
     }
     const ctx: CommandContext = { payload: parsed.data, services, ack: ackOnce, respond, client };
+    // The workspace's Enterprise Grid id, for the organisation check on clicks (cheap when unchanged).
+    if (parsed.data.enterprise_id) {
+      await services.control.noteEnterprise(parsed.data.team_id, parsed.data.enterprise_id).catch((err: unknown) => services.logger.warn({ err: errorMessage(err) }, 'could not record the enterprise id'));
+    }
     const cmd = parseAgentCommand(parsed.data.text);
     try {
       switch (cmd.kind) {
@@ -70,7 +75,7 @@ export function agentCommand(services: SlackServices) {
         return;
       }
       services.logger.error({ err, text: parsed.data.text }, '/agent command failed');
-      await ackOnce(`:x: Something went wrong: ${errorMessage(err)}. Nothing was changed.`).catch(() => undefined);
+      await ackOnce(md`:x: Something went wrong: ${errorMessage(err)}. Nothing was changed.`.value).catch(() => undefined);
     }
   };
 }

@@ -1,9 +1,10 @@
 import { AppError } from '../../../errors.js';
 import { CAP_NAMES, type CapName } from '../../../policy/caps.js';
 import { usd } from '../../blocks/text.js';
+import { code } from '../../../text/mrkdwn.js';
 import type { CommandContext } from './context.js';
 
-const USAGE = 'Usage: `/agent caps` · `/agent caps <run|user-day|workspace-day|turns> <value>` (USD, or a number of turns)';
+const USAGE = 'Usage: `/agent caps` · `/agent caps &lt;run|user-day|workspace-day|turns&gt; &lt;value&gt;` (USD, or a number of turns)';
 
 /** `/agent caps`: anyone views; admins change one cap. */
 export async function capsCommand(ctx: CommandContext, args: string[]): Promise<void> {
@@ -25,7 +26,7 @@ export async function capsCommand(ctx: CommandContext, args: string[]): Promise<
   }
   const [name, raw, ...extra] = args;
   if (!name || !(CAP_NAMES as readonly string[]).includes(name) || raw === undefined || extra.length) {
-    throw new AppError('bad_command', `${name && !(CAP_NAMES as readonly string[]).includes(name) ? `\`${name}\` is not a cap. ` : ''}${USAGE}`);
+    throw new AppError('bad_command', `${name && !(CAP_NAMES as readonly string[]).includes(name) ? `${code(name).value} is not a cap. ` : ''}${USAGE}`);
   }
   const value = Number(raw.replace(/^\$/, ''));
   const r = await caps.set(team, ctx.payload.user_id, name as CapName, value);

@@ -1,3 +1,4 @@
+import { md } from '../../../text/mrkdwn.js';
 import type { CommandContext } from './context.js';
 
 export async function disableCommand(ctx: CommandContext, reason: string): Promise<void> {
@@ -5,7 +6,7 @@ export async function disableCommand(ctx: CommandContext, reason: string): Promi
   if (changed) await ctx.services.engine.refreshPendingCards(ctx.payload.team_id);
   await ctx.ack(
     changed
-      ? `:octagonal_sign: The agent is disabled${reason ? ` (${reason})` : ''}: no new runs start, running runs stop at their next step, and waiting cards are on hold. \`/agent enable\` to turn it back on.`
+      ? md`:octagonal_sign: The agent is disabled${reason ? md` (${reason})` : ''}: no new runs start, running runs stop at their next step, and waiting cards are on hold. \`/agent enable\` to turn it back on.`.value
       : 'The agent was already disabled.',
   );
 }

@@ -1,8 +1,9 @@
+import { md } from '../../../text/mrkdwn.js';
 import type { CommandContext } from './context.js';
 
 export async function pauseCommand(ctx: CommandContext, reason: string): Promise<void> {
   const changed = await ctx.services.trust.pause(ctx.payload.team_id, ctx.payload.user_id, reason || null);
-  await ctx.ack(changed ? `:double_vertical_bar: Automation is paused${reason ? ` (${reason})` : ''}: every tool call now needs approval. \`/agent unpause\` to resume.` : 'Automation was already paused.');
+  await ctx.ack(changed ? md`:double_vertical_bar: Automation is paused${reason ? md` (${reason})` : ''}: every tool call now needs approval. \`/agent unpause\` to resume.`.value : 'Automation was already paused.');
 }
 
 export async function unpauseCommand(ctx: CommandContext): Promise<void> {

@@ -3,7 +3,8 @@ import type { CommandContext } from './context.js';
 
 export async function statusCommand(ctx: CommandContext, runId: string | undefined): Promise<void> {
   if (runId) {
-    const run = await ctx.services.control.getTeamRun(ctx.payload.team_id, runId);
+    const viewer = { userId: ctx.payload.user_id, channelId: ctx.payload.channel_id };
+    const run = await ctx.services.control.visibleRun(ctx.payload.team_id, runId, viewer, 'status');
     const r = renderRunStatus(run);
     await ctx.ack(r.text, r.blocks);
     return;

@@ -4,10 +4,11 @@ import type { TrustMode } from '../../../db/schema.js';
 import { renderTrust, trustEditModal } from '../../blocks/trust.js';
 import { parseChannel, parseUserOrGroup } from '../../mentions.js';
 import { isTimeZone } from '../../../agent/cron.js';
+import { code, mention, subteamRef } from '../../../text/mrkdwn.js';
 import type { CommandContext } from './context.js';
 
 const USAGE =
-  'Usage: `/agent trust` · `/agent trust edit` · `/agent trust <action> <require_approval|auto_notify|full_auto>` · `/agent trust <action> approvers @user @group…|anyone` · `/agent trust self-approval on|off` · `/agent trust route thread|#channel` · `/agent trust digest <hour 0-23> [time zone]`';
+  'Usage: `/agent trust` · `/agent trust edit` · `/agent trust &lt;action&gt; &lt;require_approval|auto_notify|full_auto&gt;` · `/agent trust &lt;action&gt; approvers @user @group…|anyone` · `/agent trust self-approval on|off` · `/agent trust route thread|#channel` · `/agent trust digest &lt;hour 0-23&gt; [time zone]`';
 
 function bad(message: string): never {
   throw new AppError('bad_command', `${message}\n${USAGE}`);
@@ -48,7 +49,7 @@ export async function trustCommand(ctx: CommandContext, args: string[]): Promise
     const hour = Number(second);
     if (!second || !Number.isInteger(hour) || hour < 0 || hour > 23) bad('Give an hour from 0 to 23.');
     const tz = rest[0];
-    if (tz && !isTimeZone(tz)) bad(`\`${tz}\` is not a time zone (for example Europe/Paris).`);
+    if (tz && !isTimeZone(tz)) bad(`${code(tz).value} is not a time zone (for example Europe/Paris).`);
     await trust.setDigest(team, user, hour, tz);
     const zone = tz ?? (await trust.view(team)).settings.digestTimezone ?? 'UTC';
     return ctx.ack(`The pending-approvals digest will be posted daily at ${String(hour).padStart(2, '0')}:00 ${zone} when the queue is long.`);
@@ -58,22 +59,22 @@ export async function trustCommand(ctx: CommandContext, args: string[]): Promise
     if (rest.length === 0) bad('List the approvers, or say `anyone`.');
     if (rest.length === 1 && rest[0] === 'anyone') {
       await trust.setApprovers(team, user, action, null);
-      return ctx.ack(`Anyone who sees the card may now approve \`${action}\`.`);
+      return ctx.ack(`Anyone who sees the card may now approve ${code(action).value}.`);
     }
     const users: string[] = [];
     const groups: string[] = [];
     for (const token of rest) {
       const who = parseUserOrGroup(token);
-      if (!who) bad(`\`${token}\` is not a user or user group mention.`);
+      if (!who) bad(`${code(token).value} is not a user or user group mention.`);
       if ('user' in who) users.push(who.user);
       else groups.push(who.group);
     }
     await trust.setApprovers(team, user, action, { users, groups });
-    return ctx.ack(`Only ${[...users.map((u) => `<@${u}>`), ...groups.map((g) => `<!subteam^${g}>`)].join(', ')} may now approve \`${action}\`.`);
+    return ctx.ack(`Only ${[...users.map((u) => mention(u).value), ...groups.map((g) => subteamRef(g).value)].join(', ')} may now approve ${code(action).value}.`);
   }
   if (second && (TRUST_MODES as readonly string[]).includes(second) && rest.length === 0) {
     const { before, after } = await trust.setMode(team, user, action, second as TrustMode);
-    return ctx.ack(`\`${action}\`: ${before} → *${after}*.`);
+    return ctx.ack(`${code(action).value}: ${before} → *${after}*.`);
   }
-  bad(second ? `\`${second}\` is not a mode.` : `What should \`${action}\` be?`);
+  bad(second ? `${code(second).value} is not a mode.` : `What should ${code(action).value} be?`);
 }

@@ -2,7 +2,7 @@ import type { AllMiddlewareArgs, SlackViewMiddlewareArgs } from '@slack/bolt';
 import { errorMessage } from '../../../errors.js';
 import { REJECT_NOTE_ACTION, REJECT_NOTE_BLOCK } from '../../blocks/modals.js';
 import { alreadyDecidedText } from '../../decisionText.js';
-import { rejectMetadataSchema, viewSubmissionSchema } from '../../payloads.js';
+import { clickerOf, rejectMetadataSchema, viewSubmissionSchema } from '../../payloads.js';
 import type { SlackServices } from '../../services.js';
 
 /** The Reject modal was submitted: close it, then reject (which cancels the run). */
@@ -21,7 +21,7 @@ export function rejectNoteSubmission(services: SlackServices) {
     const note = parsed.data.view.state.values[REJECT_NOTE_BLOCK]?.[REJECT_NOTE_ACTION]?.value ?? null;
     const userId = parsed.data.user.id;
     // The rejection is stored before the dialog closes: an acknowledged submission can never be lost.
-    const decided = services.approvals.reject({ actionId, userId, note });
+    const decided = services.approvals.reject({ actionId, userId, note, clicker: clickerOf(parsed.data) });
     await decided.then(
       () => ack(),
       () => ack(),

@@ -1,13 +1,14 @@
 import type { AllMiddlewareArgs, SlackViewMiddlewareArgs } from '@slack/bolt';
 import { z } from 'zod';
-import { errorMessage } from '../../../errors.js';
+import { errorMessage, isAppError } from '../../../errors.js';
+import { code, md } from '../../../text/mrkdwn.js';
 import { TRUST_MODES } from '../../../policy/catalog.js';
 import type { TrustMode } from '../../../db/schema.js';
+import { clickerOf } from '../../payloads.js';
 import type { SlackServices } from '../../services.js';
-import { md } from '../../../text/mrkdwn.js';
 
 const submissionSchema = z.looseObject({
-  user: z.looseObject({ id: z.string() }),
+  user: z.looseObject({ id: z.string(), team_id: z.string().optional() }),
   team: z.looseObject({ id: z.string() }).nullish(),
   view: z.looseObject({
     team_id: z.string().optional(),
@@ -33,6 +34,13 @@ export function trustEditSubmission(services: SlackServices) {
       if (blockId.startsWith('mode:') && value && (TRUST_MODES as readonly string[]).includes(value)) wanted.push([blockId.slice(5), value as TrustMode]);
     }
     await ack();
+    try {
+      // Trust levels are the workspace's own: a submission from another organisation changes nothing.
+      await services.control.authorizeTeamClick(teamId, clickerOf(parsed.data), 'trust_edit');
+    } catch (err) {
+      await client.chat.postMessage({ channel: userId, text: `:no_entry: ${errorMessage(err)}` }).catch(() => undefined);
+      return;
+    }
     const view = await services.trust.view(teamId);
     const changes: string[] = [];
     const problems: string[] = [];
@@ -40,9 +48,9 @@ export function trustEditSubmission(services: SlackServices) {
       if (view.rows.find((r) => r.actionType === action)?.mode === mode) continue;
       try {
         const r = await services.trust.setMode(teamId, userId, action, mode);
-        changes.push(`\`${action}\`: ${r.before} → ${r.after}`);
+        changes.push(`${code(action).value}: ${r.before} → ${r.after}`);
       } catch (err) {
-        problems.push(`\`${action}\`: ${errorMessage(err)}`);
+        problems.push(`${code(action).value}: ${isAppError(err) ? err.message : md`${errorMessage(err)}`.value}`);
       }
     }
     const text = [changes.length ? `Trust levels updated:\n${changes.join('\n')}` : 'No trust level changed.', ...problems].join('\n');
