@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { openDatabase } from '../../src/db/connection.js';
 import { textReply, toolUseReply } from '../helpers/fakeClaude.js';
 import { startHarness, waitUntil, type Harness } from '../helpers/testApp.js';
 
@@ -36,7 +35,7 @@ describe('durability across restarts and crashes', () => {
     const [card] = await h.waitForCards(1);
     await h.stopApp();
     // The state a crash right after the approval's commit could leave behind in older versions.
-    const probe = openDatabase(h.dbPath);
+    const probe = h.database.open();
     const a = await probe.db.selectFrom('actions').selectAll().where('id', '=', card!.actionId).executeTakeFirstOrThrow();
     await probe.db.updateTable('actions').set({ status: 'approved', decided_by: 'U_APPROVER', decided_at: new Date().toISOString(), approved_hash: a.input_hash }).where('id', '=', a.id).execute();
     await probe.db.destroy();
@@ -73,7 +72,7 @@ describe('durability across restarts and crashes', () => {
     // The real app in a child process takes the click and hangs inside the SMTP send.
     const child = await h.spawnChild();
     await h.click(card!, 'approve');
-    const probe = openDatabase(h.dbPath);
+    const probe = h.database.open();
     await waitUntil(async () => {
       const a = await probe.db.selectFrom('actions').select('status').where('id', '=', card!.actionId).executeTakeFirst();
       return a?.status === 'dispatching' && h!.smtp.dataAttempts() === 1 ? true : undefined;

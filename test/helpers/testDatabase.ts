@@ -1,0 +1,77 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { openDatabase, type DatabaseTarget, type OpenedDatabase } from '../../src/db/connection.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Set by test/setup/postgres.ts for the `postgres` project: a superuser URL to create databases with. */
+    postgresAdminUrl: string;
+    /** Prefix of every database this test run creates, so teardown can drop what a crashed test left. */
+    postgresDatabasePrefix: string;
+  }
+}
+
+/**
+ * Which engine the tests of this vitest project run against (see vitest.config.ts: the `sqlite` and
+ * `postgres` projects run the same database tests). Every helper that opens a database asks here.
+ */
+export type TestEngine = 'sqlite' | 'postgres';
+export const TEST_ENGINE: TestEngine = process.env['TEST_DATABASE_ENGINE'] === 'postgres' ? 'postgres' : 'sqlite';
+
+export interface TestDatabase {
+  engine: TestEngine;
+  target: DatabaseTarget;
+  /** Selects exactly this database for the app and for child processes (the other variable is blanked). */
+  env: Record<string, string>;
+  /** A new connection (pool) to the same database, e.g. a probe next to the app or a reopen. */
+  open(): OpenedDatabase;
+  /** Deletes the database (a no-op for SQLite: the file lives in the test's temp folder). */
+  drop(): Promise<void>;
+}
+
+let created = 0;
+
+/** A fresh, empty database of the current engine; migrations are left to whoever opens it (the app). */
+export async function createTestDatabase(dir: string): Promise<TestDatabase> {
+  if (TEST_ENGINE === 'sqlite') {
+    const target: DatabaseTarget = { engine: 'sqlite', path: join(dir, 'agent.db') };
+    return {
+      engine: 'sqlite',
+      target,
+      env: { DATABASE_PATH: target.path, DATABASE_URL: '' },
+      open: () => openDatabase(target),
+      drop: async () => undefined,
+    };
+  }
+  const adminUrl = inject('postgresAdminUrl');
+  const name = `${inject('postgresDatabasePrefix')}${process.pid}_${++created}_${randomBytes(3).toString('hex')}`;
+  await adminQuery(adminUrl, `CREATE DATABASE "${name}"`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const target: DatabaseTarget = { engine: 'postgres', url: url.toString() };
+  let dropped = false;
+  return {
+    engine: 'postgres',
+    target,
+    env: { DATABASE_URL: target.url, DATABASE_PATH: join(dir, 'unused-on-postgres.db') },
+    open: () => openDatabase(target),
+    async drop() {
+      if (dropped) return;
+      dropped = true;
+      // FORCE: a child process killed mid-test may still hold connections the server has not reaped.
+      await adminQuery(adminUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    },
+  };
+}
+
+export async function adminQuery(adminUrl: string, text: string): Promise<pg.QueryResult> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    return await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
