@@ -48,7 +48,8 @@ describe('cards: approvals channel, long content, health', () => {
     const [card] = await h.waitForCards(1, 8000);
     const failures = await h.app.db.selectFrom('activity').selectAll().where('kind', '=', 'card_post_failed').execute();
     expect(failures.length).toBeGreaterThanOrEqual(1);
-    expect((await h.onlyRun()).status).toBe('awaiting_approval');
+    // The card is posted just before the run is marked waiting: wait for the mark, do not race it.
+    await h.waitForRun((r) => r.status === 'awaiting_approval');
     expect(h.smtp.dataAttempts()).toBe(0);
     await h.click(card!, 'approve');
     await h.smtp.waitForMail(1);

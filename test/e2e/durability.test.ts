@@ -16,7 +16,8 @@ describe('durability across restarts and crashes', () => {
     h.claude.enqueue(toolUseReply([{ name: 'send_email', input: email }], { thinking: 'Need approval first.' }), textReply('Sent.'));
     await h.command('run email Sarah the numbers');
     const [card] = await h.waitForCards(1);
-    expect((await h.onlyRun()).status).toBe('awaiting_approval');
+    // The card is posted just before the run is marked waiting: wait for the mark, do not race it.
+    await h.waitForRun((r) => r.status === 'awaiting_approval');
 
     await h.restart();
     await h.click(card!, 'approve');
