@@ -5,7 +5,7 @@ import { actionResult, countPendingApprovals, getAction, listDispatching, listTu
 import { appendActivity } from '../db/repos/activity.js';
 import { appendMessage, listMessages, type ConversationMessage, type StoredBlock } from '../db/repos/messages.js';
 import { insertModelCall } from '../db/repos/modelCalls.js';
-import { getRun, insertRun, listRunIdsByStatus, transitionRun, updateRun } from '../db/repos/runs.js';
+import { getRun, insertRun, listRunIdsByStatus, lockRun, transitionRun, updateRun } from '../db/repos/runs.js';
 import { getWorkspace } from '../db/repos/workspace.js';
 import type { Action, Run, RunStatus } from '../db/schema.js';
 import { AppError, errorMessage, isAppError } from '../errors.js';
@@ -350,6 +350,7 @@ export class RunEngine {
         ? await classifyTurn({ ...this.deps, queue: this.deps.settings.queue, run, messageSeq: nextSeq, content })
         : [];
     return db.transaction().execute(async (trx) => {
+      await lockRun(trx, run.id);
       const fresh = await getRun(trx, run.id);
       await insertModelCall(trx, {
         run_id: run.id,
@@ -499,6 +500,7 @@ export class RunEngine {
     });
     const at = this.now();
     const appended = await this.deps.db.transaction().execute(async (trx) => {
+      await lockRun(trx, run.id);
       const fresh = await getRun(trx, run.id);
       if (!fresh || fresh.status !== 'running') return false;
       const msgs = await listMessages(trx, run.id);
