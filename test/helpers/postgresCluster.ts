@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,6 +60,40 @@ async function freeLoopbackPort(): Promise<number> {
   });
 }
 
+const DIR_PREFIX = 'agent-pg-';
+const OWNER_FILE = 'owner.pid';
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Stops and deletes clusters left by earlier test runs whose process died without its teardown (killed,
+ * timed out). A cluster whose owning process is alive belongs to a run in progress and is left alone.
+ */
+async function reapAbandonedClusters(as: (cmd: string, args: string[]) => Promise<unknown>): Promise<void> {
+  for (const name of readdirSync(tmpdir())) {
+    if (!name.startsWith(DIR_PREFIX)) continue;
+    const dir = join(tmpdir(), name);
+    let owner: number;
+    try {
+      owner = Number(readFileSync(join(dir, OWNER_FILE), 'utf8'));
+    } catch {
+      continue;
+    }
+    if (!Number.isInteger(owner) || owner <= 0 || isAlive(owner)) continue;
+    if (existsSync(join(dir, 'data', 'postmaster.pid'))) {
+      await as('pg_ctl', ['-D', join(dir, 'data'), '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export async function startPostgresCluster(): Promise<PostgresCluster> {
   const bin = findPostgresBinDir();
   if (!bin) {
@@ -69,12 +103,14 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
     );
   }
   const account = await serverAccount();
-  const dir = mkdtempSync(join(tmpdir(), 'agent-pg-'));
+  const as = async (cmd: string, args: string[]) =>
+    account ? run('runuser', ['-u', account.user, '--', join(bin, cmd), ...args]) : run(join(bin, cmd), args);
+  await reapAbandonedClusters(as);
+  const dir = mkdtempSync(join(tmpdir(), DIR_PREFIX));
+  writeFileSync(join(dir, OWNER_FILE), String(process.pid));
   if (account) chownSync(dir, account.uid, account.gid);
   const data = join(dir, 'data');
   const log = join(dir, 'server.log');
-  const as = async (cmd: string, args: string[]) =>
-    account ? run('runuser', ['-u', account.user, '--', join(bin, cmd), ...args]) : run(join(bin, cmd), args);
 
   try {
     await as('initdb', ['-D', data, '-U', SUPERUSER, '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-sync']);
