@@ -14,6 +14,8 @@ declare module 'vitest' {
     postgresTemplate: string;
     /** CREATE DATABASE options for copying the template (STRATEGY needs Postgres 15). */
     postgresCreateOptions: string;
+    /** Name prefix of copies of the template that globalSetup keeps ready in the background. */
+    postgresStockPrefix: string;
   }
 }
 
@@ -56,10 +58,10 @@ export async function createTestDatabase(dir: string, opts: { empty?: boolean } 
   }
   const adminUrl = inject('postgresAdminUrl');
   const name = `${inject('postgresDatabasePrefix')}${process.pid}_${++created}_${randomBytes(3).toString('hex')}`;
-  await adminQuery(
-    adminUrl,
-    opts.empty ? `CREATE DATABASE "${name}"` : `CREATE DATABASE "${name}" TEMPLATE "${inject('postgresTemplate')}" ${inject('postgresCreateOptions')}`,
-  );
+  if (opts.empty) await adminQuery(adminUrl, `CREATE DATABASE "${name}"`);
+  else if (!(await claimStocked(adminUrl, name))) {
+    await adminQuery(adminUrl, `CREATE DATABASE "${name}" TEMPLATE "${inject('postgresTemplate')}" ${inject('postgresCreateOptions')}`);
+  }
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   const target: DatabaseTarget = { engine: 'postgres', url: url.toString() };
@@ -76,6 +78,31 @@ export async function createTestDatabase(dir: string, opts: { empty?: boolean } 
       await adminQuery(adminUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
     },
   };
+}
+
+/**
+ * Takes one of the template copies globalSetup made ahead (CREATE DATABASE is most of a test's setup
+ * time on Postgres) by renaming it: a rename succeeds for exactly one of several workers racing for the
+ * same copy. False when none is ready.
+ */
+async function claimStocked(adminUrl: string, name: string): Promise<boolean> {
+  const stock = inject('postgresStockPrefix');
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ datname: string }>('SELECT datname FROM pg_database WHERE left(datname, $1) = $2 ORDER BY datname LIMIT 4', [stock.length, stock]);
+    for (const { datname } of rows) {
+      try {
+        await client.query(`ALTER DATABASE "${datname}" RENAME TO "${name}"`);
+        return true;
+      } catch {
+        // Another worker took it first (it no longer exists under that name): try the next one.
+      }
+    }
+    return false;
+  } finally {
+    await client.end();
+  }
 }
 
 export async function adminQuery(adminUrl: string, text: string): Promise<pg.QueryResult> {
