@@ -1,4 +1,19 @@
-import { Kysely, PostgresDialect, PostgresQueryCompiler, type DataTypeNode, type QueryCompiler } from 'kysely';
+import {
+  Kysely,
+  OperationNodeTransformer,
+  PostgresDialect,
+  PostgresQueryCompiler,
+  type DataTypeNode,
+  type KyselyPlugin,
+  type PluginTransformQueryArgs,
+  type PluginTransformResultArgs,
+  type PrimitiveValueListNode,
+  type QueryCompiler,
+  type QueryResult,
+  type RootOperationNode,
+  type UnknownRow,
+  type ValueNode,
+} from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
 
@@ -55,10 +70,42 @@ class PortablePostgresDialect extends PostgresDialect {
   }
 }
 
+const NUL = /\u0000/g;
+const withoutNul = (v: unknown) => (typeof v === 'string' && v.includes('\u0000') ? v.replace(NUL, '\uFFFD') : v);
+
+class ReplaceNulTransformer extends OperationNodeTransformer {
+  protected override transformValue(node: ValueNode): ValueNode {
+    const value = withoutNul(node.value);
+    return value === node.value ? node : { ...node, value };
+  }
+
+  protected override transformPrimitiveValueList(node: PrimitiveValueListNode): PrimitiveValueListNode {
+    return node.values.some((v) => typeof v === 'string' && v.includes('\u0000')) ? { ...node, values: node.values.map(withoutNul) } : node;
+  }
+}
+
+/**
+ * Postgres text cannot hold the NUL character (SQLite's can), so a stray NUL in something a person
+ * typed or an error message quoted would fail the whole write, possibly the transaction that advances a
+ * run. It is stored as U+FFFD instead. JSON columns are unaffected: JSON.stringify escapes NUL.
+ */
+class ReplaceNulPlugin implements KyselyPlugin {
+  readonly #transformer = new ReplaceNulTransformer();
+
+  transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
+    return this.#transformer.transformNode(args.node);
+  }
+
+  async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+    return args.result;
+  }
+}
+
 export function openPostgres(url: string, options: PostgresOptions = {}): OpenedPostgres {
-  const pool = new pg.Pool({ connectionString: url, types, max: options.poolSize ?? 10 });
+  // A bounded connect: an unreachable server fails startup with a message instead of hanging on TCP.
+  const pool = new pg.Pool({ connectionString: url, types, max: options.poolSize ?? 10, connectionTimeoutMillis: 15_000 });
   // Without a listener an idle connection's error (server restart, network blip) would crash the process.
   pool.on('error', (err) => options.onIdleError?.(err));
-  const db = new Kysely<Database>({ dialect: new PortablePostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PortablePostgresDialect({ pool }), plugins: [new ReplaceNulPlugin()] });
   return { engine: 'postgres', db, pool };
 }

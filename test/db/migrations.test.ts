@@ -143,6 +143,18 @@ describe(`stored values round-trip the same on ${TEST_ENGINE}`, () => {
     expect(upper).toEqual([]);
   });
 
+  it('text with a NUL character is stored (Postgres text cannot hold NUL: it becomes U+FFFD there)', async () => {
+    const reason = 'before\u0000after';
+    await opened.db.insertInto('workspace_state').values({ team_id: 'T1', paused: 1, disabled: 0, caps_json: '{}', settings_json: JSON.stringify({ note: reason }), updated_at: 'x', paused_reason: reason }).execute();
+    await opened.db.updateTable('workspace_state').set({ disabled_reason: reason }).where('team_id', '=', 'T1').execute();
+    await opened.db.insertInto('processed_events').values([{ key: `a${reason}`, at: 'x' }, { key: 'b', at: reason }]).execute();
+    const row = await opened.db.selectFrom('workspace_state').selectAll().executeTakeFirstOrThrow();
+    const stored = TEST_ENGINE === 'postgres' ? 'before\uFFFDafter' : reason;
+    expect([row.paused_reason, row.disabled_reason]).toEqual([stored, stored]);
+    expect(JSON.parse(row.settings_json)).toEqual({ note: reason });
+    expect((await opened.db.selectFrom('processed_events').select(['key', 'at']).orderBy('key').execute())).toEqual([{ key: `a${stored}`, at: 'x' }, { key: 'b', at: stored }]);
+  });
+
   it('a unique conflict does nothing when asked to and reports no row inserted', async () => {
     const first = await opened.db.insertInto('processed_events').values({ key: 'k', at: 'a' }).onConflict((oc) => oc.column('key').doNothing()).executeTakeFirst();
     const second = await opened.db.insertInto('processed_events').values({ key: 'k', at: 'b' }).onConflict((oc) => oc.column('key').doNothing()).executeTakeFirst();
