@@ -78,6 +78,18 @@ describe('reindex', () => {
     expect((await index.search('zebra')).map((h) => h.path)).toEqual(['small.md']);
   });
 
+  it.runIf(TEST_ENGINE === 'postgres')('skips and reports a file under 2 MB whose index entry exceeds Postgres\' 1 MB tsvector limit', async () => {
+    // ~140k distinct words in ~1.3 MB of text: fine for FTS5, too many lexemes for one tsvector.
+    const words = Array.from({ length: 140_000 }, (_, i) => `w${i.toString(36)}x`).join(' ');
+    write('small.md', '# Small\n\nzebra\n');
+    write('wordlist.txt', `zebra ${words}`);
+
+    const result = await index.reindex(kdir);
+
+    expect(result).toEqual({ files: 1, skipped: ['wordlist.txt'] });
+    expect((await index.search('zebra')).map((h) => h.path)).toEqual(['small.md']);
+  });
+
   it('drops deleted files and picks up changes on reindex', async () => {
     write('keep.md', '# Keep\n\nmango\n');
     write('gone.md', '# Gone\n\nmango papaya\n');
