@@ -1,8 +1,10 @@
 /**
  * Exports the append-only activity log as JSON Lines, for audits and for keeping outside the app.
  * Usage: DATABASE_PATH=./data/agent.db npm run export-audit -- [--team T123] [--run r-abc123] [--since 2026-11-01]
+ * (DATABASE_URL=postgres://... instead of DATABASE_PATH for a Postgres database)
  */
-import { openDatabase } from '../src/db/connection.js';
+import { loadDatabaseSettings } from '../src/config.js';
+import { databaseTarget, describeDatabase, openDatabase } from '../src/db/connection.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { existsSync } from 'node:fs';
 
@@ -14,8 +16,15 @@ function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-const path = process.env['DATABASE_PATH'] || './data/agent.db';
-const { db } = openDatabase(path);
+const target = (() => {
+  try {
+    return databaseTarget(loadDatabaseSettings(process.env));
+  } catch (err) {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  }
+})();
+const { db } = openDatabase(target);
 try {
   await migrateToLatest(db);
   let q = db.selectFrom('activity').selectAll().orderBy('id');
@@ -29,7 +38,7 @@ try {
     process.stdout.write(`${JSON.stringify({ ...row, detail: JSON.parse(row.detail_json), detail_json: undefined })}\n`);
   }
 } catch (err) {
-  process.stderr.write(`Export from ${path} failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`Export from ${describeDatabase(target)} failed: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exitCode = 1;
 } finally {
   await db.destroy();

@@ -1,30 +1,34 @@
 /**
- * Rebuilds the knowledge-base search index from KNOWLEDGE_DIR into DATABASE_PATH.
+ * Rebuilds the knowledge-base search index from KNOWLEDGE_DIR into the app's database (DATABASE_URL
+ * when set, else DATABASE_PATH).
  * Usage: npm run index-knowledge   (or: npx tsx scripts/index-knowledge.ts)
  * Safe while the app runs: the index is replaced in one transaction and the app waits on the lock.
  */
 import { existsSync } from 'node:fs';
-import { createSqliteKnowledgeIndex } from '../src/connectors/knowledgeIndex.js';
-import { openDatabase } from '../src/db/connection.js';
+import { loadDatabaseSettings } from '../src/config.js';
+import { openKnowledgeIndex } from '../src/connectors/openKnowledgeIndex.js';
+import { databaseTarget, describeDatabase, openDatabase, type DatabaseTarget } from '../src/db/connection.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { errorMessage } from '../src/errors.js';
 
 // Same settings as `npm start`: .env in the working directory, real environment variables first.
 if (existsSync('.env')) process.loadEnvFile('.env');
 
-const databasePath = process.env.DATABASE_PATH || './data/agent.db';
 const knowledgeDir = process.env.KNOWLEDGE_DIR || './knowledge';
+let target: DatabaseTarget | undefined;
 
 async function main(): Promise<void> {
+  target = databaseTarget(loadDatabaseSettings(process.env));
   if (!existsSync(knowledgeDir)) {
     // Not fatal: an empty knowledge base is valid, but an operator most likely mistyped the path.
     console.warn(`Warning: ${knowledgeDir} does not exist; the knowledge base will be empty.`);
   }
 
-  const { db, sqlite } = openDatabase(databasePath);
+  const opened = openDatabase(target);
+  const { db } = opened;
   try {
     await migrateToLatest(db);
-    const index = createSqliteKnowledgeIndex(sqlite);
+    const index = await openKnowledgeIndex(opened);
     const { files, skipped } = await index.reindex(knowledgeDir);
     console.log(`Indexed ${files} files from ${knowledgeDir}`);
     if (skipped.length > 0) {
@@ -38,7 +42,7 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   console.error(
-    `index-knowledge failed (DATABASE_PATH=${databasePath}, KNOWLEDGE_DIR=${knowledgeDir}): ${errorMessage(err)}`,
+    `index-knowledge failed (${target ? describeDatabase(target) : 'database settings'}, KNOWLEDGE_DIR=${knowledgeDir}): ${errorMessage(err)}`,
   );
   process.exitCode = 1;
 });

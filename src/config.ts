@@ -14,6 +14,19 @@ const positiveInt = (fallback: number) =>
   z.preprocess(emptyToUndefined, z.coerce.number().int().positive().default(fallback));
 
 const slackUserId = /^[UW][A-Z0-9]{2,}$/;
+
+function isPostgresUrl(v: string): boolean {
+  try {
+    const u = new URL(v);
+    return (u.protocol === 'postgres:' || u.protocol === 'postgresql:') && u.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+const postgresUrl = z.preprocess(
+  emptyToUndefined,
+  z.string().refine(isPostgresUrl, 'must be a postgres://user:password@host:5432/database URL').optional(),
+);
 const channelId = /^[CGD][A-Z0-9]{2,}$/;
 
 export const envSchema = z
@@ -30,6 +43,7 @@ export const envSchema = z
     ANTHROPIC_BASE_URL: z.preprocess(emptyToUndefined, z.url({ error: 'must be a URL' }).optional()),
     ANTHROPIC_MODEL: z.preprocess(emptyToUndefined, z.string().default('claude-sonnet-5-5')),
     DATABASE_PATH: z.preprocess(emptyToUndefined, z.string().default('./data/agent.db')),
+    DATABASE_URL: postgresUrl,
     APPROVALS_CHANNEL: z.preprocess(
       emptyToUndefined,
       z.string().regex(channelId, 'must be a channel ID such as C0123ABCD').optional(),
@@ -102,6 +116,8 @@ export interface Config {
   };
   anthropic: { apiKey: string; baseUrl: string | undefined; model: string };
   databasePath: string;
+  /** Set: PostgreSQL at this URL (DATABASE_PATH is then unused). */
+  databaseUrl: string | undefined;
   approvalsChannel: string | undefined;
   adminUserIds: string[];
   smtpUrl: string | undefined;
@@ -152,6 +168,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     anthropic: { apiKey: e.ANTHROPIC_API_KEY, baseUrl: e.ANTHROPIC_BASE_URL, model: e.ANTHROPIC_MODEL },
     databasePath: e.DATABASE_PATH,
+    databaseUrl: e.DATABASE_URL,
     approvalsChannel: e.APPROVALS_CHANNEL,
     adminUserIds: e.ADMIN_USER_IDS,
     smtpUrl: e.SMTP_URL,
@@ -168,4 +185,19 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     queue: { warnAt: e.APPROVAL_QUEUE_WARN_AT, stopAt: e.APPROVAL_QUEUE_STOP_AT },
     logLevel: e.LOG_LEVEL,
   };
+}
+
+const databaseEnvSchema = envSchema.pick({ DATABASE_PATH: true, DATABASE_URL: true });
+
+/**
+ * Only the database settings, for scripts (migrate, index-knowledge, export-audit) that need no Slack or
+ * Claude credentials. Same rules and messages as loadConfig.
+ */
+export function loadDatabaseSettings(env: Record<string, string | undefined>): { databasePath: string; databaseUrl: string | undefined } {
+  const parsed = databaseEnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  - ${String(issue.path[0])} ${issue.message}`);
+    throw new AppError('config_invalid', `Invalid database settings:\n${lines.join('\n')}`);
+  }
+  return { databasePath: parsed.data.DATABASE_PATH, databaseUrl: parsed.data.DATABASE_URL };
 }

@@ -10,10 +10,10 @@ import { RunEngine, type EngineSettings } from './agent/engine.js';
 import { createAnthropicModelClient, type ModelClient } from './agent/modelClient.js';
 import { systemClock, type Clock } from './clock.js';
 import { loadConfig, type Config } from './config.js';
-import { createSqliteKnowledgeIndex } from './connectors/knowledgeIndex.js';
+import { openKnowledgeIndex } from './connectors/openKnowledgeIndex.js';
 import { createSafeFetcher, type SafeFetcher } from './connectors/safeFetch.js';
 import { createSmtpMailer } from './connectors/smtp.js';
-import { openDatabase, type Db } from './db/connection.js';
+import { databaseTarget, openDatabase, type Db } from './db/connection.js';
 import { migrateToLatest } from './db/migrate.js';
 import { getRun } from './db/repos/runs.js';
 import { AppError, errorMessage, isAppError } from './errors.js';
@@ -90,10 +90,13 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
   const ids = overrides.ids ?? randomIds;
   let ready = false;
 
-  const { db, sqlite } = openDatabase(config.databasePath);
+  const opened = openDatabase(databaseTarget(config), {
+    onIdleError: (err) => logger.warn({ err: errorMessage(err) }, 'database connection lost while idle; it will be replaced'),
+  });
+  const { db } = opened;
   await migrateToLatest(db);
 
-  const knowledge = createSqliteKnowledgeIndex(sqlite);
+  const knowledge = await openKnowledgeIndex(opened);
   const indexed = await knowledge.reindex(config.knowledgeDir);
   logger.info({ files: indexed.files, dir: config.knowledgeDir }, 'knowledge base indexed');
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { loadConfig } from '../src/config.js';
+import { loadConfig, loadDatabaseSettings } from '../src/config.js';
+import { databaseTarget, describeDatabase } from '../src/db/connection.js';
 
 describe('config', () => {
   it('lists every missing variable in one message', () => {
@@ -20,6 +21,24 @@ describe('config', () => {
     expect(c.caps.runUsd).toBe(0.5);
     expect(c.queue).toEqual({ warnAt: 100, stopAt: 500 });
     expect(c.adminUserIds).toEqual([]);
+  });
+  it('DATABASE_URL selects PostgreSQL; without it SQLite at DATABASE_PATH', () => {
+    const base = { SLACK_BOT_TOKEN: 'xoxb-1', ANTHROPIC_API_KEY: 'k', SLACK_SIGNING_SECRET: 's' };
+    expect(databaseTarget(loadConfig(base))).toEqual({ engine: 'sqlite', path: './data/agent.db' });
+    expect(databaseTarget(loadConfig({ ...base, DATABASE_URL: '  ', DATABASE_PATH: '/srv/a.db' }))).toEqual({ engine: 'sqlite', path: '/srv/a.db' });
+    for (const url of ['postgres://agent:pw@db:5432/agent', 'postgresql://db/agent?sslmode=require']) {
+      expect(databaseTarget(loadConfig({ ...base, DATABASE_URL: url }))).toEqual({ engine: 'postgres', url });
+    }
+    for (const bad of ['mysql://db/agent', 'db:5432/agent', 'postgres://', 'sqlite:///tmp/a.db']) {
+      expect(() => loadConfig({ ...base, DATABASE_URL: bad }), bad).toThrow(/DATABASE_URL must be a postgres:\/\/user:password@host:5432\/database URL/);
+      expect(() => loadDatabaseSettings({ DATABASE_URL: bad }), bad).toThrow(/DATABASE_URL must be a postgres:\/\//);
+    }
+    expect(loadDatabaseSettings({})).toEqual({ databasePath: './data/agent.db', databaseUrl: undefined });
+  });
+  it('names the database in messages without its password', () => {
+    expect(describeDatabase({ engine: 'postgres', url: 'postgres://agent:s3cret@db:5432/agent' })).toBe('DATABASE_URL=postgres://agent:***@db:5432/agent');
+    expect(describeDatabase({ engine: 'postgres', url: 'postgres://agent@db/agent' })).toBe('DATABASE_URL=postgres://agent@db/agent');
+    expect(describeDatabase({ engine: 'sqlite', path: './data/agent.db' })).toBe('DATABASE_PATH=./data/agent.db');
   });
   it('Socket Mode does not need a signing secret', () => {
     const c = loadConfig({ SLACK_BOT_TOKEN: 'xoxb-1', ANTHROPIC_API_KEY: 'k', SLACK_APP_TOKEN: 'xapp-1', ADMIN_USER_IDS: 'U01AB, U02CD' });

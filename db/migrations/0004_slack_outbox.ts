@@ -42,3 +42,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('created_at', 'text', (c) => c.notNull())
     .execute();
 }
+
+export async function down(db: Kysely<any>): Promise<void> {
+  await db.schema.dropTable('slack_messages').execute();
+  await db.schema.dropTable('slack_outbox').execute();
+}

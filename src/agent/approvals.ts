@@ -2,7 +2,7 @@ import type { Clock } from '../clock.js';
 import type { Db } from '../db/connection.js';
 import { getAction, listTurnActions, transitionAction } from '../db/repos/actions.js';
 import { appendActivity } from '../db/repos/activity.js';
-import { getRun, transitionRun } from '../db/repos/runs.js';
+import { getRun, lockRun, transitionRun } from '../db/repos/runs.js';
 import { getWorkspace } from '../db/repos/workspace.js';
 import type { Action, Run } from '../db/schema.js';
 import { AppError } from '../errors.js';
@@ -16,7 +16,6 @@ import type { Dispatcher, UndoResult } from './dispatcher.js';
 import type { Outbox } from './outbox.js';
 import { PRIORITY } from './outbox.js';
 import { slackDateText } from './text.js';
-import { lockRun } from './engine.js';
 import { md, mention, trusted } from '../text/mrkdwn.js';
 import { findActionType } from '../policy/catalog.js';
 import { code } from '../text/mrkdwn.js';
@@ -59,7 +58,7 @@ export class Approvals {
     if (refusal) return refusal;
     const at = clock.now().toISOString();
     const won = await db.transaction().execute(async (trx) => {
-      await lockRun(trx, action.run_id, at);
+      await lockRun(trx, action.run_id);
       const run = await getRun(trx, action.run_id);
       if (!run || (run.status !== 'awaiting_approval' && run.status !== 'running')) return false;
       const claimed = await transitionAction(trx, action.id, ['pending'], {
@@ -127,7 +126,7 @@ export class Approvals {
     const note = input.note?.trim() ? input.note.trim().slice(0, 2000) : null;
     let runCancelled = false;
     const cancelled = await db.transaction().execute(async (trx) => {
-      await lockRun(trx, action.run_id, at);
+      await lockRun(trx, action.run_id);
       const claimed = await transitionAction(trx, action.id, ['pending'], {
         status: 'rejected',
         decided_by: input.userId,

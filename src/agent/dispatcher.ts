@@ -3,7 +3,7 @@ import type { Clock } from '../clock.js';
 import type { Db } from '../db/connection.js';
 import { actionPrepared, getAction, transitionAction, type StoredToolResult } from '../db/repos/actions.js';
 import { appendActivity } from '../db/repos/activity.js';
-import { getRun } from '../db/repos/runs.js';
+import { getRun, lockRun } from '../db/repos/runs.js';
 import { getWorkspace } from '../db/repos/workspace.js';
 import type { Action, Run } from '../db/schema.js';
 import { AppError, errorMessage, OutcomeUnknownError, type ErrorCode } from '../errors.js';
@@ -62,8 +62,9 @@ export class Dispatcher {
     const { db, clock } = this.deps;
     const startedAt = clock.now().toISOString();
     const outcome = await db.transaction().execute(async (trx): Promise<{ action: Action } | Refusal> => {
-      const action = await getAction(trx, actionId);
+      let action = await getAction(trx, actionId);
       if (!action) return { code: 'action_not_found', why: `No action ${actionId}` };
+      if (await lockRun(trx, action.run_id)) action = (await getAction(trx, actionId)) ?? action;
       const refusal = await this.check(trx, action);
       if (refusal) return refusal;
       const claimed = await transitionAction(trx, action.id, ['approved'], {

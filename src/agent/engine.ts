@@ -6,7 +6,7 @@ import { actionResult, countPendingApprovals, getAction, listDispatching, listTu
 import { appendActivity } from '../db/repos/activity.js';
 import { appendMessage, listMessages, type ConversationMessage, type StoredBlock } from '../db/repos/messages.js';
 import { insertModelCall } from '../db/repos/modelCalls.js';
-import { getRun, insertRun, listRunIdsByStatus, transitionRun, updateRun } from '../db/repos/runs.js';
+import { getRun, insertRun, listRunIdsByStatus, lockRun, transitionRun, updateRun } from '../db/repos/runs.js';
 import { getWorkspace } from '../db/repos/workspace.js';
 import type { Action, Run, RunStatus } from '../db/schema.js';
 import { AppError, errorMessage, isAppError } from '../errors.js';
@@ -358,6 +358,7 @@ export class RunEngine {
         ? await classifyTurn({ ...this.deps, queue: this.deps.settings.queue, run, messageSeq: nextSeq, content })
         : [];
     return db.transaction().execute(async (trx) => {
+      await lockRun(trx, run.id);
       const fresh = await getRun(trx, run.id);
       await insertModelCall(trx, {
         run_id: run.id,
@@ -477,7 +478,7 @@ export class RunEngine {
       // Cards are queued and the run suspended in one transaction: a card can only become visible (and
       // clickable) once the run is already waiting for it.
       const resume = await db.transaction().execute(async (trx) => {
-        await lockRun(trx, run.id, this.now());
+        await lockRun(trx, run.id);
         const pending = (await listTurnActions(trx, run.id, turn.seq)).filter((a) => a.status === 'pending');
         if (pending.length === 0) return true; // decided meanwhile: carry on
         const queued = new Set(
@@ -512,6 +513,7 @@ export class RunEngine {
     });
     const at = this.now();
     const appended = await this.deps.db.transaction().execute(async (trx) => {
+      await lockRun(trx, run.id);
       const fresh = await getRun(trx, run.id);
       if (!fresh || fresh.status !== 'running') return false;
       const msgs = await listMessages(trx, run.id);
@@ -762,12 +764,3 @@ export class RunEngine {
     return run;
   }
 }
-
-/**
- * Takes the run row's write lock at the start of a transaction that reads before it writes, so on
- * PostgreSQL two deciders (a click resuming, the loop suspending) serialise on the run like on SQLite.
- */
-export async function lockRun(trx: Db, runId: string, at: string): Promise<void> {
-  await trx.updateTable('runs').set({ updated_at: at }).where('id', '=', runId).execute();
-}
-

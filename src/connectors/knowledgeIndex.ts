@@ -1,10 +1,11 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type SQLite from 'better-sqlite3';
 
 /**
- * Full-text index over the knowledge folder. The interface is dialect-neutral so a Postgres
- * implementation (tsvector) can replace the SQLite FTS5 one without touching the tool.
+ * Full-text index over the knowledge folder. The interface is engine-neutral: SQLite's FTS5
+ * (knowledgeIndexSqlite.ts) and Postgres' tsvector (knowledgeIndexPostgres.ts) implement it, and the
+ * same ranking tests hold for both. This file holds what they share: reading the folder, titles, and
+ * turning free text into safe search terms.
  */
 export interface KnowledgeHit {
   /** Relative to the indexed folder, always with forward slashes. */
@@ -19,8 +20,8 @@ export interface KnowledgeHit {
 export interface KnowledgeIndex {
   /** Replaces the whole index with the folder's current content. `skipped`: files too large or not text. */
   reindex(dir: string): Promise<{ files: number; skipped: string[] }>;
-  search(query: string, limit?: number): KnowledgeHit[];
-  count(): number;
+  search(query: string, limit?: number): Promise<KnowledgeHit[]>;
+  count(): Promise<number>;
 }
 
 export const KNOWLEDGE_EXTENSIONS = ['.md', '.markdown', '.txt'] as const;
@@ -31,9 +32,14 @@ const MAX_LIMIT = 50;
 // A runaway query (a pasted page) would OR hundreds of terms; the first few carry the intent.
 const MAX_QUERY_TERMS = 32;
 // Title matches say more about a document than a passing mention in its body.
-const TITLE_WEIGHT = 10;
-const BODY_WEIGHT = 1;
-const SNIPPET_TOKENS = 20;
+export const TITLE_WEIGHT = 10;
+export const BODY_WEIGHT = 1;
+export const SNIPPET_TOKENS = 20;
+
+/** The number of hits to return: the default when unset, at least 1, at most MAX_LIMIT. */
+export function clampLimit(limit: number = DEFAULT_LIMIT): number {
+  return Math.min(Math.max(Math.floor(limit), 1), MAX_LIMIT);
+}
 
 // Words so common that OR-ing them in would match nearly every document and drown out "No documents
 // matched". Only dropped when the query has other terms.
@@ -44,97 +50,44 @@ const STOPWORDS = new Set(
   ).split(' '),
 );
 
-interface Row {
-  path: string;
-  title: string;
-  snippet: string;
-  rank: number;
-}
-
-interface Doc {
+export interface KnowledgeDoc {
   path: string;
   title: string;
   body: string;
-}
-
-export function createSqliteKnowledgeIndex(sqlite: SQLite.Database): KnowledgeIndex {
-  sqlite.exec(
-    `CREATE VIRTUAL TABLE IF NOT EXISTS knowledge_fts
-       USING fts5(path UNINDEXED, title, body, tokenize='porter unicode61')`,
-  );
-
-  const clear = sqlite.prepare('DELETE FROM knowledge_fts');
-  const insert = sqlite.prepare('INSERT INTO knowledge_fts (path, title, body) VALUES (?, ?, ?)');
-  const countStmt = sqlite.prepare('SELECT count(*) AS n FROM knowledge_fts').pluck();
-  // bm25() takes one weight per column, the unindexed path included; lower bm25 is better.
-  const searchStmt = sqlite.prepare<[string, number], Row>(
-    `SELECT path, title,
-            snippet(knowledge_fts, 2, '**', '**', '…', ${SNIPPET_TOKENS}) AS snippet,
-            bm25(knowledge_fts, 0, ${TITLE_WEIGHT}, ${BODY_WEIGHT}) AS rank
-       FROM knowledge_fts
-      WHERE knowledge_fts MATCH ?
-      ORDER BY rank, path
-      LIMIT ?`,
-  );
-
-  // better-sqlite3 transactions are synchronous, so no search on this connection can run in between,
-  // and other connections (WAL) see either the old index or the new one.
-  const replaceAll = sqlite.transaction((docs: Doc[]) => {
-    clear.run();
-    for (const doc of docs) insert.run(doc.path, doc.title, doc.body);
-  });
-
-  return {
-    async reindex(dir) {
-      // Read everything before opening the transaction: a transaction cannot span awaits safely.
-      const { docs, skipped } = await readKnowledgeDir(dir);
-      replaceAll(docs);
-      return { files: docs.length, skipped };
-    },
-
-    search(query, limit = DEFAULT_LIMIT) {
-      const match = toFtsQuery(query);
-      if (match === null) return [];
-      const n = Math.min(Math.max(Math.floor(limit), 1), MAX_LIMIT);
-      return searchStmt.all(match, n).map((row) => ({
-        path: row.path,
-        title: row.title,
-        snippet: cleanSnippet(row.snippet),
-        score: -row.rank,
-      }));
-    },
-
-    count() {
-      return Number(countStmt.get());
-    },
-  };
 }
 
 /**
  * One line for display. A match inside the document's own **bold** gets doubled markers (****word****);
  * collapsing them keeps the excerpt readable and still marked.
  */
-function cleanSnippet(snippet: string): string {
+export function cleanSnippet(snippet: string): string {
   return snippet.replace(/\s+/g, ' ').replace(/\*{4,}/g, '**').trim();
 }
 
 /**
- * Turns free text into an FTS5 query that cannot be a syntax error: every term is a quoted string made
- * only of letters, digits and marks, so operators (OR, NEAR, -, ^, *, column filters, parentheses)
- * in the user's text are plain words or gone. Terms are OR-ed; bm25 rewards documents matching more.
- * Returns null when nothing searchable is left.
+ * The words of free text worth searching for, each made only of letters, digits and marks, so operators
+ * (OR, NEAR, -, ^, *, column filters, parentheses, quotes) in the user's text are plain words or gone.
+ * Empty when nothing searchable is left.
  */
-export function toFtsQuery(text: string): string | null {
+export function queryTerms(text: string): string[] {
   const words = text.toLowerCase().match(/[\p{L}\p{N}\p{M}]+/gu) ?? [];
   const unique = [...new Set(words)];
   const meaningful = unique.filter((w) => !STOPWORDS.has(w));
-  const terms = (meaningful.length > 0 ? meaningful : unique).slice(0, MAX_QUERY_TERMS);
+  return (meaningful.length > 0 ? meaningful : unique).slice(0, MAX_QUERY_TERMS);
+}
+
+/**
+ * Turns free text into an FTS5 query that cannot be a syntax error: every term is a quoted string.
+ * Terms are OR-ed; bm25 rewards documents matching more. Returns null when nothing searchable is left.
+ */
+export function toFtsQuery(text: string): string | null {
+  const terms = queryTerms(text);
   if (terms.length === 0) return null;
   return terms.map((t) => `"${t}"`).join(' OR ');
 }
 
-async function readKnowledgeDir(dir: string): Promise<{ docs: Doc[]; skipped: string[] }> {
-  const docs: Doc[] = [];
+export async function readKnowledgeDir(dir: string): Promise<{ docs: KnowledgeDoc[]; skipped: string[] }> {
+  const docs: KnowledgeDoc[] = [];
   const skipped: string[] = [];
   for (const file of await listKnowledgeFiles(dir)) {
     const rel = toRelative(dir, file);

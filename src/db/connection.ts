@@ -1,54 +1,34 @@
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import SQLite from 'better-sqlite3';
-import { Kysely, SqliteDialect, type SqliteDatabase } from 'kysely';
+import type { Kysely } from 'kysely';
+import { openPostgres, type OpenedPostgres, type PostgresOptions } from './postgres.js';
 import type { Database } from './schema.js';
+import { openSqlite, type OpenedSqlite } from './sqlite.js';
 
 export type Db = Kysely<Database>;
 
-export interface OpenedDatabase {
-  db: Db;
-  /** The raw handle, for the few SQLite-only features kept behind small interfaces (FTS5). */
-  sqlite: SQLite.Database;
+/** PostgreSQL when DATABASE_URL is set, else the embedded SQLite file at DATABASE_PATH. */
+export type DatabaseTarget = { engine: 'sqlite'; path: string } | { engine: 'postgres'; url: string };
+
+/** The Kysely instance plus the engine's own handle, for the few features kept behind small interfaces. */
+export type OpenedDatabase = OpenedSqlite | OpenedPostgres;
+
+export function databaseTarget(settings: { databaseUrl?: string | undefined; databasePath: string }): DatabaseTarget {
+  return settings.databaseUrl ? { engine: 'postgres', url: settings.databaseUrl } : { engine: 'sqlite', path: settings.databasePath };
 }
 
-/**
- * Opens (creating if needed) the SQLite file. WAL lets readers proceed while a run writes; the busy
- * timeout makes a second process (a script, a restarted app) wait for a lock instead of failing.
- */
-export function openDatabase(path: string): OpenedDatabase {
-  if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
-  const sqlite = new SQLite(path);
-  sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma('busy_timeout = 5000');
-  sqlite.pragma('foreign_keys = ON');
-  sqlite.pragma('synchronous = NORMAL');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-  return { db, sqlite };
+/** Opens the database; a plain string is a SQLite file path. Postgres connects lazily, on the first query. */
+export function openDatabase(target: DatabaseTarget | string, options: PostgresOptions = {}): OpenedDatabase {
+  const t: DatabaseTarget = typeof target === 'string' ? { engine: 'sqlite', path: target } : target;
+  return t.engine === 'postgres' ? openPostgres(t.url, options) : openSqlite(t.path);
 }
 
-/**
- * Kysely prepares every query again; preparing is the largest single cost under load. The SQL text of
- * a query builder call is stable, so compiled statements are reused (bounded, least recently used).
- * Safe because Kysely's SQLite driver runs one statement at a time on this connection.
- */
-function withStatementCache(sqlite: SQLite.Database, max = 500): SqliteDatabase {
-  const cache = new Map<string, SQLite.Statement>();
-  return {
-    close: () => sqlite.close(),
-    prepare(sql: string) {
-      let stmt = cache.get(sql);
-      if (stmt) {
-        cache.delete(sql);
-      } else {
-        stmt = sqlite.prepare(sql);
-        if (cache.size >= max) {
-          const oldest = cache.keys().next().value;
-          if (oldest !== undefined) cache.delete(oldest);
-        }
-      }
-      cache.set(sql, stmt);
-      return stmt as unknown as ReturnType<SqliteDatabase['prepare']>;
-    },
-  };
+/** For messages and logs: the file path, or the URL without its password. */
+export function describeDatabase(target: DatabaseTarget): string {
+  if (target.engine === 'sqlite') return `DATABASE_PATH=${target.path}`;
+  try {
+    const u = new URL(target.url);
+    if (u.password) u.password = '***';
+    return `DATABASE_URL=${u.toString()}`;
+  } catch {
+    return 'DATABASE_URL=(unparseable)';
+  }
 }

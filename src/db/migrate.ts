@@ -25,9 +25,14 @@ class TsFileMigrationProvider implements MigrationProvider {
   }
 }
 
+/** The migrations of db/migrations, for a Migrator (tests roll them back too). */
+export function migrationProvider(): MigrationProvider {
+  return new TsFileMigrationProvider(MIGRATIONS_DIR);
+}
+
 /** Applies every pending migration from db/migrations; throws if one fails (the app must not start). */
 export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: new TsFileMigrationProvider(MIGRATIONS_DIR) });
+  const migrator = new Migrator({ db, provider: migrationProvider() });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     throw new AppError('invalid_state', `Database migration failed: ${String(error)}`);

@@ -23,10 +23,10 @@ export function createSearchKnowledgeBaseTool(index: KnowledgeIndex): ToolDefini
       return { summary: `Search the knowledge base for "${shorten(input.query, 100)}"` };
     },
     async run(input) {
-      const hits = index.search(input.query, MAX_HITS);
+      const hits = await index.search(input.query, MAX_HITS);
       if (hits.length === 0) {
         // Tell the model why nothing came back, so it does not retry forever against an empty index.
-        const reason = index.count() === 0 ? ' (the knowledge base has no documents indexed)' : '';
+        const reason = (await index.count()) === 0 ? ' (the knowledge base has no documents indexed)' : '';
         return { content: `No documents matched "${input.query}" in the knowledge base${reason}.` };
       }
       // The header labels the origin: document text can contain anything, including text that reads

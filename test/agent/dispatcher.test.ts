@@ -22,6 +22,9 @@ describe('the dispatcher cannot be talked into sending', () => {
     h.claude.enqueue(toolUseReply([{ name: 'send_email', input: { to: 'sarah@acme.com', subject: 'Q2', body: 'Hello' } }]), textReply('done'));
     await h.command('run email Sarah');
     const [card] = await h.waitForCards(1);
+    // Let the engine finish suspending the run (it marks it waiting right after posting the card), so
+    // the state each test sets up is not overwritten behind its back.
+    await h.waitForRun((r) => r.status === 'awaiting_approval');
     actionId = card!.actionId;
     sent = [];
     const registry = new ToolRegistry().register({

@@ -2,15 +2,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  createSqliteKnowledgeIndex,
-  toFtsQuery,
-  type KnowledgeIndex,
-} from '../../src/connectors/knowledgeIndex.js';
-import { openDatabase, type OpenedDatabase } from '../../src/db/connection.js';
+import { toFtsQuery, type KnowledgeIndex } from '../../src/connectors/knowledgeIndex.js';
+import { openKnowledgeIndex } from '../../src/connectors/openKnowledgeIndex.js';
+import type { OpenedDatabase } from '../../src/db/connection.js';
+import { createTestDatabase, TEST_ENGINE, type TestDatabase } from '../helpers/testDatabase.js';
 
+// Runs against the engine of the vitest project: SQLite's FTS5 or Postgres' tsvector, same expectations.
 let tmp: string;
 let kdir: string;
+let testDb: TestDatabase;
 let opened: OpenedDatabase;
 let index: KnowledgeIndex;
 
@@ -20,16 +20,18 @@ function write(rel: string, content: string | Buffer): void {
   fs.writeFileSync(file, content);
 }
 
-beforeEach(() => {
+beforeEach(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kb-index-'));
   kdir = path.join(tmp, 'knowledge');
   fs.mkdirSync(kdir);
-  opened = openDatabase(path.join(tmp, 'agent.db'));
-  index = createSqliteKnowledgeIndex(opened.sqlite);
+  testDb = await createTestDatabase(tmp);
+  opened = testDb.open();
+  index = await openKnowledgeIndex(opened);
 });
 
 afterEach(async () => {
   await opened.db.destroy();
+  await testDb.drop();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -48,8 +50,8 @@ describe('reindex', () => {
     const result = await index.reindex(kdir);
 
     expect(result).toEqual({ files: 4, skipped: [] });
-    expect(index.count()).toBe(4);
-    const paths = index.search('refund invoices shipping qualify', 10).map((h) => h.path);
+    expect(await index.count()).toBe(4);
+    const paths = (await index.search('refund invoices shipping qualify', 10)).map((h) => h.path);
     expect(paths.sort()).toEqual(['faq.txt', 'notes.markdown', 'refunds.md', 'teams/sales/playbook.md']);
   });
 
@@ -59,7 +61,7 @@ describe('reindex', () => {
     write('plain.txt', '# comment, not a title\nbody alpha\n');
 
     await index.reindex(kdir);
-    const titles = Object.fromEntries(index.search('alpha', 10).map((h) => [h.path, h.title]));
+    const titles = Object.fromEntries((await index.search('alpha', 10)).map((h) => [h.path, h.title]));
 
     expect(titles).toEqual({ 'a.md': 'Real title', 'no-heading.md': 'no-heading', 'plain.txt': 'plain' });
   });
@@ -73,45 +75,57 @@ describe('reindex', () => {
 
     expect(result.files).toBe(1);
     expect(result.skipped.sort()).toEqual(['big/huge.md', 'binary.txt']);
-    expect(index.search('zebra').map((h) => h.path)).toEqual(['small.md']);
+    expect((await index.search('zebra')).map((h) => h.path)).toEqual(['small.md']);
+  });
+
+  it.runIf(TEST_ENGINE === 'postgres')('skips and reports a file under 2 MB whose index entry exceeds Postgres\' 1 MB tsvector limit', async () => {
+    // ~140k distinct words in ~1.3 MB of text: fine for FTS5, too many lexemes for one tsvector.
+    const words = Array.from({ length: 140_000 }, (_, i) => `w${i.toString(36)}x`).join(' ');
+    write('small.md', '# Small\n\nzebra\n');
+    write('wordlist.txt', `zebra ${words}`);
+
+    const result = await index.reindex(kdir);
+
+    expect(result).toEqual({ files: 1, skipped: ['wordlist.txt'] });
+    expect((await index.search('zebra')).map((h) => h.path)).toEqual(['small.md']);
   });
 
   it('drops deleted files and picks up changes on reindex', async () => {
     write('keep.md', '# Keep\n\nmango\n');
     write('gone.md', '# Gone\n\nmango papaya\n');
     await index.reindex(kdir);
-    expect(index.search('papaya').map((h) => h.path)).toEqual(['gone.md']);
+    expect((await index.search('papaya')).map((h) => h.path)).toEqual(['gone.md']);
 
     fs.rmSync(path.join(kdir, 'gone.md'));
     write('keep.md', '# Keep\n\nmango kiwi\n');
     const result = await index.reindex(kdir);
 
     expect(result.files).toBe(1);
-    expect(index.count()).toBe(1);
-    expect(index.search('papaya')).toEqual([]);
-    expect(index.search('kiwi').map((h) => h.path)).toEqual(['keep.md']);
+    expect(await index.count()).toBe(1);
+    expect(await index.search('papaya')).toEqual([]);
+    expect((await index.search('kiwi')).map((h) => h.path)).toEqual(['keep.md']);
   });
 
   it('indexes zero files from a missing directory, emptying the index', async () => {
     write('a.md', '# A\n\nsomething\n');
     await index.reindex(kdir);
-    expect(index.count()).toBe(1);
+    expect(await index.count()).toBe(1);
 
     const result = await index.reindex(path.join(tmp, 'does-not-exist'));
 
     expect(result).toEqual({ files: 0, skipped: [] });
-    expect(index.count()).toBe(0);
+    expect(await index.count()).toBe(0);
   });
 
-  it('keeps the index across connections (it lives in the database file)', async () => {
+  it(`keeps the index across connections (it lives in the ${TEST_ENGINE} database)`, async () => {
     write('a.md', '# A\n\npersistent words\n');
     await index.reindex(kdir);
     await opened.db.destroy();
 
-    opened = openDatabase(path.join(tmp, 'agent.db'));
-    index = createSqliteKnowledgeIndex(opened.sqlite);
-    expect(index.count()).toBe(1);
-    expect(index.search('persistent')[0]?.path).toBe('a.md');
+    opened = testDb.open();
+    index = await openKnowledgeIndex(opened);
+    expect(await index.count()).toBe(1);
+    expect((await index.search('persistent'))[0]?.path).toBe('a.md');
   });
 });
 
@@ -128,13 +142,13 @@ describe('search', () => {
   });
 
   it('ranks a document whose title matches first', async () => {
-    const hits = index.search('travel');
+    const hits = await index.search('travel');
     expect(hits.map((h) => h.path)).toEqual(['expenses.md', 'handbook.md']);
     expect(hits[0]!.score).toBeGreaterThan(hits[1]!.score);
   });
 
-  it('returns snippets with the matched term marked', () => {
-    const [hit] = index.search('phishing');
+  it('returns snippets with the matched term marked', async () => {
+    const [hit] = await index.search('phishing');
     expect(hit).toMatchObject({ path: 'security.txt', title: 'security' });
     expect(hit!.snippet).toContain('**phishing**');
     expect(hit!.snippet).not.toMatch(/\n/);
@@ -143,32 +157,32 @@ describe('search', () => {
   it('does not double the markers when the match is already bold in the document', async () => {
     write('bold.md', '# Bold\n\nClick **Approve** to continue.\n');
     await index.reindex(kdir);
-    const [hit] = index.search('approve');
+    const [hit] = await index.search('approve');
     expect(hit!.snippet).toContain('Click **Approve** to continue');
     expect(hit!.snippet).not.toContain('***');
   });
 
-  it('matches stemmed forms and any of the terms', () => {
-    expect(index.search('rotating password').map((h) => h.path)).toEqual(['security.txt']);
-    expect(index.search('hotels phishing').map((h) => h.path).sort()).toEqual(['expenses.md', 'security.txt']);
+  it('matches stemmed forms and any of the terms', async () => {
+    expect((await index.search('rotating password')).map((h) => h.path)).toEqual(['security.txt']);
+    expect((await index.search('hotels phishing')).map((h) => h.path).sort()).toEqual(['expenses.md', 'security.txt']);
   });
 
-  it('ignores stopwords unless nothing else is left', () => {
-    expect(index.search('what is the vacation policy').map((h) => h.path)).toEqual(['handbook.md']);
-    expect(index.search('the').length).toBeGreaterThan(0);
+  it('ignores stopwords unless nothing else is left', async () => {
+    expect((await index.search('what is the vacation policy')).map((h) => h.path)).toEqual(['handbook.md']);
+    expect((await index.search('the')).length).toBeGreaterThan(0);
   });
 
-  it('respects the limit', () => {
-    expect(index.search('travel', 1)).toHaveLength(1);
+  it('respects the limit', async () => {
+    expect(await index.search('travel', 1)).toHaveLength(1);
   });
 
-  it('returns nothing for an empty query or one with no words', () => {
-    expect(index.search('')).toEqual([]);
-    expect(index.search('   ')).toEqual([]);
-    expect(index.search('"*()^-:')).toEqual([]);
+  it('returns nothing for an empty query or one with no words', async () => {
+    expect(await index.search('')).toEqual([]);
+    expect(await index.search('   ')).toEqual([]);
+    expect(await index.search('"*()^-:')).toEqual([]);
   });
 
-  it('never throws on hostile queries', () => {
+  it('never throws on hostile queries', async () => {
     const hostile = [
       'foo" OR',
       '"',
@@ -193,16 +207,16 @@ describe('search', () => {
       Array.from({ length: 500 }, (_, i) => `w${i}`).join(' '),
     ];
     for (const q of hostile) {
-      expect(() => index.search(q), q).not.toThrow();
+      await expect(index.search(q), q).resolves.toBeInstanceOf(Array);
     }
     // Operators become plain words: the column filter still finds the word it wrapped.
-    expect(index.search('title:travel').map((h) => h.path)).toContain('expenses.md');
-    expect(index.count()).toBe(3);
+    expect((await index.search('title:travel')).map((h) => h.path)).toContain('expenses.md');
+    expect(await index.count()).toBe(3);
   });
 });
 
 describe('toFtsQuery', () => {
-  it('quotes and ORs terms, stripping FTS syntax', () => {
+  it('quotes and ORs terms, stripping FTS syntax', async () => {
     expect(toFtsQuery('foo" OR bar*')).toBe('"foo" OR "bar"');
     expect(toFtsQuery('NEAR(a b)')).toBe('"near" OR "b"');
     expect(toFtsQuery('title:x -y ^z')).toBe('"title" OR "x" OR "y" OR "z"');

@@ -25,8 +25,9 @@ describe('/agent run -> card -> Approve -> email sent exactly once', () => {
     expect(res.json?.text).toMatch(/Starting run `r-[a-z0-9]{6,}`/);
 
     const [card] = await h.waitForCards(1);
-    const run = await h.onlyRun();
-    expect(run.status).toBe('awaiting_approval');
+    // The card is posted just before the run is marked waiting: wait for the mark, do not race it.
+    const run = await h.waitForRun((r) => r.status === 'awaiting_approval');
+    expect((await h.onlyRun()).id).toBe(run.id);
     expect(run.thread_ts).toBeTruthy();
 
     // The task message is in the channel, with the task, the requester and the run id.

@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { openDatabase } from '../../src/db/connection.js';
 import { textReply, toolUseReply } from '../helpers/fakeClaude.js';
 import { startHarness, waitUntil, type Harness } from '../helpers/testApp.js';
 
@@ -17,7 +16,8 @@ describe('durability across restarts and crashes', () => {
     h.claude.enqueue(toolUseReply([{ name: 'send_email', input: email }], { thinking: 'Need approval first.' }), textReply('Sent.'));
     await h.command('run email Sarah the numbers');
     const [card] = await h.waitForCards(1);
-    expect((await h.onlyRun()).status).toBe('awaiting_approval');
+    // The card is posted just before the run is marked waiting: wait for the mark, do not race it.
+    await h.waitForRun((r) => r.status === 'awaiting_approval');
 
     await h.restart();
     await h.click(card!, 'approve');
@@ -36,7 +36,7 @@ describe('durability across restarts and crashes', () => {
     const [card] = await h.waitForCards(1);
     await h.stopApp();
     // The state a crash right after the approval's commit could leave behind in older versions.
-    const probe = openDatabase(h.dbPath);
+    const probe = h.database.open();
     const a = await probe.db.selectFrom('actions').selectAll().where('id', '=', card!.actionId).executeTakeFirstOrThrow();
     await probe.db.updateTable('actions').set({ status: 'approved', decided_by: 'U_APPROVER', decided_at: new Date().toISOString(), approved_hash: a.input_hash }).where('id', '=', a.id).execute();
     await probe.db.destroy();
@@ -73,7 +73,7 @@ describe('durability across restarts and crashes', () => {
     // The real app in a child process takes the click and hangs inside the SMTP send.
     const child = await h.spawnChild();
     await h.click(card!, 'approve');
-    const probe = openDatabase(h.dbPath);
+    const probe = h.database.open();
     await waitUntil(async () => {
       const a = await probe.db.selectFrom('actions').select('status').where('id', '=', card!.actionId).executeTakeFirst();
       return a?.status === 'dispatching' && h!.smtp.dataAttempts() === 1 ? true : undefined;

@@ -78,6 +78,34 @@ describe('Reject, concurrent clicks and late clicks', () => {
     expect(approvals).toHaveLength(1);
   });
 
+  it('the two cards of one turn approved at the same moment by two people: the run resumes once and sends both', async () => {
+    // Each approval checks whether it was the turn's last; run side by side they must not both see the
+    // other card still pending (then nobody would resume the run). Several rounds make a lost resume
+    // likely to show if the check and the claim ever stop taking turns per run.
+    for (let round = 0; round < 3; round++) {
+      h.claude.enqueue(
+        toolUseReply([
+          { name: 'send_email', input: { to: 'a@acme.com', subject: `A${round}`, body: 'A' } },
+          { name: 'send_email', input: { to: 'b@acme.com', subject: `B${round}`, body: 'B' } },
+        ]),
+        textReply(`Both sent (${round}).`),
+      );
+      await h.command(`run email A and B, round ${round}`);
+      const cards = (await h.waitForCards(2 * (round + 1))).slice(-2);
+      const clicks = await Promise.all([h.click(cards[0]!, 'approve', APPROVER), h.click(cards[1]!, 'approve', 'U_THIRD')]);
+      expect(clicks.map((c) => c.status)).toEqual([200, 200]);
+      await h.smtp.waitForMail(2 * (round + 1));
+      await h.waitForRun((r) => r.status === 'completed' && r.task.endsWith(`round ${round}`));
+    }
+    await h.app.engine.idle();
+    expect(h.smtp.mails).toHaveLength(6);
+    const resumed = await h.app.db.selectFrom('run_messages').select('run_id').where('role', '=', 'user').execute();
+    // Per run: the task, then exactly one message carrying both results.
+    const perRun = new Map<string, number>();
+    for (const m of resumed) perRun.set(m.run_id, (perRun.get(m.run_id) ?? 0) + 1);
+    expect([...perRun.values()]).toEqual([2, 2, 2]);
+  });
+
   it('a click with a bad signature or a stale timestamp is refused with 401 and changes nothing', async () => {
     h.claude.enqueue(toolUseReply([{ name: 'send_email', input: email }]), textReply('Done.'));
     await h.command('run email Sarah');

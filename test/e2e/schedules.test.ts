@@ -98,7 +98,11 @@ describe('scheduled runs', () => {
     await waitUntil(async () => ((await h.app.db.selectFrom('schedules').select('status').executeTakeFirstOrThrow()).status === 'paused' ? true : undefined), 'paused');
     await click(ADMIN, 'schedule_delete');
     await waitUntil(async () => ((await h.app.db.selectFrom('schedules').select('status').executeTakeFirstOrThrow()).status === 'deleted' ? true : undefined), 'deleted');
-    const log = await h.app.db.selectFrom('activity').selectAll().where('kind', 'in', ['schedule_paused', 'schedule_deleted']).execute();
-    expect(log.map((l) => l.actor)).toEqual([ADMIN, ADMIN]);
+    // The log entry is written just after the status: wait for it rather than racing it.
+    const log = await waitUntil(async () => {
+      const rows = await h.app.db.selectFrom('activity').selectAll().where('kind', 'in', ['schedule_paused', 'schedule_deleted']).orderBy('id').execute();
+      return rows.length >= 2 ? rows : undefined;
+    }, 'both schedule changes logged');
+    expect(log.map((l) => [l.kind, l.actor])).toEqual([['schedule_paused', ADMIN], ['schedule_deleted', ADMIN]]);
   });
 });

@@ -3,7 +3,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { textReply, toolUseReply } from '../helpers/fakeClaude.js';
 import { startHarness, waitUntil, type Harness } from '../helpers/testApp.js';
 import type { SignedResponse } from '../helpers/slackRequests.js';
-import { openDatabase } from '../../src/db/connection.js';
 
 const email = { to: 'sarah@acme.com', subject: 'Q2', body: 'Numbers attached.' };
 
@@ -97,7 +96,7 @@ describe('crashes right after Slack was acknowledged lose nothing (a real child 
     // Slack is slow: the card update reporting the failure is still on its way when the process dies.
     h.slack.setLatency(3000);
     await h.click(card!, 'approve');
-    const probe = openDatabase(h.dbPath);
+    const probe = h.database.open();
     await waitUntil(async () => {
       const a = await probe.db.selectFrom('actions').select('status').where('id', '=', card!.actionId).executeTakeFirst();
       return a?.status === 'failed' ? true : undefined;

@@ -12,6 +12,7 @@ import { startFakeSlack, type FakeSlack, type FakeSlackMessage, type FakeSlackRa
 import { startFakeSocketMode, type FakeSocketMode, type SocketAck } from './fakeSocketMode.js';
 import { startSmtpServer, type SmtpTestServer } from './smtpServer.js';
 import { blockAction, slashCommand, viewSubmission, type SignedResponse } from './slackRequests.js';
+import { createTestDatabase, type TestDatabase } from './testDatabase.js';
 
 export const SIGNING_SECRET = 'test-signing-secret';
 export const REQUESTER = 'U_REQ';
@@ -27,7 +28,10 @@ export interface Harness {
   claude: FakeClaude;
   smtp: SmtpTestServer;
   dir: string;
+  /** The SQLite file (only meaningful when `database.engine` is sqlite). */
   dbPath: string;
+  /** This harness's own database, on the engine of the vitest project (sqlite or postgres). */
+  database: TestDatabase;
   env: Record<string, string>;
   app: RunningApp;
   baseUrl: string;
@@ -111,6 +115,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     writeFileSync(join(knowledgeDir, name), body);
   }
   const dbPath = join(dir, 'agent.db');
+  const database = await createTestDatabase(dir);
   const env: Record<string, string> = {
     SLACK_BOT_TOKEN: 'xoxb-test',
     SLACK_SIGNING_SECRET: SIGNING_SECRET,
@@ -118,7 +123,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     PORT: '0',
     ANTHROPIC_API_KEY: 'sk-test',
     ANTHROPIC_BASE_URL: claude.url,
-    DATABASE_PATH: dbPath,
+    ...database.env,
     SMTP_URL: smtp.url,
     KNOWLEDGE_DIR: knowledgeDir,
     LOG_LEVEL: 'silent',
@@ -154,6 +159,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     smtp,
     dir,
     dbPath,
+    database,
     env,
     get app() {
       return app;
@@ -291,6 +297,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     async close() {
       if (!stopped) await app.stop();
       await Promise.all([slack.close(), claude.close(), smtp.close(), socket?.close()]);
+      await database.drop();
     },
   };
   return h;

@@ -5,10 +5,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createSqliteKnowledgeIndex, type KnowledgeIndex } from '../../src/connectors/knowledgeIndex.js';
-import { openDatabase, type OpenedDatabase } from '../../src/db/connection.js';
+import type { KnowledgeIndex } from '../../src/connectors/knowledgeIndex.js';
+import { openKnowledgeIndex } from '../../src/connectors/openKnowledgeIndex.js';
+import type { OpenedDatabase } from '../../src/db/connection.js';
 import { createSearchKnowledgeBaseTool } from '../../src/tools/searchKnowledgeBase.js';
 import type { ToolRunContext } from '../../src/tools/types.js';
+import { createTestDatabase, TEST_ENGINE, type TestDatabase } from '../helpers/testDatabase.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const run = promisify(execFile);
@@ -22,6 +24,7 @@ const ctx: ToolRunContext = {
 
 let tmp: string;
 let kdir: string;
+let testDb: TestDatabase;
 let opened: OpenedDatabase;
 let index: KnowledgeIndex;
 
@@ -31,16 +34,18 @@ function write(rel: string, content: string): void {
   fs.writeFileSync(file, content);
 }
 
-beforeEach(() => {
+beforeEach(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kb-tool-'));
   kdir = path.join(tmp, 'knowledge');
   fs.mkdirSync(kdir);
-  opened = openDatabase(path.join(tmp, 'agent.db'));
-  index = createSqliteKnowledgeIndex(opened.sqlite);
+  testDb = await createTestDatabase(tmp);
+  opened = testDb.open();
+  index = await openKnowledgeIndex(opened);
 });
 
 afterEach(async () => {
   await opened.db.destroy();
+  await testDb.drop();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -123,27 +128,25 @@ describe('scripts/index-knowledge.ts', () => {
     write('nested/notes.txt', 'Onboarding notes.\n');
     write('nested/too-big.md', 'x'.repeat(2 * 1024 * 1024 + 1));
     write('ignored.pdf', 'onboarding');
-    const dbPath = path.join(tmp, 'script', 'agent.db');
+    const scriptDb = await createTestDatabase(path.join(tmp, 'script'));
 
     const { stdout } = await run(process.execPath, ['--import', 'tsx', 'scripts/index-knowledge.ts'], {
       cwd: ROOT,
-      env: { ...process.env, DATABASE_PATH: dbPath, KNOWLEDGE_DIR: kdir },
+      env: { ...process.env, ...scriptDb.env, KNOWLEDGE_DIR: kdir },
     });
 
     expect(stdout).toContain(`Indexed 2 files from ${kdir}`);
     expect(stdout).toContain('nested/too-big.md');
-    const check = openDatabase(dbPath);
+    const check = scriptDb.open();
     try {
-      const hits = createSqliteKnowledgeIndex(check.sqlite).search('onboarding');
+      const hits = await (await openKnowledgeIndex(check)).search('onboarding');
       expect(hits.map((h) => h.path).sort()).toEqual(['guide.md', 'nested/notes.txt']);
-      // The script ran the migrations too, so the app can open the same file.
-      const migrated = check.sqlite
-        .prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'runs'")
-        .pluck()
-        .get();
-      expect(migrated).toBe(1);
+      // The script ran the migrations too, so the app can open the same database.
+      const tables = (await check.db.introspection.getTables()).map((t) => t.name);
+      expect(tables).toContain('runs');
     } finally {
       await check.db.destroy();
+      await scriptDb.drop();
     }
   });
 
@@ -151,23 +154,49 @@ describe('scripts/index-knowledge.ts', () => {
     const missing = path.join(tmp, 'nope');
     const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'scripts/index-knowledge.ts'], {
       cwd: ROOT,
-      env: { ...process.env, DATABASE_PATH: path.join(tmp, 'agent2.db'), KNOWLEDGE_DIR: missing },
+      env: { ...process.env, ...testDb.env, KNOWLEDGE_DIR: missing },
     });
     expect(stdout).toContain(`Indexed 0 files from ${missing}`);
     expect(stderr).toContain('does not exist');
   });
 
-  it('exits non-zero with a clear message when the database cannot be opened', async () => {
+  it.runIf(TEST_ENGINE === 'sqlite')('exits non-zero with a clear message when the database file cannot be opened', async () => {
     // A directory where the database file should be: SQLite cannot open it.
     const dbPath = path.join(tmp, 'is-a-dir');
     fs.mkdirSync(dbPath);
     const failed = run(process.execPath, ['--import', 'tsx', 'scripts/index-knowledge.ts'], {
       cwd: ROOT,
-      env: { ...process.env, DATABASE_PATH: dbPath, KNOWLEDGE_DIR: kdir },
+      env: { ...process.env, DATABASE_PATH: dbPath, DATABASE_URL: '', KNOWLEDGE_DIR: kdir },
     });
     await expect(failed).rejects.toMatchObject({
       code: 1,
       stderr: expect.stringMatching(/index-knowledge failed \(DATABASE_PATH=.*is-a-dir.*\): unable to open/),
+    });
+  });
+
+  it.runIf(TEST_ENGINE === 'postgres')('exits non-zero with a clear message, without the password, when the database is missing', async () => {
+    const url = new URL(testDb.env['DATABASE_URL']!);
+    url.pathname = '/no_such_database';
+    url.password = 's3cret-pw';
+    const failed = run(process.execPath, ['--import', 'tsx', 'scripts/index-knowledge.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL: url.toString(), KNOWLEDGE_DIR: kdir },
+    });
+    await expect(failed).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/index-knowledge failed \(DATABASE_URL=postgres:\/\/.*:\*\*\*@.*\/no_such_database.*\): .*database "no_such_database" does not exist/),
+    });
+    await expect(failed).rejects.toMatchObject({ stderr: expect.not.stringContaining('s3cret-pw') });
+  });
+
+  it.runIf(TEST_ENGINE === 'sqlite')('refuses a DATABASE_URL that is not a Postgres URL', async () => {
+    const failed = run(process.execPath, ['--import', 'tsx', 'scripts/index-knowledge.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL: 'mysql://localhost/agent', KNOWLEDGE_DIR: kdir },
+    });
+    await expect(failed).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/DATABASE_URL must be a postgres:\/\/.* URL/),
     });
   });
 });

@@ -1,4 +1,5 @@
 import type { Db } from '../connection.js';
+import { isPostgres } from '../dialect.js';
 import type { NewRun, Run, RunStatus, RunUpdate } from '../schema.js';
 
 export async function insertRun(db: Db, run: NewRun): Promise<void> {
@@ -45,4 +46,19 @@ export async function countRunsByStatus(db: Db, teamId: string): Promise<Partial
     .groupBy('status')
     .execute();
   return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+}
+
+/**
+ * Inside a transaction: makes transactions that read a run's state and decide from it (approve, reject,
+ * dispatch, record a model call) take turns per run. SQLite needs nothing, since Kysely's SQLite driver
+ * runs one transaction at a time on its single connection. A Postgres pool runs them side by side under
+ * READ COMMITTED, where two approvals of the two cards of one turn could each still see the other card
+ * pending, and neither would resume the run. NO KEY UPDATE: inserting a child row (a message, an action)
+ * that references the run is not blocked. Returns whether a lock was taken (rows read before it may be
+ * stale).
+ */
+export async function lockRun(trx: Db, runId: string): Promise<boolean> {
+  if (!isPostgres(trx)) return false;
+  await trx.selectFrom('runs').select('id').where('id', '=', runId).forNoKeyUpdate().execute();
+  return true;
 }
