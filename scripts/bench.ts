@@ -9,6 +9,10 @@
  * signed Slack requests (test/helpers/slackRequests.ts), sent from the main thread, so the load generator
  * and the fakes do not share the app's event loop.
  *
+ * The "Slack limits" section runs last, each scenario on its own app instance and its own fake Slack with
+ * Slack's published rate limits enforced; the other sections keep a fake Slack that never rate-limits, so
+ * they measure the app rather than Slack's pacing.
+ *
  * It reports; it never fails on a number. It exits non-zero only when the benchmark itself breaks.
  * See scripts/bench/options.ts (or `npm run bench -- --help`) for the options.
  */
@@ -21,11 +25,15 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { openDatabase } from '../src/db/connection.js';
 import { migrateToLatest } from '../src/db/migrate.js';
+import { DEFAULT_RATE_LIMITS } from '../test/helpers/fakeSlack.js';
 import { blockAction, slashCommand, type SignedResponse } from '../test/helpers/slackRequests.js';
+import { SLACK_LIMITS } from '../src/slack/outbox/pacer.js';
 import { startAppThread, type AppThread } from './bench/appThread.js';
+import { bounded } from './bench/bounded.js';
 import { killChildren, spawnChildApp, type ChildApp } from './bench/child.js';
 import { HelpRequested, parseOptions, USAGE, type BenchOptions } from './bench/options.js';
 import { seedSuspendedRuns, type RunTemplate } from './bench/seed.js';
+import { measureLimitsScenario, renderLimits, RUN_BUDGET, type LimitsResult, type LimitsScenario } from './bench/slackLimits.js';
 import { median, ms, renderTable, round, summarize, type Summary } from './bench/stats.js';
 import {
   APPROVER,
@@ -57,6 +65,12 @@ interface Figure {
 }
 
 const figures: Figure[] = [];
+const limitsResults: LimitsResult[] = [];
+const LIMITS_SETUP =
+  "each scenario on a fresh app (own SQLite file) and its own fake Slack with Slack's limits enforced " +
+  `(chat.postMessage ${DEFAULT_RATE_LIMITS.postMessagePerChannel.perSecond}/s per channel, burst ${DEFAULT_RATE_LIMITS.postMessagePerChannel.burst}, ` +
+  `${DEFAULT_RATE_LIMITS.postMessagePerWindow}/min per workspace; chat.update ${DEFAULT_RATE_LIMITS.perMethod['chat.update'] ?? DEFAULT_RATE_LIMITS.defaultPerWindow}/min per workspace, Tier 3); ` +
+  'the sections above use a fake Slack without limits. Standard run: search, send_email approved as soon as its card shows, final answer; all runs sent at once.';
 /** Other work on the machine skews every figure: the report shows the load average around the run. */
 const loadAtStart = loadavg().map((v) => v.toFixed(2)).join(' ');
 const notes: string[] = [];
@@ -91,15 +105,6 @@ function addLatency(key: string, figure: string, s: Summary, goalP99: number | n
 let kSeq = 0;
 const nextK = () => ++kSeq;
 const channelFor = (k: number) => CHANNELS[k % CHANNELS.length]!;
-
-/** Slack itself gives up after 3 s; the bench waits 30 s for any single request before calling it broken. */
-function bounded<T>(what: string, p: Promise<T>, timeoutMs = 30_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} got no answer from the app within ${timeoutMs} ms`)), timeoutMs);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
 
 /** Notes requests the app answered with anything but 200; returns a short description. */
 function failures(what: string, responses: SignedResponse[]): string {
@@ -580,6 +585,46 @@ async function childPhases(o: BenchOptions, dir: string, template: RunTemplate):
   }
 }
 
+/** "Slack limits": bursts of the standard run with Slack's limits enforced, in one channel and spread out. */
+async function limitsPhase(o: BenchOptions, dir: string): Promise<void> {
+  if (!o.phases.has('limits')) return;
+  const n = o.limitsRuns;
+  const scenarios: LimitsScenario[] = [
+    { label: `${n} runs, 1 channel`, runs: n, channels: [CHANNELS[0]!] },
+    { label: `${n} runs, ${o.limitsChannels} channels`, runs: n, channels: CHANNELS.slice(0, o.limitsChannels) },
+  ];
+  for (const [i, scenario] of scenarios.entries()) {
+    // A fresh workspace budget per scenario: Slack's windows (and the app's pacer) start empty, as for a
+    // batch of runs at 09:00, and one scenario's spending does not slow the next.
+    const world = await startWorld({ modelLatencyMs: o.modelLatencyMs, slackRateLimits: true });
+    let app: AppThread | undefined;
+    try {
+      app = await startAppThread();
+      const { port } = await app.start(appEnv(world, dir, join(dir, `limits-${i}.db`), o));
+      const d = new Driver(world, `http://127.0.0.1:${port}`);
+      const running = app;
+      const r = await withProfile(running, o, `limits-${i}`, () =>
+        measureLimitsScenario(scenario, {
+          world,
+          driver: d,
+          nextK,
+          drained: () => running.call({ cmd: 'drained' }, 120_000),
+          runStatuses: async () => (await running.call<{ byStatus: Record<string, number> }>({ cmd: 'counts', teamId: TEAM }, 10_000)).byStatus,
+          slackLimits: DEFAULT_RATE_LIMITS,
+          appLimits: SLACK_LIMITS,
+        }),
+      );
+      limitsResults.push(r);
+      for (const p of r.problems.slice(0, 10)) notes.push(`slack limits, ${r.label}: ${p}`);
+      if (r.problems.length > 10) notes.push(`slack limits, ${r.label}: ${r.problems.length - 10} more problems`);
+      if (Object.keys(r.unattributed).length > 0) notes.push(`slack limits, ${r.label}: calls not attributable to a run: ${JSON.stringify(r.unattributed)}`);
+    } finally {
+      await app?.close();
+      await world.close();
+    }
+  }
+}
+
 /** The child gets a clean environment: nothing from the caller's shell leaks into its config. */
 function cleanEnv(): Record<string, string> {
   const keep = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ', 'SystemRoot'];
@@ -596,7 +641,9 @@ function report(o: BenchOptions, startedAt: Date, elapsedS: number): void {
     `Benchmark (${o.quick ? 'quick' : 'full'}): node ${process.version}, ${cpus().length} cpu (${cpus()[0]?.model ?? '?'}), ` +
     `fake model latency ${o.modelLatencyMs} ms, took ${elapsedS.toFixed(0)} s; load average at start ${loadAtStart}, at end ${load}\n` +
     `code: ${code}${Object.keys(o.appEnv).length ? `; app env: ${Object.entries(o.appEnv).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}`;
-  process.stdout.write(`\n${header}\n\n${renderTable(['figure', 'value', 'goal', 'met?'], rows)}\n`);
+  process.stdout.write(`\n${header}\n`);
+  if (rows.length > 0) process.stdout.write(`\n${renderTable(['figure', 'value', 'goal', 'met?'], rows)}\n`);
+  if (limitsResults.length > 0) process.stdout.write(`\n${renderLimits(limitsResults, LIMITS_SETUP)}\n`);
   for (const n of notes) process.stdout.write(`\nnote: ${n}\n`);
   if (o.out) {
     const json = {
@@ -605,8 +652,9 @@ function report(o: BenchOptions, startedAt: Date, elapsedS: number): void {
       mode: o.quick ? 'quick' : 'full',
       machine: { node: process.version, platform: process.platform, cpus: cpus().length, cpuModel: cpus()[0]?.model, totalMemMB: Math.round(totalmem() / 1e6), loadAvgAtStart: loadAtStart, loadAvgAtEnd: load },
       code,
-      options: { runs: o.runs, concurrency: o.concurrency, modelLatencyMs: o.modelLatencyMs, suspended: o.suspended, statusPending: o.statusPending, appEnv: o.appEnv, phases: [...o.phases] },
+      options: { runs: o.runs, concurrency: o.concurrency, modelLatencyMs: o.modelLatencyMs, suspended: o.suspended, statusPending: o.statusPending, limitsRuns: o.limitsRuns, limitsChannels: o.limitsChannels, appEnv: o.appEnv, phases: [...o.phases] },
       figures: figures.map((f) => ({ key: f.key, figure: f.figure, value: f.value, goal: f.goal, met: f.met, unit: f.unit, ...f.data })),
+      slackLimits: { setup: LIMITS_SETUP, slackLimits: DEFAULT_RATE_LIMITS, appPacing: SLACK_LIMITS, runBudget: RUN_BUDGET, scenarios: limitsResults },
       notes,
     };
     writeFileSync(o.out, `${JSON.stringify(json, null, 2)}\n`);
@@ -644,11 +692,12 @@ async function main(): Promise<number> {
   try {
     const template = await inProcessPhases(o, dir);
     await childPhases(o, dir, template);
+    await limitsPhase(o, dir);
     report(o, startedAt, (performance.now() - t0) / 1000);
     return 0;
   } catch (err) {
     process.stderr.write(`\nbench: FAILED (the benchmark broke, this is not a measurement): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    if (figures.length > 0) report({ ...o, out: undefined }, startedAt, (performance.now() - t0) / 1000);
+    if (figures.length > 0 || limitsResults.length > 0) report({ ...o, out: undefined }, startedAt, (performance.now() - t0) / 1000);
     return 1;
   } finally {
     clearTimeout(watchdog);

@@ -19,6 +19,7 @@ export type WorkerRequest =
   | { cmd: 'snapshot'; teamId: string }
   | { cmd: 'seed'; template: RunTemplate; count: number; teamId: string; channel: string }
   | { cmd: 'counts'; teamId: string }
+  | { cmd: 'drained' }
   | { cmd: 'bare'; baseUrl: string; apiKey: string; bodies: unknown[]; repeats: number }
   | { cmd: 'profileStart' }
   | { cmd: 'profileStop'; file: string };
@@ -71,6 +72,10 @@ async function handle(req: WorkerRequest): Promise<unknown> {
         errors: Object.fromEntries(errors.map((r) => [String(r.error_code), Number(r.n)])),
       };
     }
+    case 'drained':
+      // Everything the app queued for Slack has been delivered (or given up on as undeliverable).
+      await mustApp().slackDrained();
+      return null;
     case 'bare': {
       // The same requests the app sent, through the real SDK client, one after the other: the model
       // latency floor a run cannot go below.

@@ -29,9 +29,12 @@ export interface BenchOptions {
   memoryWindowS: number;
   /** Extra environment for the app (in-process and child), e.g. MAX_CONCURRENT_RUNS=200. */
   appEnv: Record<string, string>;
+  /** "Slack limits" section: runs started at once per scenario, and channels of the spread scenario. */
+  limitsRuns: number;
+  limitsChannels: number;
 }
 
-export const PHASES = ['overhead', 'isolated', 'burst', 'status', 'throughput', 'startup', 'memory'] as const;
+export const PHASES = ['overhead', 'isolated', 'burst', 'status', 'throughput', 'startup', 'memory', 'limits'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export const USAGE = `Usage: npm run bench -- [options]
@@ -45,10 +48,13 @@ export const USAGE = `Usage: npm run bench -- [options]
   --quick               small sizes (CI): a few seconds to ~30 s
   --out FILE            also write the figures as JSON to FILE
   --profile DIR         write CPU profiles of the app thread, one per phase, to DIR
-  --timeout-s N         abort if the whole bench takes longer (default 600; quick 180)
+  --limits-runs N       "Slack limits": runs started at once, in one channel and then spread over
+                        several channels, with Slack's rate limits enforced (default 12; quick 6)
+  --limits-channels N   channels of the spread scenario (default 4; quick 3)
+  --timeout-s N         abort if the whole bench takes longer (default 900; quick 300)
   --app-env NAME=VALUE  extra environment for the app under test (repeatable), e.g. MAX_CONCURRENT_RUNS=200
   --phases LIST         only these measurements (comma-separated): overhead, isolated, burst,
-                        status, throughput, startup, memory (default: all)
+                        status, throughput, startup, memory, limits (default: all)
   --help                this text
 `;
 
@@ -68,11 +74,14 @@ export function parseOptions(argv: string[]): BenchOptions {
     statusRequests: quick ? 10 : 30,
     startupSpawns: quick ? 1 : 3,
     profileDir: undefined,
-    timeoutS: quick ? 180 : 600,
+    // The "Slack limits" section waits on Slack's pacing (about a minute in full mode).
+    timeoutS: quick ? 300 : 900,
     phases: new Set(PHASES),
     appEnv: {},
     throughputWindowS: quick ? 15 : 120,
     memoryWindowS: quick ? 15 : 90,
+    limitsRuns: quick ? 6 : 12,
+    limitsChannels: quick ? 3 : 4,
   };
   const int = (flag: string, v: string | undefined, min: number): number => {
     const n = Number(v);
@@ -103,6 +112,14 @@ export function parseOptions(argv: string[]): BenchOptions {
         break;
       case '--memory-window-s':
         o.memoryWindowS = int(flag, value(), 1);
+        break;
+      case '--limits-runs':
+        o.limitsRuns = int(flag, value(), 1);
+        break;
+      case '--limits-channels':
+        o.limitsChannels = int(flag, value(), 2);
+        // The bench world has 16 channels (scripts/bench/world.ts CHANNELS).
+        if (o.limitsChannels > 16) throw new Error('--limits-channels takes at most 16');
         break;
       case '--timeout-s':
         o.timeoutS = int(flag, value(), 10);

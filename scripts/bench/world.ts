@@ -1,6 +1,7 @@
 /**
  * The "outside world" the benchmarked app talks to, all on 127.0.0.1:
- *  - the test suite's loopback fake of Slack's Web API (zero added latency, like a fast Slack),
+ *  - the test suite's loopback fake of Slack's Web API (zero added latency, like a fast Slack; Slack's
+ *    published rate limits only when asked, for the "Slack limits" section),
  *  - the test suite's loopback fake of the Claude Messages API (scripted replies, `latencyMs` per call),
  *  - the test suite's real SMTP server (the `smtp-server` package).
  * They are test helpers (fakes, not the real services); the benchmark only adds hooks that timestamp what
@@ -9,7 +10,7 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { textReply, toolUseReply, startFakeClaude, type FakeClaude, type FakeClaudeRequest, type FakeReply } from '../../test/helpers/fakeClaude.js';
-import { startFakeSlack, type FakeSlack, type FakeSlackCall, type FakeSlackMessage } from '../../test/helpers/fakeSlack.js';
+import { startFakeSlack, type FakeSlack, type FakeSlackCall, type FakeSlackMessage, type FakeSlackRateLimitsOption } from '../../test/helpers/fakeSlack.js';
 import { startSmtpServer, type ReceivedMail, type SmtpTestServer } from '../../test/helpers/smtpServer.js';
 
 export const BOT_TOKEN = 'xoxb-bench';
@@ -34,6 +35,25 @@ export function taskText(scenario: Scenario, k: number): string {
 }
 
 const MARKER = /\[bench (email|approve3|turns5) k=(\d+)\]/;
+/** The task message's fallback text once its run has completed: `Task <run id> (completed): <task>`. */
+const TASK_COMPLETED = /^Task \S+ \(completed\): /;
+
+/** True when a task message's text says its run has completed. */
+export function taskSaysCompleted(text: string): boolean {
+  return TASK_COMPLETED.test(text);
+}
+
+/** The benchmark run whose final answer a text is, if it is one. */
+export function answerK(text: string): number | undefined {
+  const m = DONE.exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** The benchmark run a text names through its task marker, if any. */
+export function markedK(text: string | undefined): number | undefined {
+  const m = MARKER.exec(text ?? '');
+  return m ? Number(m[2]) : undefined;
+}
 const DONE = /Bench done k=(\d+)/;
 
 function firstUserText(body: { messages?: Array<{ content?: unknown }> }): string {
@@ -104,6 +124,8 @@ export interface World {
   smtpConnected: Map<number, number>;
   /** performance.now() at which each run's final answer reached the fake Slack, by k. */
   done: Map<number, number>;
+  /** performance.now() at which each run's task message first said "completed" in the fake Slack, by k. */
+  taskCompleted: Map<number, number>;
   /** The request bodies the app sent to the fake Claude, by k, for the runs asked to be recorded. */
   recordBodiesOf: Set<number>;
   bodies: Map<number, unknown[]>;
@@ -119,7 +141,7 @@ export interface World {
   close(): Promise<void>;
 }
 
-function findApproveValue(blocks: unknown): string | undefined {
+export function findApproveValue(blocks: unknown): string | undefined {
   if (!Array.isArray(blocks)) return undefined;
   for (const b of blocks as Array<{ type?: string; elements?: Array<{ action_id?: string; value?: string }> }>) {
     if (b?.type !== 'actions') continue;
@@ -128,8 +150,8 @@ function findApproveValue(blocks: unknown): string | undefined {
   return undefined;
 }
 
-export async function startWorld(opts: { modelLatencyMs: number }): Promise<World> {
-  const slack = await startFakeSlack({ botToken: BOT_TOKEN, teamId: TEAM, latencyMs: 0 });
+export async function startWorld(opts: { modelLatencyMs: number; slackRateLimits?: FakeSlackRateLimitsOption }): Promise<World> {
+  const slack = await startFakeSlack({ botToken: BOT_TOKEN, teamId: TEAM, latencyMs: 0, rateLimits: opts.slackRateLimits ?? false });
   slack.addUser({ id: REQUESTER, name: 'alice', real_name: 'Alice Doe', email: 'alice@acme.com' });
   slack.addUser({ id: APPROVER, name: 'bob', real_name: 'Bob Approver', email: 'bob@acme.com' });
   const claude = await startFakeClaude({ latencyMs: opts.modelLatencyMs });
@@ -153,6 +175,7 @@ export async function startWorld(opts: { modelLatencyMs: number }): Promise<Worl
     mails: new Map(),
     smtpConnected: new Map(),
     done: new Map(),
+    taskCompleted: new Map(),
     recordBodiesOf: new Set(),
     bodies: new Map(),
     onCard: undefined,
@@ -235,6 +258,12 @@ export async function startWorld(opts: { modelLatencyMs: number }): Promise<Worl
     const n = pushCall(...items);
     const at = performance.now();
     for (const call of items) {
+      if ((call.method === 'chat.postMessage' || call.method === 'chat.update') && call.ok) {
+        // The task message is posted, then updated; whichever call first shows "completed" counts.
+        const text = typeof call.args['text'] === 'string' ? call.args['text'] : '';
+        const k = TASK_COMPLETED.test(text) ? markedK(text) : undefined;
+        if (k !== undefined && !world.taskCompleted.has(k)) world.taskCompleted.set(k, at);
+      }
       if (call.method !== 'chat.postMessage' || !call.ok) continue;
       const value = findApproveValue(call.args['blocks']);
       if (value) {
