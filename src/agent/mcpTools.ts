@@ -59,6 +59,8 @@ export interface McpOverview {
   /** Problems of the config file found by the last refresh (the previous servers stay in use). */
   configProblems: string[];
   servers: McpServerView[];
+  /** The built-in tools offered (their modes are in `/agent trust`). */
+  builtIn: string[];
 }
 
 /** What a discovery found, for the admin who asked for it. */
@@ -262,7 +264,7 @@ export class McpTools {
       const tools = registry.toolsOf(s.name).sort((a, b) => (a.name < b.name ? -1 : 1)).map((t) => this.row(t, modes, accepted.get(t.name), setters));
       return { ...s, tools, serverMode: modes.get(serverPattern(s.name)) };
     });
-    return { configured: this.configured, configPath: this.deps.config?.path, configProblems: this.configProblems, servers };
+    return { configured: this.configured, configPath: this.deps.config?.path, configProblems: this.configProblems, servers, builtIn: registry.builtInNames() };
   }
 
   private row(tool: ToolDefinition, modes: Map<string, TrustMode>, accepted: AcceptedDefinition | undefined, setters: Map<string, { by: string; at: string }>): McpToolRow {
