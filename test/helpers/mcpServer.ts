@@ -94,7 +94,9 @@ export async function startTestMcpServer(opts: TestMcpServerOptions): Promise<Te
           ...(t.inputSchema ? { inputSchema: t.inputSchema } : {}),
           ...(t.annotations ? { annotations: t.annotations } : {}),
         },
-        (async (args: Record<string, unknown>, extra: { signal: AbortSignal }) => {
+        // The SDK passes (args, extra) to tools with an input schema and (extra) alone to the others.
+        (async (...params: unknown[]) => {
+          const [args, extra] = (t.inputSchema ? params : [{}, params[0]]) as [Record<string, unknown>, { signal: AbortSignal }];
           calls.push({ tool: t.name, args: args ?? {}, at: Date.now() });
           if (t.handler) return t.handler(args ?? {}, extra);
           return { content: [{ type: 'text', text: `${t.name} done` }] };
