@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { parseMcpConfig } from '../../src/connectors/mcp/config.js';
+import { loadMcpConfig, parseMcpConfig } from '../../src/connectors/mcp/config.js';
 import { McpCallFailure, type McpListedTool } from '../../src/connectors/mcp/connection.js';
 import { OutcomeUnknownError } from '../../src/errors.js';
 import { defaultModeFromHints, resolveExternalTrust } from '../../src/policy/external.js';
@@ -54,6 +54,13 @@ describe('MCP_CONFIG', () => {
     ]);
     // A disabled server may name variables that are not set.
     expect(parseMcpConfig(JSON.stringify({ servers: [{ name: 'off', url: 'https://x.example/${HOST}', enabled: false, headers: { A: '${NOPE}' } }] }), 'mcp.json', {}).ok).toBe(true);
+  });
+
+  it('the shipped example file is valid, and .env.sample documents MCP_CONFIG', () => {
+    const root = new URL('../../', import.meta.url).pathname;
+    const example = loadMcpConfig(join(root, 'mcp.example.json'), { TICKETS_TOKEN: 't' });
+    expect(example.ok ? example.config.servers.map((s) => [s.name, s.enabled]) : example.problems).toEqual([['tickets', true], ['calendar', false]]);
+    expect(readFileSync(join(root, '.env.sample'), 'utf8')).toMatch(/^# MCP_CONFIG=/m);
   });
 
   it('startup stops with one message naming the variables and the file problems together', () => {

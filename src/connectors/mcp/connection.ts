@@ -57,10 +57,10 @@ export class McpConnection {
     });
   }
 
-  private async open(): Promise<Client> {
+  private async open(timeoutMs = this.server.connectTimeoutMs): Promise<Client> {
     const client = new Client({ ...CLIENT_INFO }, { capabilities: {} });
     try {
-      await client.connect(this.newTransport(), { timeout: this.server.connectTimeoutMs });
+      await client.connect(this.newTransport(), { timeout: timeoutMs });
     } catch (err) {
       await client.close().catch(() => undefined);
       throw err;
@@ -68,15 +68,20 @@ export class McpConnection {
     return client;
   }
 
-  /** Every tool the server offers now (all pages). Throws an Error saying why it could not be listed. */
+  /**
+   * Every tool the server offers now (all pages), within connectTimeoutMs in total: startup waits for
+   * this. Throws an Error saying why the tools could not be listed.
+   */
   async listTools(): Promise<McpListedTool[]> {
     let client: Client | undefined;
+    const deadline = Date.now() + this.server.connectTimeoutMs;
+    const left = () => Math.max(1, deadline - Date.now());
     try {
-      client = await this.open();
+      client = await this.open(left());
       const tools: McpListedTool[] = [];
       let cursor: string | undefined;
       for (let page = 0; page < MAX_LIST_PAGES; page++) {
-        const res = await client.listTools(cursor ? { cursor } : {}, { timeout: this.server.connectTimeoutMs });
+        const res = await client.listTools(cursor ? { cursor } : {}, { timeout: left() });
         tools.push(...res.tools);
         cursor = res.nextCursor;
         if (!cursor) break;
