@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { parseMcpConfig, type McpServerConfig } from '../../src/connectors/mcp/config.js';
@@ -46,6 +48,19 @@ describe('MCP connection (official SDK client against an SDK server on loopback)
     await server.down();
     conn = new McpConnection(serverConfig(server.url));
     await expect(conn.listTools()).rejects.toThrow(/cannot connect \(ECONNREFUSED\)/);
+  });
+
+  it('a server that accepts connections but never answers is reported as timing out, within the bound', async () => {
+    const hanging = createServer(() => undefined);
+    await new Promise<void>((r) => hanging.listen(0, '127.0.0.1', () => r()));
+    try {
+      const port = (hanging.address() as AddressInfo).port;
+      conn = new McpConnection(serverConfig(`http://127.0.0.1:${port}/mcp`, { connectTimeoutMs: 300 }));
+      await expect(conn.listTools()).rejects.toThrow('no answer within 300 ms');
+    } finally {
+      hanging.closeAllConnections();
+      await new Promise((r) => hanging.close(r));
+    }
   });
 
   it('a call to a server that is down was never sent; a call that times out has an unknown outcome', async () => {
