@@ -334,4 +334,14 @@ describe('MCP servers behind the approval gate', () => {
     const reqs = await h.claude.waitForRequests(3);
     expect(reqs[2]!.body.tools.some((t: { name: string }) => t.name === 'tickets__close_ticket')).toBe(false);
   });
+
+  it('without MCP_CONFIG: /agent tools says so, refresh explains, MCP names are refused', async () => {
+    const h = await startHarness({ env: { ADMIN_USER_IDS: ADMIN } });
+    cleanups.push(() => h.close());
+    expect(text(await h.command('tools'))).toContain('*MCP servers:* none configured. Set `MCP_CONFIG`');
+    expect((await h.command('tools refresh', { userId: ADMIN })).json).toMatchObject({ text: expect.stringContaining('No MCP servers are configured') });
+    expect((await h.command('trust tickets__* full_auto', { userId: ADMIN })).json).toMatchObject({ text: expect.stringContaining('`tickets` is not an MCP server in MCP_CONFIG') });
+    expect((await h.command('tools accept tickets__close_ticket', { userId: ADMIN })).json).toMatchObject({ text: expect.stringContaining('is not an MCP tool offered right now') });
+    expect(await h.app.db.selectFrom('trust_settings').selectAll().execute()).toEqual([]);
+  });
 });
