@@ -7,6 +7,7 @@ const DATABASE_FREE = [
   'test/agent/pricing.test.ts',
   'test/config.test.ts',
   'test/connectors/hubspot.test.ts',
+  'test/connectors/mcpConnection.test.ts',
   'test/connectors/safeFetch.test.ts',
   'test/connectors/smtp.test.ts',
   'test/connectors/whatsapp.test.ts',
@@ -17,6 +18,7 @@ const DATABASE_FREE = [
   'test/policy/decide.test.ts',
   'test/slack/commandParser.test.ts',
   'test/tools/fetchUrl.test.ts',
+  'test/tools/mcpTool.test.ts',
   'test/tools/sendEmail.test.ts',
   'test/tools/whatsappAndCrm.test.ts',
 ];

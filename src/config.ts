@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AppError } from './errors.js';
+import { loadMcpConfig } from './connectors/mcp/config.js';
 
 /**
  * The runtime contract's environment (see README / .env.sample). Validated once at startup; every problem
@@ -74,6 +75,7 @@ export const envSchema = z
     WHATSAPP_API_URL: z.preprocess(emptyToUndefined, z.url({ error: 'must be a URL' }).default('https://graph.facebook.com/v21.0')),
     HUBSPOT_TOKEN: optionalString,
     HUBSPOT_API_URL: z.preprocess(emptyToUndefined, z.url({ error: 'must be a URL' }).default('https://api.hubapi.com')),
+    MCP_CONFIG: optionalString,
     LOG_LEVEL: z.preprocess(
       emptyToUndefined,
       z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
@@ -101,6 +103,11 @@ function crossFieldProblems(env: Record<string, string | undefined>): string[] {
   if (Number.isFinite(warn) && Number.isFinite(stop) && warn > stop) {
     problems.push('  - APPROVAL_QUEUE_WARN_AT must not be larger than APPROVAL_QUEUE_STOP_AT');
   }
+  // The MCP server file is part of the configuration: its problems are listed with the variables'.
+  if (set('MCP_CONFIG')) {
+    const mcp = loadMcpConfig(String(env['MCP_CONFIG']).trim(), env);
+    if (!mcp.ok) problems.push(...mcp.problems.map((p) => `  - MCP_CONFIG: ${p}`));
+  }
   return problems;
 }
 
@@ -125,6 +132,11 @@ export interface Config {
   emailSenderMode: 'requester' | 'shared';
   whatsapp: { token: string; phoneNumberId: string; apiUrl: string } | undefined;
   hubspot: { token: string; apiUrl: string } | undefined;
+  /**
+   * MCP_CONFIG: the server file and the environment its `${VARIABLE}`s are filled from (refresh reads the
+   * file again). Unset: no MCP tools.
+   */
+  mcp: { path: string; env: Record<string, string | undefined> } | undefined;
   knowledgeDir: string;
   caps: { runUsd: number; userDayUsd: number; workspaceDayUsd: number; turns: number };
   maxConcurrentRuns: number;
@@ -179,6 +191,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         ? { token: e.WHATSAPP_TOKEN, phoneNumberId: e.WHATSAPP_PHONE_NUMBER_ID, apiUrl: e.WHATSAPP_API_URL }
         : undefined,
     hubspot: e.HUBSPOT_TOKEN ? { token: e.HUBSPOT_TOKEN, apiUrl: e.HUBSPOT_API_URL } : undefined,
+    mcp: e.MCP_CONFIG ? { path: e.MCP_CONFIG.trim(), env: { ...env } } : undefined,
     knowledgeDir: e.KNOWLEDGE_DIR,
     caps: { runUsd: e.RUN_COST_CAP_USD, userDayUsd: e.USER_DAY_CAP_USD, workspaceDayUsd: e.WORKSPACE_DAY_CAP_USD, turns: e.RUN_MAX_TURNS },
     maxConcurrentRuns: e.MAX_CONCURRENT_RUNS,

@@ -38,6 +38,7 @@ import { scheduleRunsJob } from './jobs/schedules.js';
 import { Scheduler } from './agent/scheduler.js';
 import { createWhatsAppClient } from './connectors/whatsapp.js';
 import { createHubSpotClient } from './connectors/hubspot.js';
+import { McpTools } from './agent/mcpTools.js';
 
 /** Everything tests and benchmarks may replace; production uses the defaults. */
 export interface AppOverrides {
@@ -159,6 +160,10 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
   const admins = new AdminCheck(config.adminUserIds, users);
   const caps = new CapsService(db, clock, admins, config.caps);
   const trust = new TrustService({ db, clock, admins, registry, groups, approvalsChannel: config.approvalsChannel });
+  // MCP servers (MCP_CONFIG): their tools join the registry before any run resumes; a server that is
+  // down is reported, never fatal.
+  const mcp = new McpTools({ db, clock, logger, registry, outbox, config: config.mcp, requireAdmin: (teamId, userId, what) => trust.requireAdmin(teamId, userId, what) });
+  await mcp.start();
   const dispatcher = new Dispatcher({ db, registry, clock, logger, queue });
   const engine = new RunEngine({
     db,
@@ -222,6 +227,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       trust,
       caps,
       scheduler,
+      mcp,
       logger,
       writes: {
         replaceMessage: async (teamId, channel, ts, text, blocks) => {
@@ -275,6 +281,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       await engine.stop();
       // Queued Slack messages stay in the database and are delivered by the next start.
       await delivery.stop();
+      await mcp.close();
       mailer?.close();
       await db.destroy();
     },

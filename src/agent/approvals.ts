@@ -17,7 +17,7 @@ import type { Outbox } from './outbox.js';
 import { PRIORITY } from './outbox.js';
 import { slackDateText } from './text.js';
 import { md, mention, trusted } from '../text/mrkdwn.js';
-import { findActionType } from '../policy/catalog.js';
+import { actionTypeFor } from './externalTrust.js';
 import { code } from '../text/mrkdwn.js';
 import { organisationRefusal, type Clicker } from './organisation.js';
 import { Visibility, type Viewer } from './visibility.js';
@@ -198,7 +198,7 @@ export class Approvals {
     const workspace = await getWorkspace(this.deps.db, action.team_id);
     if (!why && workspace.disabled) why = 'The agent is disabled in this workspace; decisions wait until an admin runs `/agent enable`.';
     if (!why && remember) {
-      const type = findActionType(action.tool);
+      const type = actionTypeFor(this.deps.registry, action.tool);
       if (!type || type.hardFloor || this.deps.registry.get(action.tool)?.hardFloor) why = `${code(action.tool).value} always needs approval, so it cannot be remembered.`;
       else if (!(await this.deps.admins.isAdmin(action.team_id, userId))) why = 'Only admins can use "Approve & remember": it changes the workspace\'s trust settings. You can still Approve this one.';
     }

@@ -2,7 +2,7 @@ import { actionPrepared, actionResult } from '../db/repos/actions.js';
 import type { StoredBlock } from '../db/repos/messages.js';
 import type { Action, Run } from '../db/schema.js';
 import type { ToolRegistry } from '../tools/registry.js';
-import { findActionType } from '../policy/catalog.js';
+import { actionTypeFor } from './externalTrust.js';
 import type { CallDescription } from '../tools/types.js';
 import type { CardState, CardView } from './surface.js';
 
@@ -56,9 +56,12 @@ export function reasoningOf(content: StoredBlock[]): string | undefined {
   return text || undefined;
 }
 
-/** Only catalogued, non-hard-floor actions can be lowered to auto_notify by "Approve & remember". */
+/**
+ * Only catalogued (or MCP), non-hard-floor actions can be lowered to auto_notify by "Approve & remember";
+ * for an MCP tool the definition on the card is remembered with it.
+ */
 export function isRememberable(registry: ToolRegistry, tool: string): boolean {
-  const type = findActionType(tool);
+  const type = actionTypeFor(registry, tool);
   return Boolean(type && !type.hardFloor && registry.get(tool)?.hardFloor !== true);
 }
 

@@ -6,7 +6,7 @@ import { countRunsByStatus, getRun, transitionRun } from '../db/repos/runs.js';
 import { getWorkspace, type WorkspaceView } from '../db/repos/workspace.js';
 import type { Action, ActivityRow, Run, RunStatus } from '../db/schema.js';
 import { AppError } from '../errors.js';
-import type { ToolRegistry } from '../tools/registry.js';
+import type { ExternalSource, ToolRegistry } from '../tools/registry.js';
 import type { AdminCheck } from './admins.js';
 import type { RunEngine } from './engine.js';
 import type { QueueThresholds } from './policyContext.js';
@@ -27,6 +27,8 @@ export interface WorkspaceStatus {
   spendTodayUsd: number;
   toolsOffered: string[];
   toolsUnavailable: Array<{ name: string; why: string }>;
+  /** MCP servers of MCP_CONFIG and their state (connected, unavailable and why, disabled). */
+  mcpServers: ExternalSource[];
 }
 
 export interface ControlDeps {
@@ -120,6 +122,7 @@ export class RunControl {
       spendTodayUsd,
       toolsOffered: registry.names(),
       toolsUnavailable: [...registry.unavailable.entries()].map(([name, why]) => ({ name, why })),
+      mcpServers: registry.sources().filter((s) => s.kind === 'mcp'),
     };
   }
 

@@ -2,6 +2,8 @@ import type { Db } from '../db/connection.js';
 import { countPendingApprovals } from '../db/repos/actions.js';
 import { getTrustModes, getWorkspace } from '../db/repos/workspace.js';
 import { findActionType } from '../policy/catalog.js';
+import { getAcceptedDefinition } from '../db/repos/mcpDefinitions.js';
+import { actionTypeFor, externalTrustOf } from './externalTrust.js';
 import { decide, type PolicyDecision, type PolicyInput } from '../policy/decide.js';
 import type { ToolRegistry } from '../tools/registry.js';
 
@@ -18,11 +20,26 @@ export async function policyInputFor(
   teamId: string,
   tool: string,
 ): Promise<PolicyInput> {
-  const [workspace, modes, pending] = await Promise.all([
+  const external = registry.get(tool)?.external ? registry.get(tool) : undefined;
+  const [workspace, modes, pending, accepted] = await Promise.all([
     getWorkspace(db, teamId),
     getTrustModes(db, teamId),
     countPendingApprovals(db, teamId),
+    external ? getAcceptedDefinition(db, teamId, tool) : undefined,
   ]);
+  if (external) {
+    // An MCP tool: default from its server's hints, an admin's setting for it or its server, drift.
+    const trust = externalTrustOf(external, modes, accepted);
+    return {
+      actionType: actionTypeFor(registry, tool),
+      toolDeclaresHardFloor: false,
+      workspaceMode: trust?.workspaceMode,
+      definitionChanged: trust?.definitionChanged ?? false,
+      paused: workspace.paused,
+      pendingApprovals: pending,
+      queue,
+    };
+  }
   return {
     actionType: findActionType(tool),
     toolDeclaresHardFloor: registry.get(tool)?.hardFloor === true,

@@ -29,6 +29,24 @@ export function toolUseBlocks(content: StoredBlock[]): Array<{ index: number; id
   return out;
 }
 
+const offeredCache = new WeakMap<Run, Set<string>>();
+
+/** The names in the tool list the run started with (stored with the run, never rebuilt). */
+function offeredNames(run: Run): Set<string> {
+  let names = offeredCache.get(run);
+  if (!names) {
+    let tools: unknown;
+    try {
+      tools = JSON.parse(run.tools_json);
+    } catch {
+      tools = [];
+    }
+    names = new Set(Array.isArray(tools) ? tools.map((t: { name?: unknown }) => (typeof t?.name === 'string' ? t.name : '')).filter(Boolean) : []);
+    offeredCache.set(run, names);
+  }
+  return names;
+}
+
 function formatZodIssues(issues: Array<{ path: PropertyKey[]; message: string }>): string {
   return issues.map((i) => `${i.path.length ? i.path.map(String).join('.') : '(input)'}: ${i.message}`).join('; ');
 }
@@ -78,9 +96,18 @@ export async function classifyTurn(deps: {
       decision: undefined,
     });
 
-    const tool = registry.get(block.name);
+    // A run keeps the tool list it started with: a tool added since was never offered to it, and one
+    // that went away (its MCP server is down or dropped it) answers as unavailable.
+    const offered = offeredNames(run);
+    const tool = offered.has(block.name) ? registry.get(block.name) : undefined;
     if (!tool) {
-      proposals.push(failed(`There is no tool named ${block.name}. Use only the tools you were given.`));
+      proposals.push(
+        failed(
+          offered.has(block.name)
+            ? `The tool ${block.name} is not available right now (its server is unavailable or no longer offers it). Nothing was done; carry on without it or tell the requester.`
+            : `There is no tool named ${block.name}. Use only the tools you were given.`,
+        ),
+      );
       continue;
     }
     const parsed = tool.inputSchema.safeParse(block.input);

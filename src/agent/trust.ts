@@ -10,6 +10,9 @@ import { CATALOG, findActionType, type ActionCategory } from '../policy/catalog.
 import { canSetMode, effectiveMode } from '../policy/decide.js';
 import type { ToolRegistry } from '../tools/registry.js';
 import type { AdminCheck } from './admins.js';
+import { listAcceptedDefinitions, saveAcceptedDefinition } from '../db/repos/mcpDefinitions.js';
+import { isServerPattern, serverOf, serverPattern } from '../tools/mcp/names.js';
+import { actionTypeFor, externalTrustOf } from './externalTrust.js';
 
 /** Members of a Slack user group (approver restrictions may name groups). */
 export interface GroupDirectory {
@@ -65,9 +68,27 @@ export class TrustService {
   }
 
   async view(teamId: string): Promise<TrustView> {
-    const [settings, workspace] = await Promise.all([listTrustSettings(this.deps.db, teamId), getWorkspace(this.deps.db, teamId)]);
+    const [settings, workspace, accepted] = await Promise.all([listTrustSettings(this.deps.db, teamId), getWorkspace(this.deps.db, teamId), listAcceptedDefinitions(this.deps.db, teamId)]);
     const names = new Set([...CATALOG.map((a) => a.name), ...this.deps.registry.names()]);
+    const modes = new Map([...settings.values()].flatMap((s) => (s.mode ? [[s.actionType, s.mode] as const] : [])));
     const rows: TrustRow[] = [...names].map((name) => {
+      const tool = this.deps.registry.get(name);
+      if (tool?.external) {
+        // An MCP tool: its own setting, else its server's, else its hints; a changed definition asks.
+        const type = actionTypeFor(this.deps.registry, name)!;
+        const trust = externalTrustOf(tool, modes, accepted.get(name))!;
+        return {
+          actionType: name,
+          label: type.label,
+          category: type.category,
+          mode: effectiveMode({ actionType: type, toolDeclaresHardFloor: false, workspaceMode: trust.workspaceMode, definitionChanged: trust.definitionChanged }),
+          defaultMode: type.defaultMode,
+          hardFloor: false,
+          reversible: false,
+          offered: true,
+          approvers: settings.get(name)?.approvers ?? settings.get(serverPattern(tool.external.server))?.approvers ?? null,
+        };
+      }
       const type = findActionType(name);
       const s = settings.get(name);
       const declares = this.deps.registry.get(name)?.hardFloor === true;
@@ -83,18 +104,40 @@ export class TrustService {
         approvers: s?.approvers ?? null,
       };
     });
+    // Server-wide MCP settings (`<server>__*`) are rows of their own.
+    for (const source of this.deps.registry.sources()) {
+      const pattern = serverPattern(source.name);
+      const s = settings.get(pattern);
+      if (!s?.mode && !s?.approvers) continue;
+      rows.push({
+        actionType: pattern,
+        label: `Every tool of the MCP server ${source.name} without its own setting`,
+        category: 'external',
+        mode: s.mode ?? 'require_approval',
+        defaultMode: 'require_approval',
+        hardFloor: false,
+        reversible: false,
+        offered: source.state === 'connected',
+        approvers: s.approvers ?? null,
+      });
+    }
     return { rows, settings: settingsOf(workspace), paused: workspace.paused, pausedReason: workspace.pausedReason, defaultRoute: this.deps.approvalsChannel };
   }
 
   private knownAction(action: string): void {
+    if (isServerPattern(action)) {
+      if (this.deps.registry.source(serverOf(action)!)) return;
+      throw new AppError('bad_command', `${code(serverOf(action)!).value} is not an MCP server in MCP_CONFIG. \`/agent tools\` lists the servers.`);
+    }
     if (!findActionType(action) && !this.deps.registry.get(action)) {
       throw new AppError('bad_command', `${code(action).value} is not an action type. Known: ${CATALOG.map((a) => code(a.name).value).join(', ')}.`);
     }
   }
 
-  async setMode(teamId: string, userId: string, action: string, mode: TrustMode): Promise<{ before: TrustMode; after: TrustMode }> {
+  async setMode(teamId: string, userId: string, action: string, mode: TrustMode): Promise<{ before: TrustMode; after: TrustMode; overriddenBy?: string[] }> {
     await this.requireAdmin(teamId, userId, 'change trust levels');
     this.knownAction(action);
+    if (isServerPattern(action) || this.deps.registry.get(action)?.external) return this.setExternalMode(teamId, userId, action, mode);
     const type = findActionType(action);
     const declares = this.deps.registry.get(action)?.hardFloor === true;
     if ((type && !canSetMode(type, mode)) || (declares && mode !== 'require_approval')) {
@@ -111,6 +154,42 @@ export class TrustService {
       await appendActivity(trx, { at, teamId, actor: userId, kind: 'trust_changed', detail: { actionType: action, before, after: mode } });
     });
     return { before, after: mode };
+  }
+
+  /**
+   * An MCP tool's mode, or every tool of a server (`<server>__*`). The definitions the server offers now
+   * are remembered with it: if the server changes a tool later, the tool asks again until an admin
+   * accepts the new definition (drift protection).
+   */
+  private async setExternalMode(teamId: string, userId: string, action: string, mode: TrustMode): Promise<{ before: TrustMode; after: TrustMode; overriddenBy?: string[] }> {
+    const { registry, db } = this.deps;
+    const pattern = isServerPattern(action);
+    const tools = pattern ? registry.toolsOf(serverOf(action)!) : [registry.get(action)!];
+    const [settings, accepted] = await Promise.all([listTrustSettings(db, teamId), listAcceptedDefinitions(db, teamId)]);
+    const modes = new Map([...settings.values()].flatMap((s) => (s.mode ? [[s.actionType, s.mode] as const] : [])));
+    let before: TrustMode;
+    if (pattern) before = modes.get(action) ?? 'require_approval';
+    else {
+      const tool = tools[0]!;
+      const trust = externalTrustOf(tool, modes, accepted.get(tool.name))!;
+      before = effectiveMode({ actionType: actionTypeFor(registry, tool.name), toolDeclaresHardFloor: false, workspaceMode: trust.workspaceMode, definitionChanged: trust.definitionChanged });
+    }
+    const at = this.now();
+    await db.transaction().execute(async (trx) => {
+      await saveTrustSetting(trx, { teamId, actionType: action, mode, updatedBy: userId, at });
+      for (const t of tools) {
+        await saveAcceptedDefinition(trx, { teamId, tool: t.name, hash: t.external!.definitionHash, definition: t.external!.definition, by: userId, at });
+      }
+      await appendActivity(trx, {
+        at,
+        teamId,
+        actor: userId,
+        kind: 'trust_changed',
+        detail: { actionType: action, before, after: mode, definitions: tools.map((t) => ({ tool: t.name, hash: t.external!.definitionHash })) },
+      });
+    });
+    const overriddenBy = pattern ? tools.filter((t) => modes.has(t.name)).map((t) => t.name) : [];
+    return { before, after: mode, ...(overriddenBy.length ? { overriddenBy } : {}) };
   }
 
   async setApprovers(teamId: string, userId: string, action: string, approvers: Approvers | null): Promise<void> {
@@ -192,7 +271,10 @@ export class TrustService {
     if (!settingsOf(workspace).selfApproval && run.requester_id === userId) {
       return { ok: false, why: 'Self-approval is turned off in this workspace: someone other than the requester must decide.' };
     }
-    const approvers = (await listTrustSettings(this.deps.db, run.team_id)).get(action)?.approvers;
+    const settings = await listTrustSettings(this.deps.db, run.team_id);
+    const server = this.deps.registry.get(action)?.external?.server;
+    // An MCP tool without approvers of its own takes its server's (`<server>__*`).
+    const approvers = settings.get(action)?.approvers ?? (server ? settings.get(serverPattern(server))?.approvers : undefined);
     if (!approvers || (approvers.users.length === 0 && approvers.groups.length === 0)) return { ok: true };
     if (approvers.users.includes(userId)) return { ok: true };
     for (const g of approvers.groups) {

@@ -8,6 +8,10 @@ import { buildCardView, describeAction, reasoningOf } from './cards.js';
 import { POLICY_ACTOR } from './dispatcher.js';
 import type { QueueThresholds } from './policyContext.js';
 import type { CardView, MessageViews, TaskView } from './surface.js';
+import { getAcceptedDefinition } from '../db/repos/mcpDefinitions.js';
+import { getTrustModes } from '../db/repos/workspace.js';
+import { describeDefinitionChange } from '../tools/mcp/definition.js';
+import { externalTrustOf } from './externalTrust.js';
 
 /** How many of a run's own steps the task message lists (the log has all of them). */
 const PROGRESS_SHOWN = 8;
@@ -47,8 +51,12 @@ export class AgentViews implements MessageViews {
     if (!run) return undefined;
     const turn = await listTurnActions(db, run.id, action.message_seq);
     const message = (await listMessages(db, run.id)).find((m) => m.seq === action.message_seq);
-    const notices = action.status === 'pending' ? await this.pendingNotices(run.team_id) : [];
+    const notices = action.status === 'pending' ? [...(await this.pendingNotices(run.team_id)), ...(await this.externalNotices(run.team_id, action.tool))] : [];
     return buildCardView({ registry, run, action, turn, reasoning: message ? reasoningOf(message.content) : undefined, notices });
+  }
+
+  externalNotices(teamId: string, tool: string): Promise<string[]> {
+    return externalNoticesFor(this.deps.db, this.deps.registry, teamId, tool);
   }
 
   /** Warnings a card shows while it waits: a disabled or paused workspace, a long approval queue. */
@@ -60,6 +68,18 @@ export class AgentViews implements MessageViews {
     }
     return notices;
   }
+}
+
+
+/** What a pending MCP tool card must say on top: a definition changed since an admin trusted it. */
+async function externalNoticesFor(db: Db, registry: ToolRegistry, teamId: string, toolName: string): Promise<string[]> {
+  const tool = registry.get(toolName);
+  if (!tool?.external) return [];
+  const [modes, accepted] = await Promise.all([getTrustModes(db, teamId), getAcceptedDefinition(db, teamId, toolName)]);
+  const trust = externalTrustOf(tool, modes, accepted);
+  if (!trust?.definitionChanged) return [];
+  const what = accepted?.definition ? describeDefinitionChange(accepted.definition, tool.external.definition).join('; ') : 'it is new since the server-wide setting';
+  return [`The MCP server changed this tool since an admin trusted it (${trust.workspaceMode}), so it needs approval until an admin runs /agent tools accept ${toolName}. What changed: ${what}`];
 }
 
 export async function workspaceNotices(db: Db, teamId: string): Promise<string[]> {

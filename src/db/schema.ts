@@ -206,6 +206,18 @@ export interface SlackMessagesTable {
   created_at: string;
 }
 
+/** Per workspace: the MCP tool definition an admin trusted (see db/migrations/0005). */
+export interface McpToolDefinitionsTable {
+  team_id: string;
+  tool: string;
+  accepted_hash: string | null;
+  accepted_json: string | null;
+  accepted_by: string | null;
+  accepted_at: string | null;
+  notified_hash: string | null;
+  updated_at: string;
+}
+
 export interface Database {
   runs: RunsTable;
   run_messages: RunMessagesTable;
@@ -218,6 +230,7 @@ export interface Database {
   processed_events: ProcessedEventsTable;
   slack_outbox: SlackOutboxTable;
   slack_messages: SlackMessagesTable;
+  mcp_tool_definitions: McpToolDefinitionsTable;
 }
 
 export type Run = Selectable<RunsTable>;

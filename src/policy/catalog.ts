@@ -1,6 +1,7 @@
 import type { TrustMode } from '../db/schema.js';
 
-export type ActionCategory = 'read' | 'draft' | 'task' | 'organise' | 'schedule' | 'communicate' | 'crm_write' | 'purchase';
+/** `external`: a tool of an MCP server an admin connected (not in this catalog; see externalActionType). */
+export type ActionCategory = 'read' | 'draft' | 'task' | 'organise' | 'schedule' | 'communicate' | 'crm_write' | 'purchase' | 'external';
 
 export interface ActionType {
   name: string;
@@ -40,6 +41,14 @@ const BY_NAME = new Map(CATALOG.map((a) => [a.name, a]));
 
 export function findActionType(name: string): ActionType | undefined {
   return BY_NAME.get(name);
+}
+
+/**
+ * The action type of a tool that is not built in (an MCP tool): its default mode comes from what its
+ * server says about it (see policy/external.ts); it is never reversible and has no hard floor of its own.
+ */
+export function externalActionType(name: string, defaultMode: TrustMode, label: string): ActionType {
+  return { name, category: 'external', defaultMode, hardFloor: false, reversible: false, label };
 }
 
 export const TRUST_MODES: readonly TrustMode[] = ['require_approval', 'auto_notify', 'full_auto'];

@@ -2,7 +2,7 @@ import type { TrustMode } from '../db/schema.js';
 import type { ActionType } from './catalog.js';
 
 /** Why a call needs a human; several can apply at once and the card explains each. */
-export type AskReason = 'hard_floor' | 'unknown_tool' | 'configured' | 'paused';
+export type AskReason = 'hard_floor' | 'unknown_tool' | 'configured' | 'definition_changed' | 'paused';
 
 export type PolicyDecision =
   | { kind: 'run'; mode: 'full_auto' }
@@ -17,6 +17,11 @@ export interface PolicyInput {
   toolDeclaresHardFloor: boolean;
   /** The workspace's setting for this action type, if an admin changed it. */
   workspaceMode: TrustMode | undefined;
+  /**
+   * An external tool whose definition changed since an admin set or accepted its (looser) mode: it asks
+   * until an admin accepts the new definition (drift protection).
+   */
+  definitionChanged?: boolean;
   paused: boolean;
   /** Approval-required calls currently waiting in this workspace. */
   pendingApprovals: number;
@@ -24,9 +29,10 @@ export interface PolicyInput {
 }
 
 /** The mode a call gets before pause and queue are considered: the floor can never be lowered. */
-export function effectiveMode(input: Pick<PolicyInput, 'actionType' | 'toolDeclaresHardFloor' | 'workspaceMode'>): TrustMode {
+export function effectiveMode(input: Pick<PolicyInput, 'actionType' | 'toolDeclaresHardFloor' | 'workspaceMode' | 'definitionChanged'>): TrustMode {
   if (!input.actionType) return 'require_approval';
   if (input.actionType.hardFloor || input.toolDeclaresHardFloor) return 'require_approval';
+  if (input.definitionChanged) return 'require_approval';
   return input.workspaceMode ?? input.actionType.defaultMode;
 }
 
@@ -39,6 +45,7 @@ export function decide(input: PolicyInput): PolicyDecision {
   const reasons: AskReason[] = [];
   if (!input.actionType) reasons.push('unknown_tool');
   else if (input.actionType.hardFloor || input.toolDeclaresHardFloor) reasons.push('hard_floor');
+  else if (input.definitionChanged) reasons.push('definition_changed');
   else if (mode === 'require_approval') reasons.push('configured');
   if (input.paused) reasons.push('paused');
 

@@ -18,6 +18,7 @@ export type AgentCommand =
   | { kind: 'disable'; reason: string }
   | { kind: 'enable' }
   | { kind: 'schedules' }
+  | { kind: 'tools'; args: string[] }
   | { kind: 'help'; problem?: string };
 
 const MAX_TASK_CHARS = 4000;
@@ -70,6 +71,8 @@ export function parseAgentCommand(raw: string): AgentCommand {
       return { kind: 'enable' };
     case 'schedules':
       return { kind: 'schedules' };
+    case 'tools':
+      return { kind: 'tools', args: restWords };
     case 'help':
       return { kind: 'help' };
     default:

@@ -5,6 +5,7 @@ import type { RunEngine } from '../agent/engine.js';
 import type { TrustService } from '../agent/trust.js';
 import type { CapsService } from '../agent/capsService.js';
 import type { Scheduler } from '../agent/scheduler.js';
+import type { McpTools } from '../agent/mcpTools.js';
 import type { Mrkdwn } from '../text/mrkdwn.js';
 
 /** Slack writes listeners make outside the core's state changes; they go through the outbox too. */
@@ -23,6 +24,8 @@ export interface SlackServices {
   trust: TrustService;
   caps: CapsService;
   scheduler: Scheduler;
+  /** MCP servers: `/agent tools` (list, refresh, accept). */
+  mcp: McpTools;
   writes: SlackWrites;
   logger: Logger;
 }

@@ -1,4 +1,6 @@
 import type { z } from 'zod';
+import type { TrustMode } from '../db/schema.js';
+import type { ToolHints } from '../policy/external.js';
 
 /** The run a tool call belongs to, as tools see it (no database handle: tools stay small). */
 export interface ToolRunInfo {
@@ -56,10 +58,40 @@ export interface ToolOutput {
 
 export { ToolError } from '../errors.js';
 
+/** What a tool's server declared about it: compared when the server offers it again (drift protection). */
+export interface ExternalToolDefinition {
+  description: string;
+  inputSchema: Record<string, unknown>;
+  annotations: Record<string, unknown>;
+}
+
+/** Where a tool that is not built in comes from, and the trust it starts with. */
+export interface ExternalToolInfo {
+  kind: 'mcp';
+  server: string;
+  /** The tool's own name on its server (the model sees `name`, `<server>__<tool>`). */
+  remoteName: string;
+  /** As the server declared it (untrusted text and hints). */
+  definition: ExternalToolDefinition;
+  /** sha256 of the canonical definition: an admin's trust is given for this exact definition. */
+  definitionHash: string;
+  hints: ToolHints;
+  /** Default mode from the hints, and why (see policy/external.ts). */
+  defaultMode: TrustMode;
+  defaultWhy: string;
+}
+
 export interface ToolDefinition<I = any> {
   name: string;
   description: string;
   inputSchema: z.ZodType<I>;
+  /**
+   * The JSON Schema offered to the model, for tools whose schema comes as JSON Schema (MCP tools):
+   * `inputSchema` then validates against it. Unset: derived from `inputSchema`.
+   */
+  jsonSchema?: Record<string, unknown>;
+  /** Set for tools that come from outside the repository (MCP servers). */
+  external?: ExternalToolInfo;
   /**
    * True when the tool touches the outside world and must always be approved by a human, whatever the
    * workspace's settings say (the hard floor). Custom tools may declare it too.

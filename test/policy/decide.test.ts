@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CATALOG, findActionType, TRUST_MODES } from '../../src/policy/catalog.js';
+import { CATALOG, externalActionType, findActionType, TRUST_MODES } from '../../src/policy/catalog.js';
 import { canSetMode, decide, effectiveMode } from '../../src/policy/decide.js';
 import type { TrustMode } from '../../src/db/schema.js';
 
@@ -69,5 +69,18 @@ describe('catalog and hard floor', () => {
 
   it('unknown tools default to require_approval', () => {
     expect(effectiveMode({ actionType: undefined, toolDeclaresHardFloor: false, workspaceMode: 'full_auto' })).toBe('require_approval');
+  });
+});
+
+describe('external (MCP) tools and changed definitions', () => {
+  it('a changed definition asks whatever the setting, with its own reason; pause adds to it', () => {
+    const ext = externalActionType('tickets__search', 'full_auto', 'Tool search of the MCP server tickets');
+    for (const mode of [undefined, ...TRUST_MODES]) {
+      const d = decide({ actionType: ext, toolDeclaresHardFloor: false, workspaceMode: mode, definitionChanged: true, paused: false, pendingApprovals: 0, queue });
+      expect(d).toMatchObject({ kind: 'ask', mode: 'require_approval', reasons: ['definition_changed'] });
+    }
+    expect(decide({ actionType: ext, toolDeclaresHardFloor: false, workspaceMode: undefined, definitionChanged: false, paused: false, pendingApprovals: 0, queue })).toEqual({ kind: 'run', mode: 'full_auto' });
+    expect(decide({ actionType: ext, toolDeclaresHardFloor: false, workspaceMode: 'auto_notify', paused: false, pendingApprovals: 0, queue })).toEqual({ kind: 'notify', mode: 'auto_notify' });
+    expect(decide({ actionType: ext, toolDeclaresHardFloor: false, workspaceMode: 'full_auto', definitionChanged: true, paused: true, pendingApprovals: 0, queue })).toMatchObject({ reasons: ['definition_changed', 'paused'] });
   });
 });

@@ -8,6 +8,7 @@ import { createScheduleRunTool } from '../../src/tools/schedules.js';
 import { createSendEmailTool, sendEmailInputSchema } from '../../src/tools/sendEmail.js';
 import { createSendWhatsappTool, sendWhatsappInputSchema } from '../../src/tools/sendWhatsapp.js';
 import type { CallDescription } from '../../src/tools/types.js';
+import { createMcpTool } from '../../src/tools/mcp/mcpTool.js';
 import { blockTexts, decodeEntities, liveSequences, sectionTexts, unfence } from '../helpers/slackText.js';
 
 /**
@@ -99,5 +100,21 @@ describe('the largest inputs the schemas allow are fully visible to the approver
     expect(seen).toContain(input.cron);
     expect(seen).toContain(input.timezone);
     expect(unfence(pages.flat())).toBe(input.task.replace(/\u202E/g, '[U+202E]').replace(/\u200B/g, '[U+200B]'));
+  });
+
+  it('an MCP tool: server, tool, a 10,000-character description and 30,000 characters of arguments', async () => {
+    const description = worst(10_000);
+    const tool = createMcpTool('tickets', { name: 'close_ticket', description, inputSchema: { type: 'object', properties: { note: { type: 'string' } } } }, { callTool: async () => ({ content: [] }) });
+    const input = { note: worst(30_000), ids: [1, 2, 3] };
+    const prepared = await tool.prepare!(input, { run: { id: run.id, teamId: 'T', channelId: 'C_TASKS', threadTs: null, requesterId: 'U_REQ' } });
+    const d = tool.describe(input, prepared);
+    const { card, pages } = visible(tool.name, d);
+    const seen = decodeEntities([...card, ...pages.flat()].join('\n'));
+    expect(seen).toContain('*MCP server:* tickets');
+    expect(seen).toContain('*Tool:* close_ticket');
+    // The description is split over sections (maybe mid-word): compared without whitespace.
+    const pagesText = decodeEntities(pages.flat().join('')).replace(/\s+/g, '');
+    expect(pagesText).toContain(description.replace(/\u202E/g, '[U+202E]').replace(/\u200B/g, '[U+200B]').replace(/\s+/g, ''));
+    expect(unfence(pages.flat())).toContain(JSON.stringify(input, null, 2).replace(/\u202E/g, '[U+202E]').replace(/\u200B/g, '[U+200B]'));
   });
 });

@@ -4,15 +4,26 @@ import { channelRef, clipped, code, dateRef, md, mention, trusted, withUserMenti
 import { section, truncate, usd } from './text.js';
 import { statusLabel } from './taskMessage.js';
 
+/** One MCP server for `/agent status`: its state, and why when it is not connected. */
+export function mcpServerLine(server: WorkspaceStatus['mcpServers'][number]): string {
+  if (server.state === 'connected') return md`${code(server.name)} :large_green_circle: connected (${server.toolNames.length} tool${server.toolNames.length === 1 ? '' : 's'})`.value;
+  if (server.state === 'disabled') return md`${code(server.name)} disabled`.value;
+  return md`${code(server.name)} :red_circle: unavailable: ${clipped(server.why ?? 'unknown reason', 300)}`.value;
+}
+
 export function renderWorkspaceStatus(s: WorkspaceStatus): { text: string; blocks: Record<string, unknown>[] } {
   const w = s.workspace;
+  const mcpNames = new Set(s.mcpServers.flatMap((m) => m.toolNames));
+  const builtIn = s.toolsOffered.filter((t) => !mcpNames.has(t));
+  const external = s.toolsOffered.filter((t) => mcpNames.has(t));
   const lines = [
     `*Automation:* ${w.disabled ? `:octagonal_sign: disabled${w.disabledReason ? ` (${clipped(w.disabledReason, 300).value})` : ''}` : w.paused ? `:double_vertical_bar: paused — every action needs approval${w.pausedReason ? ` (${clipped(w.pausedReason, 300).value})` : ''}` : ':large_green_circle: active'}`,
     `*Pending approvals:* ${s.pendingApprovals} (warn at ${s.queue.warnAt}, stop queuing at ${s.queue.stopAt})${s.pendingApprovals >= s.queue.warnAt ? ' :warning: the approval queue is long' : ''}`,
     `*Runs:* ${s.runs.running ?? 0} running, ${s.runs.awaiting_approval ?? 0} waiting for approval, ${s.runs.completed ?? 0} completed, ${s.runs.failed ?? 0} failed, ${s.runs.cancelled ?? 0} cancelled, ${s.runs.stopped ?? 0} stopped`,
     `*Spend today (UTC):* ${usd(s.spendTodayUsd)} of ${usd(s.caps.workspaceDayUsd)} workspace cap · caps: ${usd(s.caps.runUsd)} per run, ${usd(s.caps.userDayUsd)} per person per day, ${s.caps.turns} turns per run`,
-    `*Tools offered:* ${s.toolsOffered.map((t) => code(t).value).join(', ') || 'none'}`,
+    `*Tools offered:* ${builtIn.map((t) => code(t).value).join(', ') || 'none'}${external.length ? ` and ${external.length} MCP tool${external.length === 1 ? '' : 's'}` : ''}`,
   ];
+  if (s.mcpServers.length) lines.push(`*MCP servers:* ${s.mcpServers.map(mcpServerLine).join(', ')} · details: \`/agent tools\``);
   if (s.toolsUnavailable.length) {
     lines.push(`*Not configured:* ${s.toolsUnavailable.map((t) => md`${code(t.name)} (${clipped(t.why, 300)})`.value).join(', ')}`);
   }

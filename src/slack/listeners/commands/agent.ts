@@ -15,6 +15,7 @@ import { disableCommand, enableCommand } from './killSwitch.js';
 import { rerunCommand } from './rerun.js';
 import { schedulesCommand } from './schedules.js';
 import { pauseCommand, unpauseCommand } from './pause.js';
+import { toolsCommand } from './tools.js';
 import { md } from '../../../text/mrkdwn.js';
 
 /** `/agent`: parse, route to one subcommand handler, and make sure Slack always gets exactly one ack. */
@@ -66,6 +67,8 @@ export function agentCommand(services: SlackServices) {
           return await rerunCommand(ctx, cmd.runId, cmd.extra);
         case 'schedules':
           return await schedulesCommand(ctx);
+        case 'tools':
+          return await toolsCommand(ctx, cmd.args);
         case 'help':
           return await ackOnce(helpText(cmd.problem));
       }

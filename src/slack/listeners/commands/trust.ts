@@ -8,7 +8,7 @@ import { code, mention, subteamRef } from '../../../text/mrkdwn.js';
 import type { CommandContext } from './context.js';
 
 const USAGE =
-  'Usage: `/agent trust` · `/agent trust edit` · `/agent trust &lt;action&gt; &lt;require_approval|auto_notify|full_auto&gt;` · `/agent trust &lt;action&gt; approvers @user @group…|anyone` · `/agent trust self-approval on|off` · `/agent trust route thread|#channel` · `/agent trust digest &lt;hour 0-23&gt; [time zone]`';
+  'Usage: `/agent trust` · `/agent trust edit` · `/agent trust &lt;action&gt; &lt;require_approval|auto_notify|full_auto&gt;` (MCP tools: `&lt;server&gt;__&lt;tool&gt;` or `&lt;server&gt;__*`) · `/agent trust &lt;action&gt; approvers @user @group…|anyone` · `/agent trust self-approval on|off` · `/agent trust route thread|#channel` · `/agent trust digest &lt;hour 0-23&gt; [time zone]`';
 
 function bad(message: string): never {
   throw new AppError('bad_command', `${message}\n${USAGE}`);
@@ -73,8 +73,13 @@ export async function trustCommand(ctx: CommandContext, args: string[]): Promise
     return ctx.ack(`Only ${[...users.map((u) => mention(u).value), ...groups.map((g) => subteamRef(g).value)].join(', ')} may now approve ${code(action).value}.`);
   }
   if (second && (TRUST_MODES as readonly string[]).includes(second) && rest.length === 0) {
-    const { before, after } = await trust.setMode(team, user, action, second as TrustMode);
-    return ctx.ack(`${code(action).value}: ${before} → *${after}*.`);
+    const { before, after, overriddenBy } = await trust.setMode(team, user, action, second as TrustMode);
+    const notes: string[] = [];
+    if (action.includes('__')) {
+      notes.push('The definition the MCP server offers now is remembered: if the server changes it, calls need approval again until an admin runs `/agent tools accept`.');
+    }
+    if (overriddenBy?.length) notes.push(`These keep their own setting: ${overriddenBy.map((n) => code(n).value).join(', ')}.`);
+    return ctx.ack([`${code(action).value}: ${before} → *${after}*.`, ...notes].join(' '));
   }
   bad(second ? `${code(second).value} is not a mode.` : `What should ${code(action).value} be?`);
 }
