@@ -5,6 +5,7 @@ import type { RunEngine } from '../agent/engine.js';
 import type { TrustService } from '../agent/trust.js';
 import type { CapsService } from '../agent/capsService.js';
 import type { Scheduler } from '../agent/scheduler.js';
+import type { WorkspaceRemoval } from '../agent/workspaceRemoval.js';
 import type { Mrkdwn } from '../text/mrkdwn.js';
 
 /** Slack writes listeners make outside the core's state changes; they go through the outbox too. */
@@ -24,5 +25,7 @@ export interface SlackServices {
   caps: CapsService;
   scheduler: Scheduler;
   writes: SlackWrites;
+  /** A workspace removing the app (app_uninstalled, tokens_revoked). */
+  workspaces: WorkspaceRemoval;
   logger: Logger;
 }
