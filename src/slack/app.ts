@@ -141,7 +141,13 @@ export function createSlackApp(opts: SlackAppOptions, services: SlackServices): 
   registerViews(app, services);
   registerEvents(app, services);
   app.error(async (err) => {
-    opts.logger.error({ err: err.message, code: (err as { code?: string }).code }, 'unhandled Slack listener error');
+    const code = (err as { code?: string }).code;
+    // OAuth mode: a request from a workspace without an installation (uninstalled, or never installed).
+    if (code === 'slack_bolt_authorization_error') {
+      opts.logger.warn({ err: err.message, code }, 'request from a workspace the app is not installed in; ignored');
+      return;
+    }
+    opts.logger.error({ err: err.message, code }, 'unhandled Slack listener error');
   });
 
   if (!(receiver instanceof SocketModeReceiver)) {
