@@ -86,12 +86,14 @@ export class WorkspaceRemoval {
         .where('team_id', '=', teamId)
         .where('status', 'in', ['queued', 'unknown'])
         .executeTakeFirst();
-      const counts = { schedulesPaused: Number(paused.numUpdatedRows), messagesDropped: Number(dropped.numUpdatedRows) };
-      await appendActivity(trx, { at, teamId, actor: 'system', kind: reason, detail: { runsStopped, ...counts } });
-      return counts;
+      return { schedulesPaused: Number(paused.numUpdatedRows), messagesDropped: Number(dropped.numUpdatedRows) };
     });
     const tokensDeleted = await installations.remove(teamId, newerFrom);
     installations.forget(teamId);
+    // A redelivered event finds nothing left to do and leaves no second entry.
+    if (runsStopped.length > 0 || schedulesPaused > 0 || messagesDropped > 0 || tokensDeleted) {
+      await appendActivity(db, { at, teamId, actor: 'system', kind: reason, detail: { runsStopped, schedulesPaused, messagesDropped, tokensDeleted } });
+    }
     logger.info({ teamId, reason, runsStopped: runsStopped.length, schedulesPaused, messagesDropped, tokensDeleted }, 'workspace removed the app');
     return { stale: false, runsStopped, schedulesPaused, tokensDeleted };
   }
