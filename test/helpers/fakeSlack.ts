@@ -42,7 +42,7 @@ export interface FakeSlackOptions {
    * enforces DEFAULT_RATE_LIMITS, an object overrides parts of them.
    */
   rateLimits?: FakeSlackRateLimitsOption;
-  /** The rate limiter's clock, in ms; tests pass their own to move time without sleeping. */
+  /** The clock of the rate limiter and of token expiry, in ms; tests pass their own to move time without sleeping. */
   now?: () => number;
   /** Socket Mode: the app-level token (`xapp-...`) apps.connections.open accepts. */
   appToken?: string;
@@ -651,6 +651,7 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
   const oauthServer = opts.oauth
     ? createFakeOAuth(opts.oauth, {
         appId: 'A_APP',
+        now,
         workspace: workspaceFor,
         addToken: (token, ws, expiresAt) => {
           tokens.set(token, { ws, revoked: false, expiresAt });
@@ -897,7 +898,7 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
     if (appLevel) return token === opts.appToken ? undefined : bot ? 'not_allowed_token_type' : 'invalid_auth';
     if (!bot) return token === opts.appToken ? 'not_allowed_token_type' : 'invalid_auth';
     if (bot.revoked) return 'token_revoked';
-    if (bot.expiresAt !== undefined && Date.now() >= bot.expiresAt) return 'token_expired';
+    if (bot.expiresAt !== undefined && now() >= bot.expiresAt) return 'token_expired';
     caller = bot.ws;
     callerKnown = true;
     return undefined;

@@ -27,8 +27,10 @@ export interface FakeOAuthWorkspace {
 
 export interface FakeOAuthDeps {
   appId: string;
+  /** The fake's clock (ms): token expiry follows it, so tests can move time. */
+  now(): number;
   workspace(teamId: string, teamName: string | undefined): FakeOAuthWorkspace;
-  /** Makes a bot token valid for the workspace (until `expiresAt`, Date.now() ms, when set). */
+  /** Makes a bot token valid for the workspace (until `expiresAt`, in `now()` ms, when set). */
   addToken(token: string, ws: FakeOAuthWorkspace, expiresAt: number | undefined): void;
 }
 
@@ -90,7 +92,7 @@ export function createFakeOAuth(opts: FakeSlackOAuthOptions, deps: FakeOAuthDeps
   const issue = (ws: FakeOAuthWorkspace, scope: string, via: 'code' | 'refresh_token') => {
     const rotation = opts.tokenRotation;
     const access = token(rotation ? 'xoxe.xoxb-1-' : `xoxb-${ws.teamId}-`);
-    deps.addToken(access, ws, rotation ? Date.now() + rotation.expiresInSec * 1000 : undefined);
+    deps.addToken(access, ws, rotation ? deps.now() + rotation.expiresInSec * 1000 : undefined);
     const refresh = rotation ? token('xoxe-1-') : undefined;
     if (refresh) refreshTokens.set(refresh, { teamId: ws.teamId, scope });
     issued.push({ teamId: ws.teamId, botToken: access, ...(refresh ? { refreshToken: refresh } : {}), via });
@@ -130,7 +132,7 @@ export function createFakeOAuth(opts: FakeSlackOAuthOptions, deps: FakeOAuthDeps
         who: { teamId: who.teamId, teamName: who.teamName, userId: who.userId ?? `U_INSTALLER_${who.teamId}` },
         scope: params.get('scope') ?? '',
         redirectUri: params.get('redirect_uri') ?? undefined,
-        expiresAt: Date.now() + CODE_TTL_MS,
+        expiresAt: deps.now() + CODE_TTL_MS,
         used: false,
       });
       const state = params.get('state');
@@ -159,7 +161,7 @@ export function createFakeOAuth(opts: FakeSlackOAuthOptions, deps: FakeOAuthDeps
       }
       const code = typeof args.code === 'string' ? args.code : undefined;
       const grant = code ? grants.get(code) : undefined;
-      if (!grant || grant.used || Date.now() > grant.expiresAt) return { ok: false, error: 'invalid_code' };
+      if (!grant || grant.used || deps.now() > grant.expiresAt) return { ok: false, error: 'invalid_code' };
       if (grant.redirectUri !== undefined && args.redirect_uri !== grant.redirectUri) return { ok: false, error: 'bad_redirect_uri' };
       grant.used = true;
       const ws = deps.workspace(grant.who.teamId, grant.who.teamName);
