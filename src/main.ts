@@ -107,7 +107,20 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
   const slackOptions = webClientOptions(config.slack.apiUrl, slackRetryConfig);
   // OAuth mode: each workspace's token comes from its stored installation; single-token mode: one token.
   const oauth: OAuthInstall | undefined = config.slack.oauth
-    ? createOAuthInstall({ config: config.slack.oauth, apiUrl: config.slack.apiUrl, clientOptions: slackOptions, db, clock, logger })
+    ? createOAuthInstall({
+        config: config.slack.oauth,
+        apiUrl: config.slack.apiUrl,
+        clientOptions: slackOptions,
+        db,
+        clock,
+        logger,
+        // A reinstall: cards and task messages the uninstall could not update are brought up to date.
+        onInstalled: async (teamId) => {
+          clients.forget(teamId);
+          outboxClients.forget(teamId);
+          await workspaces.reinstalled(teamId);
+        },
+      })
     : undefined;
   const clientsWith = (options: WebClientOptions): SlackClients =>
     oauth ? new InstalledClients(oauth.tokens, options, clock) : new SingleTokenClients(requireBotToken(config), options);
@@ -215,6 +228,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     db,
     clock,
     logger,
+    outbox,
     installations: {
       installedAt: async (teamId) => oauth?.store.installedAt(teamId),
       remove: async (teamId, before) => (oauth ? oauth.store.remove(teamId, before) : false),

@@ -4,7 +4,8 @@ import type { Db } from '../db/connection.js';
 import { transitionAction } from '../db/repos/actions.js';
 import { appendActivity } from '../db/repos/activity.js';
 import { lockRun, transitionRun } from '../db/repos/runs.js';
-import type { RunStatus } from '../db/schema.js';
+import type { Run, RunStatus } from '../db/schema.js';
+import type { Outbox } from './outbox.js';
 
 /** The installation side of a workspace leaving (OAuth mode); single-token mode has nothing stored. */
 export interface WorkspaceInstallations {
@@ -43,7 +44,7 @@ const WHY: Record<RemovalReason, string> = {
  */
 export class WorkspaceRemoval {
   constructor(
-    private readonly deps: { db: Db; clock: Clock; logger: Logger; installations: WorkspaceInstallations },
+    private readonly deps: { db: Db; clock: Clock; logger: Logger; installations: WorkspaceInstallations; outbox: Outbox },
   ) {}
 
   async remove(teamId: string, reason: RemovalReason, eventAt: Date): Promise<RemovalResult> {
@@ -96,6 +97,29 @@ export class WorkspaceRemoval {
     }
     logger.info({ teamId, reason, runsStopped: runsStopped.length, schedulesPaused, messagesDropped, tokensDeleted }, 'workspace removed the app');
     return { stale: false, runsStopped, schedulesPaused, tokensDeleted };
+  }
+
+  /**
+   * The workspace installed the app again: the cards and task messages of the runs its removal stopped
+   * still show their buttons (the token was gone), so they are brought up to date now, once per run.
+   */
+  async reinstalled(teamId: string): Promise<string[]> {
+    const { db, clock, outbox } = this.deps;
+    const runs = (await db.selectFrom('runs').selectAll().where('team_id', '=', teamId).where('status', '=', 'stopped').where('error_code', 'in', Object.keys(WHY)).execute()) as Run[];
+    const refreshed: string[] = [];
+    for (const run of runs) {
+      const done = await db.transaction().execute(async (trx) => {
+        const claimed = await trx.insertInto('processed_events').values({ key: `refreshed-after-reinstall:${run.id}`, at: clock.now().toISOString() }).onConflict((oc) => oc.column('key').doNothing()).executeTakeFirst();
+        if (Number(claimed.numInsertedOrUpdatedRows ?? 0) !== 1) return false;
+        const cards = await trx.selectFrom('actions').select('id').where('run_id', '=', run.id).where('status', '=', 'cancelled').where('card_ts', 'is not', null).execute();
+        for (const c of cards) await outbox.updateCard(trx, run, c.id);
+        await outbox.updateTaskMessage(trx, run, 'now');
+        return true;
+      });
+      if (done) refreshed.push(run.id);
+    }
+    if (refreshed.length > 0) outbox.wake();
+    return refreshed;
   }
 
   /** `tokens_revoked`: a revoked bot token ends the workspace like an uninstall; user tokens are just dropped. */

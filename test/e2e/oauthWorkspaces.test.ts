@@ -4,6 +4,8 @@ import { textReply, toolUseReply } from '../helpers/fakeClaude.js';
 import { installWorkspace } from '../helpers/oauthInstall.js';
 import { eventCallback, postSigned } from '../helpers/slackRequests.js';
 import { SIGNING_SECRET, startHarness, waitUntil, type Harness } from '../helpers/testApp.js';
+import { blockTexts } from '../helpers/slackText.js';
+import type { FakeSlackMessage } from '../helpers/fakeSlack.js';
 
 // Two companies install the same app. Each has its own channel, people and admin; the fake Slack hides
 // each workspace's channels and people from the other's token, so a call made with the wrong token fails.
@@ -12,6 +14,8 @@ const BETA = { teamId: 'T0BETA', teamName: 'Beta', userId: 'U0BETAADMIN', channe
 type Org = typeof ACME;
 
 const email = (to: string) => ({ to, subject: 'Hello', body: 'Just saying hello.' });
+
+const hasButtons = (m: FakeSlackMessage | undefined) => JSON.stringify(m?.blocks ?? []).includes('approval_approve');
 
 async function twoWorkspaces(): Promise<Harness> {
   const h = await startHarness({ oauth: true });
@@ -211,6 +215,22 @@ describe('uninstall (OAuth)', () => {
     expect(h.threadTexts(beta)).toContain('Beta sent it.');
     const betaCalls = h.slack.calls.filter((c) => c.args['channel'] === BETA.channel);
     expect(betaCalls.filter((c) => c.team !== BETA.teamId || !c.ok)).toEqual([]);
+
+    // Acme's card could not be edited at uninstall (no token). When Acme installs again, the card and the
+    // task message of its stopped run are brought up to date with the new token, once.
+    expect(hasButtons(h.slack.message(acmeCard.channel, acmeCard.ts))).toBe(true);
+    expect((await installWorkspace(h.baseUrl, h.slack, { teamId: ACME.teamId, teamName: ACME.teamName, userId: ACME.userId })).status).toBe(200);
+    await waitUntil(() => !hasButtons(h.slack.message(acmeCard.channel, acmeCard.ts)) || undefined, "Acme's card to be closed");
+    await h.delivered();
+    const closed = h.slack.message(acmeCard.channel, acmeCard.ts)!;
+    expect(blockTexts(closed.blocks ?? []).join('\n')).toContain('uninstalled from this workspace');
+    expect(JSON.stringify(h.taskMessage(stopped)?.blocks)).toContain('uninstalled from this workspace');
+    const updates = h.slack.calls.filter((c) => c.method === 'chat.update' && c.args['channel'] === ACME.channel);
+    expect(updates.length).toBeGreaterThanOrEqual(2);
+    expect(updates.every((c) => c.ok && c.team === ACME.teamId)).toBe(true);
+    await installWorkspace(h.baseUrl, h.slack, { teamId: ACME.teamId, teamName: ACME.teamName, userId: ACME.userId });
+    await h.delivered();
+    expect(h.slack.calls.filter((c) => c.method === 'chat.update' && c.args['channel'] === ACME.channel)).toHaveLength(updates.length);
   });
 
   it('a reinstalled workspace is not removed by a late redelivery of its old uninstall event', async () => {

@@ -51,7 +51,16 @@ export interface OAuthInstall {
   tokens: TokenSource;
 }
 
-export function createOAuthInstall(opts: { config: OAuthConfig; apiUrl: string | undefined; clientOptions: WebClientOptions; db: Db; clock: Clock; logger: Logger }): OAuthInstall {
+export function createOAuthInstall(opts: {
+  config: OAuthConfig;
+  apiUrl: string | undefined;
+  clientOptions: WebClientOptions;
+  db: Db;
+  clock: Clock;
+  logger: Logger;
+  /** After a workspace's installation is stored (a first install or a reinstall). */
+  onInstalled?: (teamId: string) => Promise<void>;
+}): OAuthInstall {
   const { config, db, clock, logger } = opts;
   const store = new DbInstallationStore(db, new TokenCipher(config.tokenEncryptionKey), clock);
   const stateStore = new DbStateStore(db, config.stateSecret);
@@ -100,6 +109,7 @@ export function createOAuthInstall(opts: { config: OAuthConfig; apiUrl: string |
         await appendActivity(db, { at: clock.now().toISOString(), teamId: team.id, actor: installation.user.id, kind: 'app_installed', detail: { botUserId: installation.bot?.userId ?? null, scopes: installation.bot?.scopes ?? [], tokenRotation: Boolean(installation.bot?.refreshToken) } }).catch((err: unknown) =>
           logger.warn({ err: errorMessage(err) }, 'could not record the installation in the activity log'),
         );
+        await opts.onInstalled?.(team.id).catch((err: unknown) => logger.warn({ err: errorMessage(err), teamId: team.id }, 'after-install work failed'));
       }
       installedPage(res, team?.name, team?.id ?? '');
     },
