@@ -16,6 +16,7 @@ const DATABASE_FREE = [
   'test/helpers/fakeSlackOAuth.test.ts',
   'test/helpers/fakeSocketMode.test.ts',
   'test/policy/decide.test.ts',
+  'test/slack/clients.test.ts',
   'test/slack/commandParser.test.ts',
   'test/slack/oauthPieces.test.ts',
   'test/tools/fetchUrl.test.ts',

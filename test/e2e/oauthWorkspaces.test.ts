@@ -266,3 +266,25 @@ describe('uninstall (OAuth)', () => {
     expect(await h.app.db.selectFrom('activity').select('kind').where('team_id', '=', BETA.teamId).where('kind', 'in', ['tokens_revoked', 'run_stopped']).execute()).toEqual([]);
   });
 });
+
+describe('app_uninstalled in single-token mode', () => {
+  let h: Harness;
+  afterEach(async () => {
+    await h.close();
+  });
+
+  it("stops the workspace's runs the same way (nothing stored to delete)", async () => {
+    h = await startHarness();
+    h.claude.enqueue(toolUseReply([{ name: 'send_email', input: email('a@client.test') }]));
+    await h.command('run email a');
+    await h.waitForCards(1);
+    await h.delivered();
+    h.slack.revokeWorkspace(h.slack.teamId);
+    await eventCallback(h.baseUrl, SIGNING_SECRET, { type: 'app_uninstalled' }, { teamId: h.slack.teamId });
+    const run = await h.waitForRun((r) => r.status === 'stopped');
+    expect(run.error_code).toBe('app_uninstalled');
+    expect((await h.app.db.selectFrom('actions').select('status').executeTakeFirstOrThrow()).status).toBe('cancelled');
+    const log = await h.app.db.selectFrom('activity').select('detail_json').where('kind', '=', 'app_uninstalled').execute();
+    expect(log.map((l) => JSON.parse(l.detail_json))).toEqual([{ runsStopped: [run.id], schedulesPaused: 0, messagesDropped: 0, tokensDeleted: false }]);
+  });
+});
