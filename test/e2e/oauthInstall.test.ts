@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BOT_SCOPES } from '../../src/slack/oauth/index.js';
 import { DbStateStore } from '../../src/slack/oauth/stateStore.js';
@@ -99,11 +99,18 @@ describe('OAuth install into a workspace', () => {
     const refusedForged = await openCallback(forged.url, forged.cookie);
     expect(refusedForged.status).toBe(400);
     expect(refusedForged.body).toContain('not valid any more');
-    // Signed with the real secret but never issued (e.g. copied from another deployment's database).
+    // Issued by another deployment (another secret).
     const store = new DbStateStore(h.app.db, OAUTH_STATE_SECRET);
     const other = new DbStateStore(h.app.db, 'another-secret-of-enough-length');
     const foreign = withState(back, await other.generateStateParam({ scopes: BOT_SCOPES }, new Date()));
     expect((await openCallback(foreign.url, foreign.cookie)).status).toBe(400);
+    // Signed with this app's secret but not on record (never issued here, or already used).
+    const unknownState = await store.generateStateParam({ scopes: BOT_SCOPES }, new Date());
+    const unknownHash = createHash('sha256').update(unknownState.split('.')[0]!).digest('hex');
+    expect(Number((await h.app.db.deleteFrom('slack_oauth_states').where('state_hash', '=', unknownHash).executeTakeFirst()).numDeletedRows)).toBe(1);
+    const unknown = withState(back, unknownState);
+    const refusedUnknown = await openCallback(unknown.url, unknown.cookie);
+    expect(refusedUnknown.status).toBe(400);
     // The right state without the browser's cookie (the link was opened elsewhere).
     expect((await openCallback(back, '')).status).toBe(400);
     expect(h.slack.calls.filter((c) => c.method === 'oauth.v2.access')).toHaveLength(0);
