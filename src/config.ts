@@ -30,12 +30,22 @@ const postgresUrl = z.preprocess(
 );
 const channelId = /^[CGD][A-Z0-9]{2,}$/;
 
+const ENCRYPTION_KEY_HINT = 'must be 32 random bytes in base64 (e.g. `openssl rand -base64 32`)';
+/** Strict base64 of exactly 32 bytes: a typo must not silently become a different (shorter) key. */
+function isEncryptionKey(v: string): boolean {
+  const t = v.trim();
+  return /^[A-Za-z0-9+/]{43}=$/.test(t) && Buffer.from(t, 'base64').length === 32;
+}
+const OAUTH_VARIABLES = ['SLACK_CLIENT_ID', 'SLACK_CLIENT_SECRET', 'SLACK_STATE_SECRET'] as const;
+
 export const envSchema = z
   .object({
-    SLACK_BOT_TOKEN: z.preprocess(
-      emptyToUndefined,
-      z.string({ error: 'is required (the bot token, xoxb-...)' }).startsWith('xoxb-', 'must start with xoxb-'),
-    ),
+    // Required unless the OAuth variables are set (checked in crossFieldProblems, with one message).
+    SLACK_BOT_TOKEN: z.preprocess(emptyToUndefined, z.string().startsWith('xoxb-', 'must start with xoxb-').optional()),
+    SLACK_CLIENT_ID: z.preprocess(emptyToUndefined, z.string().regex(/^\d+\.\d+$/, 'must be the app\'s Client ID (digits.digits, Basic Information -> App Credentials)').optional()),
+    SLACK_CLIENT_SECRET: optionalString,
+    SLACK_STATE_SECRET: z.preprocess(emptyToUndefined, z.string().min(16, 'must be at least 16 characters (a long random string)').optional()),
+    SLACK_TOKEN_ENCRYPTION_KEY: z.preprocess(emptyToUndefined, z.string().refine(isEncryptionKey, ENCRYPTION_KEY_HINT).optional()),
     SLACK_SIGNING_SECRET: optionalString,
     SLACK_APP_TOKEN: z.preprocess(emptyToUndefined, z.string().startsWith('xapp-', 'must start with xapp-').optional()),
     SLACK_API_URL: z.preprocess(emptyToUndefined, z.url({ error: 'must be a URL' }).optional()),
@@ -83,6 +93,37 @@ export const envSchema = z
   });
 
 /**
+ * How the app authenticates to Slack: one bot token (one workspace) or OAuth installs (many). Listed first
+ * in the startup message, since nothing works without it.
+ */
+function slackAuthProblems(env: Record<string, string | undefined>): string[] {
+  const problems: string[] = [];
+  const set = (name: string) => (env[name] ?? '').trim() !== '';
+  const oauthSet = OAUTH_VARIABLES.filter(set);
+  const oauth = oauthSet.length > 0;
+  if (oauth && oauthSet.length < OAUTH_VARIABLES.length) {
+    const missing = OAUTH_VARIABLES.filter((n) => !set(n));
+    problems.push(`  - ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} required with ${oauthSet.join(', ')}: set ${OAUTH_VARIABLES.join(', ')} together to install into many workspaces (OAuth), or none of them`);
+  }
+  if (!oauth && !set('SLACK_BOT_TOKEN')) {
+    problems.push(`  - SLACK_BOT_TOKEN is required (the bot token, xoxb-...), or set ${OAUTH_VARIABLES.join(', ')} and SLACK_TOKEN_ENCRYPTION_KEY to install into many workspaces (OAuth)`);
+  }
+  if (oauth && set('SLACK_BOT_TOKEN')) {
+    problems.push('  - SLACK_BOT_TOKEN must not be set together with the OAuth variables: choose one workspace with a bot token, or OAuth installs (each workspace gets its own token)');
+  }
+  if (oauth && !set('SLACK_TOKEN_ENCRYPTION_KEY')) {
+    problems.push(`  - SLACK_TOKEN_ENCRYPTION_KEY is required with OAuth installs (it encrypts the stored workspace tokens): ${ENCRYPTION_KEY_HINT}`);
+  }
+  if (oauth && set('SLACK_APP_TOKEN')) {
+    problems.push('  - SLACK_APP_TOKEN (Socket Mode) cannot be combined with OAuth installs: the install pages need HTTP mode (unset SLACK_APP_TOKEN and set SLACK_SIGNING_SECRET)');
+  }
+  if (oauth && set('APPROVALS_CHANNEL')) {
+    problems.push('  - APPROVALS_CHANNEL cannot be used with OAuth installs (a channel belongs to one workspace): each workspace chooses with `/agent trust route #channel`');
+  }
+  return problems;
+}
+
+/**
  * Checks that involve several variables. Kept outside the object schema because zod skips object
  * refinements when any field is invalid, and the operator should see every problem at once.
  */
@@ -113,9 +154,20 @@ function crossFieldProblems(env: Record<string, string | undefined>): string[] {
 
 export type Env = z.infer<typeof envSchema>;
 
+/** OAuth distribution: Bolt serves /slack/install and /slack/oauth_redirect; tokens live in the database. */
+export interface OAuthConfig {
+  clientId: string;
+  clientSecret: string;
+  stateSecret: string;
+  /** 32 bytes: AES-256-GCM key for the stored tokens. */
+  tokenEncryptionKey: Buffer;
+}
+
 export interface Config {
   slack: {
-    botToken: string;
+    /** Single-workspace mode; undefined when `oauth` is set. */
+    botToken: string | undefined;
+    oauth: OAuthConfig | undefined;
     signingSecret: string | undefined;
     appToken: string | undefined;
     apiUrl: string | undefined;
@@ -147,8 +199,9 @@ export interface Config {
 /** Parses the environment; throws one AppError('config_invalid') naming every bad or missing variable. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const parsed = envSchema.safeParse(env);
+  const auth = slackAuthProblems(env);
   const extra = crossFieldProblems(env);
-  if (!parsed.success || extra.length > 0) {
+  if (!parsed.success || extra.length > 0 || auth.length > 0) {
     const issues = parsed.success ? [] : parsed.error.issues;
     const lines = issues.map((issue) => {
       const name = String(issue.path[0] ?? '(environment)');
@@ -160,6 +213,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
           : issue.message;
       return `  - ${name} ${msg}`;
     });
+    lines.unshift(...auth);
     lines.push(...extra);
     // One line per variable is enough, even when a list variable has several bad entries.
     lines.splice(0, lines.length, ...new Set(lines));
@@ -173,6 +227,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   return {
     slack: {
       botToken: e.SLACK_BOT_TOKEN,
+      oauth:
+        e.SLACK_CLIENT_ID && e.SLACK_CLIENT_SECRET && e.SLACK_STATE_SECRET && e.SLACK_TOKEN_ENCRYPTION_KEY
+          ? {
+              clientId: e.SLACK_CLIENT_ID,
+              clientSecret: e.SLACK_CLIENT_SECRET,
+              stateSecret: e.SLACK_STATE_SECRET,
+              tokenEncryptionKey: Buffer.from(e.SLACK_TOKEN_ENCRYPTION_KEY.trim(), 'base64'),
+            }
+          : undefined,
       signingSecret: e.SLACK_SIGNING_SECRET,
       appToken: e.SLACK_APP_TOKEN,
       apiUrl: e.SLACK_API_URL,

@@ -20,7 +20,8 @@ export type ErrorCode =
   | 'fetch_failed'
   | 'email_failed'
   | 'agent_disabled'
-  | 'cap_reached';
+  | 'cap_reached'
+  | 'not_installed';
 
 export class AppError extends Error {
   readonly code: ErrorCode;

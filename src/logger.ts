@@ -22,6 +22,14 @@ export const REDACT_PATHS = [
   '*.headers.authorization',
   'smtpUrl',
   '*.smtpUrl',
+  'clientSecret',
+  'stateSecret',
+  'tokenEncryptionKey',
+  'refreshToken',
+  '*.clientSecret',
+  '*.stateSecret',
+  '*.tokenEncryptionKey',
+  '*.refreshToken',
 ];
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {

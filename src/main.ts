@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { WebClient, type RetryOptions } from '@slack/web-api';
+import { WebClient, type RetryOptions, type WebClientOptions } from '@slack/web-api';
 import type { Logger } from 'pino';
 import { AdminCheck } from './agent/admins.js';
 import { Approvals } from './agent/approvals.js';
@@ -28,6 +28,9 @@ import { OutboxRenderer } from './slack/outbox/render.js';
 import { trusted } from './text/mrkdwn.js';
 import type { ReconnectPolicy } from './slack/socketConnection.js';
 import { SlackGroupDirectory, SlackUserDirectory } from './slack/users.js';
+import { InstalledClients, SingleTokenClients, type SlackClients } from './slack/clients.js';
+import { createOAuthInstall, type OAuthInstall } from './slack/oauth/index.js';
+import { WorkspaceRemoval } from './agent/workspaceRemoval.js';
 import { TrustService } from './agent/trust.js';
 import { buildRegistry } from './tools/index.js';
 import { RunTaskBoard } from './agent/taskBoard.js';
@@ -102,14 +105,34 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
   logger.info({ files: indexed.files, dir: config.knowledgeDir }, 'knowledge base indexed');
 
   const slackRetryConfig: RetryOptions = overrides.slackRetryConfig ?? { retries: 3, factor: 2, minTimeout: 500, maxTimeout: 5000 };
-  const client = new WebClient(config.slack.botToken, webClientOptions(config.slack.apiUrl, slackRetryConfig));
+  const slackOptions = webClientOptions(config.slack.apiUrl, slackRetryConfig);
+  // OAuth mode: each workspace's token comes from its stored installation; single-token mode: one token.
+  const oauth: OAuthInstall | undefined = config.slack.oauth
+    ? createOAuthInstall({
+        config: config.slack.oauth,
+        apiUrl: config.slack.apiUrl,
+        clientOptions: slackOptions,
+        db,
+        clock,
+        logger,
+        // A reinstall: cards and task messages the uninstall could not update are brought up to date.
+        onInstalled: async (teamId) => {
+          clients.forget(teamId);
+          outboxClients.forget(teamId);
+          await workspaces.reinstalled(teamId);
+        },
+      })
+    : undefined;
+  const clientsWith = (options: WebClientOptions): SlackClients =>
+    oauth ? new InstalledClients(oauth.tokens, options, clock) : new SingleTokenClients(requireBotToken(config), options);
+  const clients = clientsWith(slackOptions);
   // Learn the bot's identity ourselves (through SLACK_API_URL): a bad token then stops startup with a
-  // clear message instead of Bolt failing later in the background.
-  const botIdentity = overrides.botIdentity ?? (await fetchBotIdentity(client));
-  const users = new SlackUserDirectory(client, clock);
+  // clear message instead of Bolt failing later in the background. OAuth mode learns it per workspace.
+  const botIdentity = oauth ? undefined : (overrides.botIdentity ?? (await fetchBotIdentity(new WebClient(requireBotToken(config), slackOptions))));
+  const users = new SlackUserDirectory(clients, clock);
   // Outbox timing is wall-clock time (pacing, backoff), whatever business clock the app is given.
   const outbox = new Outbox(systemClock, { ...DEFAULT_OUTBOX_SETTINGS, ...overrides.outbox });
-  const groups = new SlackGroupDirectory(client, clock);
+  const groups = new SlackGroupDirectory(clients, clock);
   const mailer = config.smtpUrl ? createSmtpMailer(config.smtpUrl) : undefined;
 
   // The checklist and status live on the task message: a change queues an update of it.
@@ -184,14 +207,14 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
 
   // Delivery of the outbox: its own Web API client without retries (the outbox retries, paced, and
   // looks a post up before repeating it, which the client's blind retry cannot).
-  const outboxClient = new WebClient(config.slack.botToken, webClientOptions(config.slack.apiUrl, { retries: 0 }));
+  const outboxClients = clientsWith(webClientOptions(config.slack.apiUrl, { retries: 0 }));
   const views = new AgentViews({ db, registry, queue, queuePosition: (teamId, runId) => engine.queuePosition(teamId, runId) });
   const delivery = new OutboxDelivery({
     db,
     clock: systemClock,
-    client: outboxClient,
+    clients: outboxClients,
     pacer: new SlackPacer(() => Date.now(), overrides.slackLimits ?? SLACK_LIMITS),
-    renderer: new OutboxRenderer(views, outboxClient),
+    renderer: new OutboxRenderer(views, outboxClients),
     logger,
     outbox,
     settings: overrides.delivery ?? {},
@@ -206,9 +229,26 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
   });
   outbox.onWake(() => delivery.wake());
 
+  const workspaces = new WorkspaceRemoval({
+    db,
+    clock,
+    logger,
+    outbox,
+    installations: {
+      installedAt: async (teamId) => oauth?.store.installedAt(teamId),
+      remove: async (teamId, before) => (oauth ? oauth.store.remove(teamId, before) : false),
+      removeUserTokens: async (teamId, userIds) => (oauth ? oauth.store.removeUserTokens(teamId, userIds) : false),
+      forget: (teamId) => {
+        clients.forget(teamId);
+        outboxClients.forget(teamId);
+      },
+    },
+  });
+
   const app = createSlackApp(
     {
       botToken: config.slack.botToken,
+      ...(oauth ? { oauth } : {}),
       signingSecret: config.slack.signingSecret,
       appToken: config.slack.appToken,
       apiUrl: config.slack.apiUrl,
@@ -218,7 +258,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       logger,
       retryConfig: slackRetryConfig,
       isReady: () => ready,
-      botIdentity,
+      ...(botIdentity ? { botIdentity } : {}),
     },
     {
       engine,
@@ -228,6 +268,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       caps,
       scheduler,
       mcp,
+      workspaces,
       logger,
       writes: {
         replaceMessage: async (teamId, channel, ts, text, blocks) => {
@@ -257,13 +298,17 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     registry,
     queue,
     cardRoute: (teamId: string) => trust.routeFor(teamId),
-    permalink: async (channel: string, ts: string) => (await client.chat.getPermalink({ channel, message_ts: ts }).catch(() => undefined))?.permalink,
+    permalink: async (teamId: string, channel: string, ts: string) =>
+      (await clients
+        .forTeam(teamId)
+        .then((c) => c.chat.getPermalink({ channel, message_ts: ts }))
+        .catch(() => undefined))?.permalink,
   };
   const digestJob = overrides.disableJobs ? undefined : scheduleDigest(() => runDigests(digestDeps), logger);
   const schedulesJob = overrides.disableJobs ? undefined : scheduleRunsJob(() => scheduler.tick(), logger);
 
   ready = true;
-  logger.info({ port, mode: app.socket ? 'socket' : 'http', ...(app.socket ? { socket: app.socket.state } : {}), resumed: recovered.resumed.length, outcomeUnknown: recovered.outcomeUnknown.length, slackMessagesInterrupted: interrupted }, 'agent app ready');
+  logger.info({ port, mode: app.socket ? 'socket' : 'http', install: oauth ? 'oauth' : 'single_token', ...(app.socket ? { socket: app.socket.state } : {}), resumed: recovered.resumed.length, outcomeUnknown: recovered.outcomeUnknown.length, slackMessagesInterrupted: interrupted }, 'agent app ready');
 
   return {
     port,
@@ -296,6 +341,11 @@ async function tellRequester(responseUrl: string, text: string, logger: Logger):
   } catch (err) {
     logger.warn({ err: errorMessage(err) }, 'could not tell the requester through the response_url');
   }
+}
+
+function requireBotToken(config: Config): string {
+  if (!config.slack.botToken) throw new AppError('config_invalid', 'SLACK_BOT_TOKEN is required without OAuth installs');
+  return config.slack.botToken;
 }
 
 async function fetchBotIdentity(client: WebClient): Promise<{ botId: string; botUserId: string }> {

@@ -45,6 +45,48 @@ describe('config', () => {
     expect(c.slack.appToken).toBe('xapp-1');
     expect(c.adminUserIds).toEqual(['U01AB', 'U02CD']);
   });
+  describe('Slack credentials: one bot token, or OAuth installs', () => {
+    const base = { ANTHROPIC_API_KEY: 'k', SLACK_SIGNING_SECRET: 's' };
+    const key = Buffer.alloc(32, 1).toString('base64');
+    const oauth = { SLACK_CLIENT_ID: '1234567890.0987654321', SLACK_CLIENT_SECRET: 'cs', SLACK_STATE_SECRET: 'a-long-random-state-secret', SLACK_TOKEN_ENCRYPTION_KEY: key };
+    const problem = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+      } catch (err) {
+        return (err as Error).message;
+      }
+      throw new Error('expected the configuration to be refused');
+    };
+
+    it('takes the OAuth variables instead of SLACK_BOT_TOKEN', () => {
+      const c = loadConfig({ ...base, ...oauth });
+      expect(c.slack.botToken).toBeUndefined();
+      expect(c.slack.oauth).toMatchObject({ clientId: '1234567890.0987654321', clientSecret: 'cs', stateSecret: 'a-long-random-state-secret' });
+      expect(c.slack.oauth?.tokenEncryptionKey).toEqual(Buffer.alloc(32, 1));
+      expect(loadConfig({ ...base, SLACK_BOT_TOKEN: 'xoxb-1' }).slack.oauth).toBeUndefined();
+    });
+
+    it('names the alternatives when neither is set, first in the message', () => {
+      const msg = problem({ ANTHROPIC_API_KEY: 'k', SLACK_SIGNING_SECRET: 's' });
+      expect(msg.split('\n')[1]).toBe('  - SLACK_BOT_TOKEN is required (the bot token, xoxb-...), or set SLACK_CLIENT_ID, SLACK_CLIENT_SECRET, SLACK_STATE_SECRET and SLACK_TOKEN_ENCRYPTION_KEY to install into many workspaces (OAuth)');
+    });
+
+    it('refuses an incomplete or mixed setup, with every problem in one message', () => {
+      expect(problem({ ...base, SLACK_CLIENT_ID: oauth.SLACK_CLIENT_ID })).toContain('SLACK_CLIENT_SECRET, SLACK_STATE_SECRET are required with SLACK_CLIENT_ID');
+      const noKey = problem({ ...base, ...oauth, SLACK_TOKEN_ENCRYPTION_KEY: '' });
+      expect(noKey).toContain('SLACK_TOKEN_ENCRYPTION_KEY is required with OAuth installs');
+      for (const bad of ['short', Buffer.alloc(16).toString('base64'), Buffer.alloc(33).toString('base64'), `${key.slice(0, -2)}!=`]) {
+        expect(problem({ ...base, ...oauth, SLACK_TOKEN_ENCRYPTION_KEY: bad }), bad).toContain('SLACK_TOKEN_ENCRYPTION_KEY must be 32 random bytes in base64');
+      }
+      const mixed = problem({ ...base, ...oauth, SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1', APPROVALS_CHANNEL: 'C0123ABCD', SLACK_STATE_SECRET: 'short' });
+      expect(mixed).toContain('SLACK_BOT_TOKEN must not be set together with the OAuth variables');
+      expect(mixed).toContain('SLACK_APP_TOKEN (Socket Mode) cannot be combined with OAuth installs');
+      expect(mixed).toContain('APPROVALS_CHANNEL cannot be used with OAuth installs');
+      expect(mixed).toContain('SLACK_STATE_SECRET must be at least 16 characters');
+      expect(problem({ ...base, ...oauth, SLACK_CLIENT_ID: 'abc' })).toContain("SLACK_CLIENT_ID must be the app's Client ID");
+    });
+  });
+
   it('npm start without credentials exits non-zero with one message naming what to set', () => {
     const env = { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '' };
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: new URL('..', import.meta.url).pathname, env, encoding: 'utf8', timeout: 20_000 });

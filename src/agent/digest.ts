@@ -18,7 +18,7 @@ export interface DigestDeps {
   logger: Logger;
   outbox: Outbox;
   /** A link to a message, when Slack gives one (a read, not a write: it does not go through the outbox). */
-  permalink(channel: string, ts: string): Promise<string | undefined>;
+  permalink(teamId: string, channel: string, ts: string): Promise<string | undefined>;
   registry: ToolRegistry;
   queue: QueueThresholds;
   cardRoute(teamId: string): Promise<string | undefined>;
@@ -76,7 +76,7 @@ async function digestFor(deps: DigestDeps, teamId: string): Promise<boolean> {
     .execute()) as Action[];
   const lines: Mrkdwn[] = [];
   for (const a of rows) {
-    const link = a.card_channel && a.card_ts ? await deps.permalink(a.card_channel, a.card_ts) : undefined;
+    const link = a.card_channel && a.card_ts ? await deps.permalink(teamId, a.card_channel, a.card_ts) : undefined;
     const summary = describeAction(deps.registry, a).summary;
     const label = link ? md`${trusted(`<${link}|`)}${summary}${trusted('>')}` : md`${summary}`;
     lines.push(md`• ${label} — run \`${a.run_id}\`, waiting since ${trusted(slackDateText(a.created_at))}`);

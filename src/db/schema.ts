@@ -218,6 +218,30 @@ export interface McpToolDefinitionsTable {
   updated_at: string;
 }
 
+/** A workspace the app is installed in through OAuth (tokens only inside `secrets_enc`). */
+export interface SlackInstallationsTable {
+  team_id: string;
+  team_name: string | null;
+  enterprise_id: string | null;
+  app_id: string | null;
+  bot_user_id: string;
+  bot_id: string;
+  bot_scopes: string;
+  bot_token_expires_at: number | null;
+  installer_user_id: string | null;
+  data_json: string;
+  secrets_enc: string;
+  installed_at: string;
+  updated_at: string;
+}
+
+export interface SlackOAuthStatesTable {
+  state_hash: string;
+  install_options_json: string;
+  created_at: string;
+  expires_at: string;
+}
+
 export interface Database {
   runs: RunsTable;
   run_messages: RunMessagesTable;
@@ -231,6 +255,8 @@ export interface Database {
   slack_outbox: SlackOutboxTable;
   slack_messages: SlackMessagesTable;
   mcp_tool_definitions: McpToolDefinitionsTable;
+  slack_installations: SlackInstallationsTable;
+  slack_oauth_states: SlackOAuthStatesTable;
 }
 
 export type Run = Selectable<RunsTable>;
@@ -244,3 +270,4 @@ export type WorkspaceState = Selectable<WorkspaceStateTable>;
 export type ModelCall = Selectable<ModelCallsTable>;
 
 export type OutboxRow = Selectable<SlackOutboxTable>;
+export type SlackInstallationRow = Selectable<SlackInstallationsTable>;

@@ -8,10 +8,16 @@ import { SocketConnection, type ReconnectPolicy } from './socketConnection.js';
 import { registerActions } from './listeners/actions/index.js';
 import { registerCommands } from './listeners/commands/index.js';
 import { registerViews } from './listeners/views/index.js';
+import { registerEvents } from './listeners/events/index.js';
+import { INSTALL_PATH, REDIRECT_PATH, type OAuthInstall } from './oauth/index.js';
+import { STATE_TTL_SECONDS } from './oauth/stateStore.js';
 import type { SlackServices } from './services.js';
 
 export interface SlackAppOptions {
-  botToken: string;
+  /** Single-workspace mode; unset in OAuth mode, where each request's workspace token comes from `oauth`. */
+  botToken: string | undefined;
+  /** OAuth mode: serves /slack/install and /slack/oauth_redirect and authorizes requests per workspace. */
+  oauth?: OAuthInstall;
   signingSecret: string | undefined;
   appToken: string | undefined;
   apiUrl: string | undefined;
@@ -76,6 +82,28 @@ function connectionsOpenUrl(apiUrl: string | undefined): string {
   return `${base}apps.connections.open`;
 }
 
+/** Bolt's own OAuth support on the HTTP receiver, backed by the app's database. */
+function oauthReceiverOptions(oauth: OAuthInstall) {
+  return {
+    clientId: oauth.clientId,
+    clientSecret: oauth.clientSecret,
+    stateSecret: oauth.stateSecret,
+    scopes: oauth.scopes,
+    installationStore: oauth.store,
+    installerOptions: {
+      stateStore: oauth.stateStore,
+      // GET /slack/install redirects straight to Slack's authorize page (with the state and its cookie).
+      directInstall: true,
+      installPath: INSTALL_PATH,
+      redirectUriPath: REDIRECT_PATH,
+      authorizationUrl: oauth.authorizationUrl,
+      clientOptions: oauth.clientOptions,
+      callbackOptions: oauth.callbackOptions,
+      stateCookieExpirationSeconds: STATE_TTL_SECONDS,
+    },
+  };
+}
+
 /** Builds the Bolt app: HTTP mode (POST /slack/events, GET /healthz) or Socket Mode when an app token is set. */
 export function createSlackApp(opts: SlackAppOptions, services: SlackServices): SlackRuntime {
   const logger = boltLogger(opts.logger);
@@ -97,19 +125,29 @@ export function createSlackApp(opts: SlackAppOptions, services: SlackServices): 
         customRoutes: [{ path: '/healthz', method: ['GET'], handler: healthHandler(opts.isReady) }],
         // Ack first, work after: Slack needs the HTTP answer within 3 seconds.
         processBeforeResponse: false,
+        ...(opts.oauth ? oauthReceiverOptions(opts.oauth) : {}),
       });
+  // OAuth mode: no token here, so Bolt authorizes each request with the receiver's installer, which reads
+  // the workspace's installation (and refreshes a rotating token); listeners get `context.botToken`.
   const app = new App({
-    token: opts.botToken,
+    ...(opts.oauth ? {} : { token: opts.botToken }),
     receiver,
     logger,
     clientOptions,
-    ...(opts.botIdentity ? { botId: opts.botIdentity.botId, botUserId: opts.botIdentity.botUserId } : {}),
+    ...(opts.botIdentity && !opts.oauth ? { botId: opts.botIdentity.botId, botUserId: opts.botIdentity.botUserId } : {}),
   });
   registerCommands(app, services);
   registerActions(app, services);
   registerViews(app, services);
+  registerEvents(app, services);
   app.error(async (err) => {
-    opts.logger.error({ err: err.message, code: (err as { code?: string }).code }, 'unhandled Slack listener error');
+    const code = (err as { code?: string }).code;
+    // OAuth mode: a request from a workspace without an installation (uninstalled, or never installed).
+    if (code === 'slack_bolt_authorization_error') {
+      opts.logger.warn({ err: err.message, code }, 'request from a workspace the app is not installed in; ignored');
+      return;
+    }
+    opts.logger.error({ err: err.message, code }, 'unhandled Slack listener error');
   });
 
   if (!(receiver instanceof SocketModeReceiver)) {

@@ -61,3 +61,15 @@ export const rejectMetadataSchema = z.object({ actionId: z.string().min(1) });
 
 export const viewFullMetadataSchema = z.object({ actionId: z.string().min(1), channelId: z.string().nullable().default(null) });
 export const viewFullPageValueSchema = z.object({ actionId: z.string().min(1), page: z.number().int().min(0).max(10_000) });
+
+/** The Events API envelope fields the app relies on. */
+export const eventEnvelopeSchema = z.looseObject({
+  team_id: z.string().min(1),
+  /** Unix seconds, Slack's clock: when the event happened (a redelivery keeps it). */
+  event_time: z.number().int().positive(),
+});
+
+export const tokensRevokedSchema = z.looseObject({
+  type: z.literal('tokens_revoked'),
+  tokens: z.looseObject({ oauth: z.array(z.string()).default([]), bot: z.array(z.string()).default([]) }),
+});

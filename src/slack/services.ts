@@ -6,6 +6,7 @@ import type { TrustService } from '../agent/trust.js';
 import type { CapsService } from '../agent/capsService.js';
 import type { Scheduler } from '../agent/scheduler.js';
 import type { McpTools } from '../agent/mcpTools.js';
+import type { WorkspaceRemoval } from '../agent/workspaceRemoval.js';
 import type { Mrkdwn } from '../text/mrkdwn.js';
 
 /** Slack writes listeners make outside the core's state changes; they go through the outbox too. */
@@ -27,5 +28,7 @@ export interface SlackServices {
   /** MCP servers: `/agent tools` (list, refresh, accept). */
   mcp: McpTools;
   writes: SlackWrites;
+  /** A workspace removing the app (app_uninstalled, tokens_revoked). */
+  workspaces: WorkspaceRemoval;
   logger: Logger;
 }

@@ -1,8 +1,8 @@
-import type { WebClient } from '@slack/web-api';
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import type { UserDirectory, UserProfile } from '../agent/surface.js';
 import type { GroupDirectory } from '../agent/trust.js';
+import type { SlackClients } from './clients.js';
 
 const userInfoSchema = z.looseObject({
   user: z.looseObject({
@@ -21,13 +21,13 @@ const userInfoSchema = z.looseObject({
 
 /**
  * users.info with a short cache: admin checks happen on every admin command and profile lookups on
- * every email card, and Slack rate-limits users.info.
+ * every email card, and Slack rate-limits users.info. Asked with the workspace's own token.
  */
 export class SlackUserDirectory implements UserDirectory {
   private readonly cache = new Map<string, { at: number; profile: UserProfile | undefined }>();
 
   constructor(
-    private readonly client: WebClient,
+    private readonly clients: SlackClients,
     private readonly clock: Clock,
     private readonly ttlMs = 5 * 60_000,
   ) {}
@@ -39,7 +39,7 @@ export class SlackUserDirectory implements UserDirectory {
     if (hit && now - hit.at < this.ttlMs) return hit.profile;
     let profile: UserProfile | undefined;
     try {
-      const res = userInfoSchema.parse(await this.client.users.info({ user: userId }));
+      const res = userInfoSchema.parse(await (await this.clients.forTeam(teamId)).users.info({ user: userId }));
       const u = res.user;
       profile = {
         id: u.id,
@@ -64,7 +64,7 @@ export class SlackGroupDirectory implements GroupDirectory {
   private readonly cache = new Map<string, { at: number; members: string[] }>();
 
   constructor(
-    private readonly client: WebClient,
+    private readonly clients: SlackClients,
     private readonly clock: Clock,
     private readonly ttlMs = 5 * 60_000,
   ) {}
@@ -74,7 +74,7 @@ export class SlackGroupDirectory implements GroupDirectory {
     const now = this.clock.now().getTime();
     const hit = this.cache.get(key);
     if (hit && now - hit.at < this.ttlMs) return hit.members;
-    const res = groupUsersSchema.parse(await this.client.usergroups.users.list({ usergroup: groupId }));
+    const res = groupUsersSchema.parse(await (await this.clients.forTeam(teamId)).usergroups.users.list({ usergroup: groupId }));
     this.cache.set(key, { at: now, members: res.users });
     return res.users;
   }

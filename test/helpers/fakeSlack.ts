@@ -11,6 +11,11 @@
  *
  * Slack's rate limits are opt-in (`rateLimits`, see fakeSlackRateLimits.ts); reading messages back
  * (metadata, oldest/latest, cursors) follows fakeSlackHistory.ts.
+ *
+ * Several workspaces: `addWorkspace` (or an OAuth install, see fakeSlackOAuth.ts) adds a team with its own
+ * bot token. Each call acts as the workspace its token belongs to (its bot user posts, auth.test names it,
+ * rate limits are counted per workspace), and a channel or user given a `team` is invisible to the others
+ * (`channel_not_found`, `user_not_found`), as in Slack: a call made with the wrong workspace's token fails.
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -19,10 +24,13 @@ import { checkMetadata, readTimeline, timelinePage } from './fakeSlackHistory.js
 import type { MessageMetadata } from './fakeSlackHistory.js';
 import { FakeSlackRateLimiter, resolveRateLimits } from './fakeSlackRateLimits.js';
 import type { FakeSlackRateLimitsOption } from './fakeSlackRateLimits.js';
+import { createFakeOAuth } from './fakeSlackOAuth.js';
+import type { FakeOAuthWorkspace, FakeSlackOAuth, FakeSlackOAuthOptions } from './fakeSlackOAuth.js';
 
 export { DEFAULT_RATE_LIMITS, SLACK_TIER_2, SLACK_TIER_3, SLACK_TIER_4 } from './fakeSlackRateLimits.js';
 export type { FakeSlackRateLimitConfig, FakeSlackRateLimitsOption } from './fakeSlackRateLimits.js';
 export type { MessageMetadata } from './fakeSlackHistory.js';
+export type { FakeSlackOAuth, FakeSlackOAuthOptions } from './fakeSlackOAuth.js';
 
 export interface FakeSlackOptions {
   botToken?: string;
@@ -34,12 +42,23 @@ export interface FakeSlackOptions {
    * enforces DEFAULT_RATE_LIMITS, an object overrides parts of them.
    */
   rateLimits?: FakeSlackRateLimitsOption;
-  /** The rate limiter's clock, in ms; tests pass their own to move time without sleeping. */
+  /** The clock of the rate limiter and of token expiry, in ms; tests pass their own to move time without sleeping. */
   now?: () => number;
   /** Socket Mode: the app-level token (`xapp-...`) apps.connections.open accepts. */
   appToken?: string;
   /** Socket Mode: hands out the WebSocket URL apps.connections.open answers with (e.g. a fakeSocketMode's). */
   socketModeUrl?: () => string;
+  /** OAuth installs: the app's client id and secret (enables `oauth` and `oauth.v2.access`). */
+  oauth?: FakeSlackOAuthOptions;
+}
+
+/** Another workspace the fake serves, with its own bot token. */
+export interface FakeSlackWorkspace {
+  teamId: string;
+  teamName?: string;
+  botToken: string;
+  botUserId?: string;
+  botId?: string;
 }
 
 export interface FakeSlackCall {
@@ -52,6 +71,8 @@ export interface FakeSlackCall {
   error?: string;
   /** Set when the fake performed the call's effect but then answered with a failure (`afterEffect`). */
   performed?: true;
+  /** The workspace whose token the call carried (unset when it carried none the fake knows). */
+  team?: string;
 }
 
 export interface FakeSlackMessage {
@@ -106,6 +127,8 @@ export interface FakeSlackUser {
   is_admin?: boolean;
   is_owner?: boolean;
   tz?: string;
+  /** The user's workspace: other workspaces' tokens get `user_not_found`. Unset: visible to all. */
+  team?: string;
 }
 
 export interface FakeSlackChannelState {
@@ -114,6 +137,8 @@ export interface FakeSlackChannelState {
   is_archived?: boolean;
   /** false: every method naming this channel answers `channel_not_found`. */
   exists?: boolean;
+  /** The channel's workspace: other workspaces' tokens get `channel_not_found`. Unset: visible to all. */
+  team?: string;
 }
 
 /**
@@ -195,6 +220,15 @@ export interface FakeSlack {
   resetRateStats(): void;
   /** Switches the limits (same values as the `rateLimits` option); budgets start afresh. */
   setRateLimits(rateLimits: FakeSlackRateLimitsOption): void;
+
+  /** Serves another workspace: calls with its token act as it. */
+  addWorkspace(ws: FakeSlackWorkspace): void;
+  /** The workspace's bot user (the default one's is `botUserId`). */
+  workspaceBotUserId(teamId: string): string | undefined;
+  /** Slack revokes every token of the workspace (the app was uninstalled there): calls get `token_revoked`. */
+  revokeWorkspace(teamId: string): void;
+  /** Set with the `oauth` option: the authorize page and the tokens handed out. */
+  oauth: FakeSlackOAuth | undefined;
   close(): Promise<void>;
 }
 
@@ -564,10 +598,18 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
   const appId = 'A_APP';
   let latencyMs = opts.latencyMs ?? 0;
   const now = opts.now ?? Date.now;
-  let limiter: FakeSlackRateLimiter | null = null;
+  // Slack counts rate limits per workspace: one limiter per team, made on its first call.
+  let limitConfig: ReturnType<typeof resolveRateLimits> = null;
+  let limiters = new Map<string, FakeSlackRateLimiter>();
+  const limiterFor = (team: string): FakeSlackRateLimiter | null => {
+    if (!limitConfig) return null;
+    let l = limiters.get(team);
+    if (!l) limiters.set(team, (l = new FakeSlackRateLimiter(limitConfig, now)));
+    return l;
+  };
   const setRateLimits = (option: FakeSlackRateLimitsOption | undefined): void => {
-    const config = resolveRateLimits(option);
-    limiter = config ? new FakeSlackRateLimiter(config, now) : null;
+    limitConfig = resolveRateLimits(option);
+    limiters = new Map();
   };
   setRateLimits(opts.rateLimits);
   const emptyStats = (): FakeSlackRateStats => ({
@@ -591,6 +633,32 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
   const failures = new Map<string, Array<{ failure: FakeSlackFailure; remaining: number }>>();
   const responseUrls = new Map<string, ResponseUrlContext & { uses: number }>();
 
+  // Workspaces and their bot tokens. `caller` is the workspace of the call being handled (handlers run
+  // synchronously, so one variable is enough).
+  const home: FakeOAuthWorkspace = { teamId, teamName: 'Fake Team', botUserId, botId };
+  const workspaces = new Map<string, FakeOAuthWorkspace>([[teamId, home]]);
+  const tokens = new Map<string, { ws: FakeOAuthWorkspace; revoked: boolean; expiresAt: number | undefined }>([
+    [botToken, { ws: home, revoked: false, expiresAt: undefined }],
+  ]);
+  let caller: FakeOAuthWorkspace = home;
+  let callerKnown = false;
+  const workspaceFor = (id: string, name: string | undefined): FakeOAuthWorkspace => {
+    let ws = workspaces.get(id);
+    if (!ws) workspaces.set(id, (ws = { teamId: id, teamName: name ?? id, botUserId: `U_BOT_${id}`, botId: `B_BOT_${id}` }));
+    else if (name) ws.teamName = name;
+    return ws;
+  };
+  const oauthServer = opts.oauth
+    ? createFakeOAuth(opts.oauth, {
+        appId: 'A_APP',
+        now,
+        workspace: workspaceFor,
+        addToken: (token, ws, expiresAt) => {
+          tokens.set(token, { ws, revoked: false, expiresAt });
+        },
+      })
+    : undefined;
+
   // Strictly increasing timestamps from the fake's start time: string order equals post order, and
   // `oldest`/`latest` filters by wall-clock time work as they do on Slack.
   let seq = 0;
@@ -609,7 +677,7 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
   /** Slack opens (or reuses) the DM when a user id is given as the channel. */
   const resolveChannel = (channel: string): string => (/^[UW]/.test(channel) ? dmChannel(channel) : channel);
 
-  const channelState = (id: string): Required<Omit<FakeSlackChannelState, 'name'>> & { name: string } => {
+  const channelState = (id: string): Required<Omit<FakeSlackChannelState, 'name' | 'team'>> & { name: string } => {
     const s = channels.get(id) ?? {};
     return {
       name: s.name ?? id.toLowerCase().replace(/[^a-z0-9_-]/g, ''),
@@ -627,11 +695,17 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
     if (!s.is_member) fail('not_in_channel');
   };
 
+  /** The workspace a channel (or a user's DM) belongs to, when the test said so. */
+  const channelTeam = (resolved: string): string | undefined =>
+    channels.get(resolved)?.team ?? (resolved.startsWith('D') ? users.get(resolved.slice(1))?.team : undefined);
+
   const requireChannelArg = (args: Json, name = 'channel'): string => {
     const channel = str(args, name);
     if (!channel) fail('channel_not_found');
     const resolved = resolveChannel(channel);
     if (!channelState(resolved).exists) fail('channel_not_found');
+    const owner = channelTeam(resolved);
+    if (owner !== undefined && owner !== caller.teamId) fail('channel_not_found');
     return resolved;
   };
 
@@ -688,8 +762,8 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
     const threadTs = resolveThread(channel, str(args, 'thread_ts'));
     const msg = storeMessage({
       channel,
-      user: botUserId,
-      bot_id: botId,
+      user: caller.botUserId,
+      bot_id: caller.botId,
       text: typeof args.text === 'string' ? args.text : '',
       ...(Array.isArray(args.blocks) ? { blocks: args.blocks } : {}),
       ...(threadTs ? { thread_ts: threadTs } : {}),
@@ -714,7 +788,7 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
 
   const userJson = (u: FakeSlackUser): Json => ({
     id: u.id,
-    team_id: teamId,
+    team_id: u.team ?? teamId,
     name: u.name,
     deleted: false,
     real_name: u.real_name,
@@ -733,7 +807,7 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
       display_name_normalized: u.name,
       // Slack only includes the email with the users:read.email scope; the fake includes it when known.
       ...(u.email ? { email: u.email } : {}),
-      team: teamId,
+      team: u.team ?? teamId,
     },
   });
 
@@ -820,8 +894,14 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
   const tokenProblem = (method: string, token: string, inHeader: boolean): string | undefined => {
     const appLevel = method === 'apps.connections.open';
     if (appLevel && !inHeader) return 'not_authed';
-    if (token === (appLevel ? opts.appToken : botToken)) return undefined;
-    return token === botToken || token === opts.appToken ? 'not_allowed_token_type' : 'invalid_auth';
+    const bot = tokens.get(token);
+    if (appLevel) return token === opts.appToken ? undefined : bot ? 'not_allowed_token_type' : 'invalid_auth';
+    if (!bot) return token === opts.appToken ? 'not_allowed_token_type' : 'invalid_auth';
+    if (bot.revoked) return 'token_revoked';
+    if (bot.expiresAt !== undefined && now() >= bot.expiresAt) return 'token_expired';
+    caller = bot.ws;
+    callerKnown = true;
+    return undefined;
   };
 
   const handlers: Record<string, (args: Json) => Result> = {
@@ -832,11 +912,11 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
     'auth.test': () => ({
       ok: true,
       url: 'https://fake.slack.test/',
-      team: 'Fake Team',
+      team: caller.teamName,
       user: 'agent',
-      team_id: teamId,
-      user_id: botUserId,
-      bot_id: botId,
+      team_id: caller.teamId,
+      user_id: caller.botUserId,
+      bot_id: caller.botId,
       is_enterprise_install: false,
     }),
 
@@ -848,7 +928,7 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
       if (!ts) fail('message_not_found');
       const msg = findMessage(channel, ts);
       if (!msg) fail('message_not_found');
-      if (msg.user !== botUserId) fail('cant_update_message');
+      if (msg.user !== caller.botUserId) fail('cant_update_message');
       if (channelState(channel).is_archived) fail('is_archived');
       validateMessageContent(args, false);
       const meta = checkMetadata(args.metadata, fail);
@@ -862,7 +942,7 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
       const ts = str(args, 'ts');
       const msg = ts ? findMessage(channel, ts) : undefined;
       if (!msg) fail('message_not_found');
-      if (msg.user !== botUserId) fail('cant_delete_message');
+      if (msg.user !== caller.botUserId) fail('cant_delete_message');
       msg.deleted = true;
       return { ok: true, channel, ts: msg.ts };
     },
@@ -948,7 +1028,7 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
     'users.info': (args) => {
       const id = str(args, 'user');
       const u = id ? users.get(id) : undefined;
-      if (!u) fail('user_not_found');
+      if (!u || (u.team !== undefined && u.team !== caller.teamId)) fail('user_not_found');
       return { ok: true, user: userJson(u) };
     },
 
@@ -1010,7 +1090,7 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
   }
 
   const record = (method: string, args: Json, ok: boolean, error?: string, performed = false): void => {
-    calls.push({ method, args, at: Date.now(), ok, ...(error ? { error } : {}), ...(performed ? { performed } : {}) });
+    calls.push({ method, args, at: Date.now(), ok, ...(error ? { error } : {}), ...(performed ? { performed } : {}), ...(callerKnown ? { team: caller.teamId } : {}) });
     for (const w of [...waiters]) w();
   };
 
@@ -1077,12 +1157,21 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
     authHeader: string | undefined,
   ): ApiAnswer => {
     let args: Json = {};
+    caller = home;
+    callerKnown = false;
     try {
       args = parseArgs(contentType, raw);
     } catch (err) {
       const code = err instanceof SlackFail ? err.code : 'invalid_form_data';
       record(method, args, false, code);
       return { status: 200, body: { ok: false, error: code }, headers: {} };
+    }
+    // oauth.v2.access authenticates with the app's client id and secret, not a token.
+    if (method === 'oauth.v2.access' && oauthServer) {
+      const body = oauthServer.access(args, authHeader);
+      delete args.client_secret;
+      record(method, args, body.ok, body.error);
+      return { status: 200, body, headers: {} };
     }
     const bearer = authHeader?.match(/^Bearer\s+(.+)$/i)?.[1];
     // Slack also accepts the token as a form field (older clients); the header wins.
@@ -1111,6 +1200,7 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
       record(method, args, false, 'unknown_method');
       return { status: 200, body: { ok: false, error: 'unknown_method' }, headers: {} };
     }
+    const limiter = limiterFor(caller.teamId);
     if (limiter) {
       const channel = method === 'chat.postMessage' ? resolveChannel(str(args, 'channel') ?? '') : undefined;
       const decision = limiter.admit(method, channel);
@@ -1326,6 +1416,17 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
       stats = emptyStats();
     },
     setRateLimits,
+    addWorkspace: (ws) => {
+      const known = workspaceFor(ws.teamId, ws.teamName);
+      if (ws.botUserId) known.botUserId = ws.botUserId;
+      if (ws.botId) known.botId = ws.botId;
+      tokens.set(ws.botToken, { ws: known, revoked: false, expiresAt: undefined });
+    },
+    workspaceBotUserId: (id) => workspaces.get(id)?.botUserId,
+    revokeWorkspace: (id) => {
+      for (const t of tokens.values()) if (t.ws.teamId === id) t.revoked = true;
+    },
+    oauth: oauthServer?.api,
     close: async () => {
       waiters.clear();
       server.closeAllConnections();

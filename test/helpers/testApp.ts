@@ -19,6 +19,11 @@ export const REQUESTER = 'U_REQ';
 export const APPROVER = 'U_APPROVER';
 export const TASK_CHANNEL = 'C_TASKS';
 export const APP_TOKEN = 'xapp-1-test';
+/** OAuth harnesses (`oauth: true`): the app's credentials, as the fake Slack knows them too. */
+export const OAUTH_CLIENT_ID = '1111111111.2222222222';
+export const OAUTH_CLIENT_SECRET = 'test-client-secret';
+export const OAUTH_STATE_SECRET = 'test-state-secret-long-enough';
+export const TOKEN_ENCRYPTION_KEY = Buffer.alloc(32, 7).toString('base64');
 
 /** Everything an end-to-end test needs: fakes of the outside world, a real SMTP server, a real DB file. */
 export interface Harness {
@@ -41,10 +46,10 @@ export interface Harness {
   stopApp(): Promise<void>;
   /** Runs the real app as a child process (`node --import tsx src/main.ts`) on the same database. */
   spawnChild(): Promise<ChildProcess>;
-  command(text: string, opts?: { userId?: string; channelId?: string }): Promise<SignedResponse>;
+  command(text: string, opts?: { userId?: string; channelId?: string; teamId?: string }): Promise<SignedResponse>;
   cards(): Array<{ channel: string; ts: string; actionId: string; message: FakeSlackMessage }>;
   waitForCards(n: number, timeoutMs?: number): Promise<Array<{ channel: string; ts: string; actionId: string; message: FakeSlackMessage }>>;
-  click(card: { channel: string; ts: string; actionId: string; message: FakeSlackMessage }, button: 'approve' | 'reject' | 'view_full' | 'approve_remember', userId?: string): Promise<SignedResponse>;
+  click(card: { channel: string; ts: string; actionId: string; message: FakeSlackMessage }, button: 'approve' | 'reject' | 'view_full' | 'approve_remember', userId?: string, teamId?: string): Promise<SignedResponse>;
   /** Clicks the Undo button of an auto_notify notification. */
   clickUndo(notice: FakeSlackMessage, userId?: string): Promise<SignedResponse>;
   submitReject(actionId: string, note: string | null, userId?: string): Promise<SignedResponse>;
@@ -69,6 +74,8 @@ export interface HarnessOptions {
   socketMode?: boolean;
   /** Slack's rate limits in the fake: on by default, as in production. */
   slackRateLimits?: FakeSlackRateLimitsOption;
+  /** OAuth installs instead of SLACK_BOT_TOKEN (no workspace is installed until a test installs one). */
+  oauth?: boolean | { tokenRotation?: { expiresInSec: number } };
 }
 
 function cardActionId(m: FakeSlackMessage): string | undefined {
@@ -103,7 +110,8 @@ async function freePort(): Promise<number> {
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const socket = opts.socketMode ? await startFakeSocketMode() : undefined;
-  const slack = await startFakeSlack({ botToken: 'xoxb-test', rateLimits: opts.slackRateLimits ?? true, ...(socket ? { appToken: APP_TOKEN, socketModeUrl: () => socket.issueUrl() } : {}) });
+  const oauth = opts.oauth ? { clientId: OAUTH_CLIENT_ID, clientSecret: OAUTH_CLIENT_SECRET, ...(typeof opts.oauth === 'object' && opts.oauth.tokenRotation ? { tokenRotation: opts.oauth.tokenRotation } : {}) } : undefined;
+  const slack = await startFakeSlack({ botToken: 'xoxb-test', rateLimits: opts.slackRateLimits ?? true, ...(socket ? { appToken: APP_TOKEN, socketModeUrl: () => socket.issueUrl() } : {}), ...(oauth ? { oauth } : {}) });
   slack.addUser({ id: REQUESTER, name: 'alice', real_name: 'Alice Doe', email: 'alice@acme.com' });
   slack.addUser({ id: APPROVER, name: 'bob', real_name: 'Bob Approver', email: 'bob@acme.com' });
   const claude = await startFakeClaude();
@@ -128,6 +136,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     KNOWLEDGE_DIR: knowledgeDir,
     LOG_LEVEL: 'silent',
     ...(socket ? { SLACK_APP_TOKEN: APP_TOKEN } : {}),
+    ...(oauth
+      ? { SLACK_BOT_TOKEN: '', SLACK_CLIENT_ID: OAUTH_CLIENT_ID, SLACK_CLIENT_SECRET: OAUTH_CLIENT_SECRET, SLACK_STATE_SECRET: OAUTH_STATE_SECRET, SLACK_TOKEN_ENCRYPTION_KEY: TOKEN_ENCRYPTION_KEY }
+      : {}),
     ...opts.env,
   };
   const boot = () =>
@@ -200,7 +211,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     command(text, o = {}) {
       const channel = o.channelId ?? TASK_CHANNEL;
       const userId = o.userId ?? REQUESTER;
-      const cmd = { text, userId, channelId: channel, responseUrl: slack.responseUrl({ channel, userId }) };
+      const cmd = { text, userId, channelId: channel, responseUrl: slack.responseUrl({ channel, userId }), ...(o.teamId ? { teamId: o.teamId } : {}) };
       return socket ? viaSocket(socket.slashCommand(cmd)) : slashCommand(h.baseUrl, SIGNING_SECRET, cmd);
     },
     cards() {
@@ -227,7 +238,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
         return c.length >= n ? c : undefined;
       }, `${n} approval card(s)`, timeoutMs);
     },
-    click(card, button, userId = APPROVER) {
+    click(card, button, userId = APPROVER, teamId) {
       const actionId = { approve: 'approval_approve', reject: 'approval_reject', view_full: 'approval_view_full', approve_remember: 'approval_approve_remember' }[button];
       const o = {
         actionId,
@@ -238,6 +249,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
         ...(card.message.thread_ts ? { threadTs: card.message.thread_ts } : {}),
         responseUrl: slack.responseUrl({ channel: card.channel, userId, messageTs: card.ts }),
         message: slack.message(card.channel, card.ts) ?? card.message,
+        ...(teamId ? { teamId } : {}),
       };
       return socket ? viaSocket(socket.blockAction(o)) : blockAction(h.baseUrl, SIGNING_SECRET, o);
     },

@@ -10,6 +10,7 @@ import { outboxPayloadSchema, taskKey, type Outbox, type OutboxPayload } from '.
 import { errorMessage } from '../../errors.js';
 import { md, channelRef } from '../../text/mrkdwn.js';
 import { classifySlackError, type SlackFailure } from './slackErrors.js';
+import type { SlackClients } from '../clients.js';
 import type { SlackPacer } from './pacer.js';
 import type { OutboxRenderer } from './render.js';
 
@@ -43,7 +44,8 @@ export interface UndeliverableHandler {
 export interface DeliveryDeps {
   db: Db;
   clock: Clock;
-  client: WebClient;
+  /** Each row is sent with its own workspace's token. */
+  clients: SlackClients;
   pacer: SlackPacer;
   renderer: OutboxRenderer;
   logger: Logger;
@@ -251,7 +253,6 @@ export class OutboxDelivery {
   }
 
   private async deliver(row: OutboxRow, target: Target): Promise<void> {
-    const { client } = this.deps;
     let payload: OutboxPayload;
     try {
       payload = parseStoredJson(outboxPayloadSchema, row.payload_json, 'outbox payload');
@@ -260,8 +261,9 @@ export class OutboxDelivery {
       return;
     }
     try {
+      const client = await this.deps.clients.forTeam(row.team_id);
       if (target.lookup) {
-        const found = await this.lookup(row, target);
+        const found = await this.lookup(client, row, target);
         if (found) {
           this.deps.logger.info({ outboxId: row.id, ts: found }, 'a post of unknown outcome was found in Slack; not sending it again');
           await this.markSent(row, target.channel, found);
@@ -270,7 +272,7 @@ export class OutboxDelivery {
         }
         return;
       }
-      const content = await this.deps.renderer.render(payload, { op: row.op, channel: target.channel });
+      const content = await this.deps.renderer.render(payload, { op: row.op, channel: target.channel, teamId: row.team_id });
       if (!content) {
         await this.finish(row, 'superseded', { error: 'nothing to show any more' });
         return;
@@ -297,13 +299,13 @@ export class OutboxDelivery {
   }
 
   /** Reads the thread (or channel) back for our own marker: the only proof a post happened. */
-  private async lookup(row: OutboxRow, target: Target): Promise<string | undefined> {
+  private async lookup(client: WebClient, row: OutboxRow, target: Target): Promise<string | undefined> {
     const oldest = String(Math.floor(Date.parse(row.created_at) / 1000) - 60);
     let cursor: string | undefined;
     for (let page = 0; page < 5; page++) {
       const res = target.threadTs
-        ? await this.deps.client.conversations.replies({ channel: target.channel, ts: target.threadTs, include_all_metadata: true, limit: 200, ...(cursor ? { cursor } : {}) })
-        : await this.deps.client.conversations.history({ channel: target.channel, oldest, include_all_metadata: true, limit: 200, ...(cursor ? { cursor } : {}) });
+        ? await client.conversations.replies({ channel: target.channel, ts: target.threadTs, include_all_metadata: true, limit: 200, ...(cursor ? { cursor } : {}) })
+        : await client.conversations.history({ channel: target.channel, oldest, include_all_metadata: true, limit: 200, ...(cursor ? { cursor } : {}) });
       for (const m of (res.messages ?? []) as Array<{ ts?: string; metadata?: { event_type?: string; event_payload?: Record<string, unknown> } }>) {
         if (m.metadata?.event_type === OUTBOX_EVENT_TYPE && m.metadata.event_payload?.['outbox_id'] === String(row.id) && m.ts) return m.ts;
       }

@@ -1,7 +1,7 @@
-import type { WebClient } from '@slack/web-api';
 import type { OutboxPayload } from '../../agent/outbox.js';
 import type { MessageViews } from '../../agent/surface.js';
 import type { OutboxOp } from '../../db/schema.js';
+import type { SlackClients } from '../clients.js';
 import { trusted } from '../../text/mrkdwn.js';
 import { renderModelText } from '../../text/modelText.js';
 import { renderCard } from '../blocks/card.js';
@@ -24,17 +24,17 @@ export class OutboxRenderer {
 
   constructor(
     private readonly views: MessageViews,
-    private readonly client: WebClient,
+    private readonly clients: SlackClients,
   ) {}
 
-  async render(payload: OutboxPayload, at: { op: OutboxOp; channel: string }): Promise<RenderedMessage | null> {
+  async render(payload: OutboxPayload, at: { op: OutboxOp; channel: string; teamId: string }): Promise<RenderedMessage | null> {
     switch (payload.kind) {
       case 'task': {
         const view = await this.views.task(payload.runId);
         if (!view) return null;
         const links = new Map<string, string>();
         for (const c of view.cardsElsewhere) {
-          const link = await this.permalink(c.channel, c.ts);
+          const link = await this.permalink(at.teamId, c.channel, c.ts);
           if (link) links.set(`${c.channel}/${c.ts}`, link);
         }
         return renderTaskMessage(view.run, view.queuePosition, renderTaskProgress(view, links));
@@ -43,7 +43,7 @@ export class OutboxRenderer {
         const card = await this.views.card(payload.actionId);
         if (!card) return null;
         const elsewhere = at.channel !== card.run.channel_id && card.run.thread_ts;
-        const taskPermalink = elsewhere && card.run.thread_ts ? await this.permalink(card.run.channel_id, card.run.thread_ts) : undefined;
+        const taskPermalink = elsewhere && card.run.thread_ts ? await this.permalink(at.teamId, card.run.channel_id, card.run.thread_ts) : undefined;
         return renderCard(card, { taskPermalink });
       }
       case 'line':
@@ -66,12 +66,12 @@ export class OutboxRenderer {
   }
 
   /** Permalinks never change: asked once per message. A failure just leaves the link out. */
-  private async permalink(channel: string, ts: string): Promise<string | undefined> {
-    const key = `${channel}/${ts}`;
+  private async permalink(teamId: string, channel: string, ts: string): Promise<string | undefined> {
+    const key = `${teamId}/${channel}/${ts}`;
     const known = this.links.get(key);
     if (known) return known;
     try {
-      const res = await this.client.chat.getPermalink({ channel, message_ts: ts });
+      const res = await (await this.clients.forTeam(teamId)).chat.getPermalink({ channel, message_ts: ts });
       if (res.permalink) this.links.set(key, res.permalink);
       return res.permalink;
     } catch {

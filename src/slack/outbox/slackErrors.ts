@@ -1,4 +1,5 @@
 import { ErrorCode } from '@slack/web-api';
+import { isAppError } from '../../errors.js';
 
 /**
  * How a failed Web API call is handled by the outbox:
@@ -20,6 +21,8 @@ const TRANSIENT_PLATFORM_ERRORS = new Set(['internal_error', 'fatal_error', 'ser
 export function classifySlackError(err: unknown): SlackFailure {
   const e = err as { code?: string; retryAfter?: number; statusCode?: number; data?: { error?: string }; message?: string };
   const message = e?.message ?? String(err);
+  // No token for the workspace (uninstalled, or never installed): waiting cannot bring one back.
+  if (isAppError(err, 'not_installed')) return { kind: 'permanent', code: 'not_installed', message };
   switch (e?.code) {
     case ErrorCode.RateLimitedError:
       return { kind: 'rate_limited', retryAfterMs: Math.max(1, e.retryAfter ?? 1) * 1000, message };
