@@ -20,7 +20,9 @@ export type ErrorCode =
   | 'fetch_failed'
   | 'email_failed'
   | 'agent_disabled'
-  | 'cap_reached';
+  | 'cap_reached'
+  /** A Slack event already acted on (a retry or a duplicate delivery). */
+  | 'duplicate_event';
 
 export class AppError extends Error {
   readonly code: ErrorCode;

@@ -38,6 +38,8 @@ import { scheduleRunsJob } from './jobs/schedules.js';
 import { Scheduler } from './agent/scheduler.js';
 import { createWhatsAppClient } from './connectors/whatsapp.js';
 import { createHubSpotClient } from './connectors/hubspot.js';
+import { ThreadConversations } from './agent/threads.js';
+import { SlackThreadReader } from './slack/threadReader.js';
 
 /** Everything tests and benchmarks may replace; production uses the defaults. */
 export interface AppOverrides {
@@ -176,6 +178,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
   engineRef = engine;
   const approvals = new Approvals({ db, clock, registry, engine, trust, admins, dispatcher, outbox });
   const control = new RunControl({ db, clock, engine, registry, admins, queue, caps, outbox });
+  const conversations = new ThreadConversations({ db, clock, engine, control, outbox, logger, limits: config.threadContext });
 
   // Delivery of the outbox: its own Web API client without retries (the outbox retries, paced, and
   // looks a post up before repeating it, which the client's blind retry cannot).
@@ -223,6 +226,8 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       caps,
       scheduler,
       logger,
+      conversations,
+      threadReader: new SlackThreadReader(() => Date.now()),
       writes: {
         replaceMessage: async (teamId, channel, ts, text, blocks) => {
           await outbox.replaceMessage(db, teamId, channel, ts, text, blocks);

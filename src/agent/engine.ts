@@ -72,7 +72,7 @@ export interface StartRunInput {
   threadTs?: string;
   /** Earlier thread messages, already labelled as untrusted: a block of its own in the first message. */
   untrustedContext?: string;
-  /** Runs first inside the transaction that stores the run (claiming the event that started it). */
+  /** Runs last inside the transaction that stores the run (claims the event that started it; may throw to undo). */
   within?: (trx: Db, run: Run) => Promise<void>;
 }
 
@@ -136,7 +136,6 @@ export class RunEngine {
       finished_at: null,
     };
     await db.transaction().execute(async (trx) => {
-      if (input.within) await input.within(trx, run);
       await insertRun(trx, run);
       await appendMessage(trx, {
         runId: run.id,
@@ -157,6 +156,7 @@ export class RunEngine {
       });
       // The task message is queued with the run: once the command is acknowledged, neither can be lost.
       await this.deps.outbox.postTaskMessage(trx, run, input.responseUrl);
+      if (input.within) await input.within(trx, run);
     });
     this.deps.outbox.wake();
     return run;

@@ -7,6 +7,7 @@ import { healthHandler, listenHealth } from './health.js';
 import { SocketConnection, type ReconnectPolicy } from './socketConnection.js';
 import { registerActions } from './listeners/actions/index.js';
 import { registerCommands } from './listeners/commands/index.js';
+import { registerEvents } from './listeners/events/index.js';
 import { registerViews } from './listeners/views/index.js';
 import type { SlackServices } from './services.js';
 
@@ -108,6 +109,7 @@ export function createSlackApp(opts: SlackAppOptions, services: SlackServices): 
   registerCommands(app, services);
   registerActions(app, services);
   registerViews(app, services);
+  registerEvents(app, services);
   app.error(async (err) => {
     opts.logger.error({ err: err.message, code: (err as { code?: string }).code }, 'unhandled Slack listener error');
   });

@@ -6,6 +6,8 @@ import type { TrustService } from '../agent/trust.js';
 import type { CapsService } from '../agent/capsService.js';
 import type { Scheduler } from '../agent/scheduler.js';
 import type { Mrkdwn } from '../text/mrkdwn.js';
+import type { ThreadConversations } from '../agent/threads.js';
+import type { ThreadReader } from './threadReader.js';
 
 /** Slack writes listeners make outside the core's state changes; they go through the outbox too. */
 export interface SlackWrites {
@@ -25,4 +27,8 @@ export interface SlackServices {
   scheduler: Scheduler;
   writes: SlackWrites;
   logger: Logger;
+  /** Mentions, DMs and thread replies. */
+  conversations: ThreadConversations;
+  /** Earlier messages of a thread (a Slack read, cached). */
+  threadReader: ThreadReader;
 }
