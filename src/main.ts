@@ -74,6 +74,8 @@ export interface RunningApp {
   logger: Logger;
   /** Resolves when the Slack outbox has nothing left to deliver. */
   slackDrained(): Promise<void>;
+  /** Resolves when no mention, DM or reply is being acted on. */
+  eventsSettled(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -272,11 +274,13 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     runDigests: () => runDigests(digestDeps),
     tickSchedules: (now?: Date) => scheduler.tick(now),
     slackDrained: () => delivery.drained(),
+    eventsSettled: () => conversations.settled(),
     async stop() {
       ready = false;
       digestJob?.stop();
       schedulesJob?.stop();
       await app.stop().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'error while stopping Slack app'));
+      await conversations.settled();
       await engine.stop();
       // Queued Slack messages stay in the database and are delivered by the next start.
       await delivery.stop();

@@ -77,7 +77,20 @@ const eventKeys = (m: IncomingMessage): string[] => [`slack_event:${m.eventId}`,
  * restart, change nothing.
  */
 export class ThreadConversations {
+  private readonly inFlight = new Set<Promise<unknown>>();
+
   constructor(private readonly deps: ThreadConversationDeps) {}
+
+  /** Resolves when no message is being acted on (tests, graceful shutdown). */
+  async settled(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.inFlight.add(work);
+    void work.finally(() => this.inFlight.delete(work)).catch(() => undefined);
+    return work;
+  }
 
   private now(): string {
     return this.deps.clock.now().toISOString();
@@ -100,7 +113,11 @@ export class ThreadConversations {
    * Acts on one message. `readThread` reads the earlier messages of the thread from Slack; it is only
    * called when a mention inside an existing thread starts a run.
    */
-  async handle(msg: IncomingMessage, readThread: () => Promise<ThreadRead>, botUserId: string | undefined): Promise<ConversationOutcome> {
+  handle(msg: IncomingMessage, readThread: () => Promise<ThreadRead>, botUserId: string | undefined): Promise<ConversationOutcome> {
+    return this.track(this.act(msg, readThread, botUserId));
+  }
+
+  private async act(msg: IncomingMessage, readThread: () => Promise<ThreadRead>, botUserId: string | undefined): Promise<ConversationOutcome> {
     if (await isEventProcessed(this.deps.db, eventKeys(msg)[0]!)) return { kind: 'duplicate' };
     // People of another organisation (Slack Connect) neither start runs here nor steer them.
     const foreign = msg.orgId ? await organisationRefusal(this.deps.db, msg.teamId, { userId: msg.userId, orgId: msg.orgId }) : undefined;
@@ -249,7 +266,11 @@ export class ThreadConversations {
    * Slack opened a thread on the app's AI surface: remember it (runs there show a status) and suggest
    * a few prompts. Once per event.
    */
-  async assistantThreadStarted(e: { eventId: string; teamId: string; channelId: string; threadTs: string; userId: string }): Promise<boolean> {
+  assistantThreadStarted(e: { eventId: string; teamId: string; channelId: string; threadTs: string; userId: string }): Promise<boolean> {
+    return this.track(this.recordAssistantThread(e));
+  }
+
+  private async recordAssistantThread(e: { eventId: string; teamId: string; channelId: string; threadTs: string; userId: string }): Promise<boolean> {
     const at = this.now();
     const done = await this.deps.db.transaction().execute(async (trx) => {
       if (!(await claimEventKeys(trx, [`slack_event:${e.eventId}`], at))) return false;

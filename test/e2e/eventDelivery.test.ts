@@ -29,6 +29,7 @@ describe('Events API deliveries: retries, duplicates, bots, kill switch, caps', 
     await h.event(sent.event, { eventId: sent.eventId, retryNum: 3 });
     // The same message delivered under another event id (a second subscription) is the same message.
     await h.event(sent.event, { eventId: 'EvSOMETHINGELSE' });
+    await h.app.eventsSettled();
     await h.delivered();
     await h.app.engine.idle();
     expect(await runs()).toHaveLength(1);
@@ -52,6 +53,7 @@ describe('Events API deliveries: retries, duplicates, bots, kill switch, caps', 
     h.claude.enqueue(textReply('hello'));
     await h.mention('real task');
     await h.waitForRun((r) => r.status === 'completed');
+    await h.app.eventsSettled();
     await h.app.engine.idle();
     expect((await runs()).map((r) => r.task)).toEqual(['real task']);
     expect(h.slack.ephemerals()).toHaveLength(0);

@@ -111,6 +111,7 @@ describe('a mention inside an existing thread', () => {
     const sent = await h.mention('do it', { threadTs: root });
     await Promise.all([h.event(sent.event, { eventId: sent.eventId, retryNum: 1 }), h.event(sent.event, { eventId: sent.eventId, retryNum: 2 })]);
     await h.waitForRun((r) => r.status === 'completed');
+    await h.app.eventsSettled();
     await h.app.engine.idle();
     expect(await h.runsInThread(TASK_CHANNEL, root)).toHaveLength(1);
     expect(h.slack.callsTo('conversations.replies')).toHaveLength(1);

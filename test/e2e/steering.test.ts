@@ -152,6 +152,7 @@ describe("replies in the task thread steer the requester's run", () => {
     const reply = await h.mention('<!channel> see <https://evil.example|your bank>', { threadTs: sent.ts });
     await h.event(reply.event, { eventId: reply.eventId, retryNum: 1 });
     await h.event(reply.event, { eventId: reply.eventId, retryNum: 2 });
+    await h.app.eventsSettled();
     await h.delivered();
     await h.app.engine.idle();
     expect(await h.app.db.selectFrom('run_replies').selectAll().execute()).toHaveLength(1);
