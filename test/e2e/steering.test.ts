@@ -160,5 +160,9 @@ describe("replies in the task thread steer the requester's run", () => {
     expect(acks).toHaveLength(1);
     expect(acks[0]).toContain('&lt;!channel&gt; see &lt;https://evil.example|your bank&gt;');
     expect(acks[0]).not.toContain('<!channel>');
+    const run = await h.onlyRun();
+    const log = JSON.stringify((await h.command(`log ${run.id}`)).json.blocks);
+    expect(log).toContain('replied in the thread: \\"&lt;!channel&gt; see &lt;https://evil.example|your bank&gt;\\"');
+    expect(log).toContain('started it by mentioning the app');
   });
 });
