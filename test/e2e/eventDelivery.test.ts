@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { textReply } from '../helpers/fakeClaude.js';
-import { appMentionEvent, directMessageEvent } from '../helpers/slackRequests.js';
-import { REQUESTER, TASK_CHANNEL, startHarness, waitUntil, type Harness } from '../helpers/testApp.js';
+import { appMentionEvent, directMessageEvent, postSigned } from '../helpers/slackRequests.js';
+import { REQUESTER, SIGNING_SECRET, TASK_CHANNEL, startHarness, waitUntil, type Harness } from '../helpers/testApp.js';
 
 const ADMIN = 'U0ADMIN';
 const expensive = { input_tokens: 10_000, output_tokens: 100 }; // Sonnet: $0.021 per call
@@ -14,6 +14,19 @@ describe('Events API deliveries: retries, duplicates, bots, kill switch, caps', 
 
   const runs = () => h.app.db.selectFrom('runs').selectAll().execute();
   const answered = () => h.claude.requests.filter((r) => !r.rejected);
+
+  it("answers Slack's URL check of the events endpoint, and refuses an event with a bad signature", async () => {
+    h = await startHarness();
+    const check = await postSigned(h.baseUrl, JSON.stringify({ token: 'x', challenge: 'ch4ll3nge', type: 'url_verification' }), { secret: SIGNING_SECRET, contentType: 'application/json' });
+    expect(check.status).toBe(200);
+    expect(check.body).toContain('ch4ll3nge');
+    const ts = h.slack.seedMessage({ channel: TASK_CHANNEL, user: REQUESTER, text: '<@U_BOT> forged' });
+    const body = JSON.stringify({ team_id: 'T_TEST', event_id: 'EvFORGED', type: 'event_callback', event: appMentionEvent({ user: REQUESTER, text: '<@U_BOT> forged', channel: TASK_CHANNEL, ts }) });
+    const forged = await postSigned(h.baseUrl, body, { secret: 'not-the-secret', contentType: 'application/json' });
+    expect(forged.status).toBe(401);
+    await h.app.eventsSettled();
+    expect(await runs()).toHaveLength(0);
+  });
 
   it('a retried delivery (x-slack-retry-num) and a duplicate of the same event start one run, also after a restart', async () => {
     h = await startHarness();
