@@ -87,3 +87,24 @@ describe('talking to the app in its DM', () => {
     expect(firstStatusAt).toBeGreaterThanOrEqual(taskPostAt);
   });
 });
+
+describe('over Socket Mode', () => {
+  let h: Harness;
+  afterEach(async () => {
+    await h.close();
+  });
+
+  it('a mention and a DM arrive as events_api envelopes and start runs the same way', async () => {
+    h = await startHarness({ socketMode: true });
+    await h.socket!.waitForConnection(1);
+    h.claude.enqueue(textReply('From the channel.'), textReply('From the DM.'));
+    const mention = await h.mention('summarise Q2');
+    expect(mention.response.status).toBe(200);
+    await h.waitForRun((r) => r.thread_ts === mention.ts && r.status === 'completed');
+    const dm = await h.dm('and in a DM');
+    await h.waitForRun((r) => r.thread_ts === dm.ts && r.status === 'completed');
+    await h.delivered();
+    expect(h.slack.threadReplies(h.slack.dmChannel(REQUESTER), dm.ts).map((m) => m.text)).toContain('From the DM.');
+    expect(h.socket!.protocolErrors).toEqual([]);
+  });
+});

@@ -298,14 +298,10 @@ export function viewSubmission(appBaseUrl: string, secret: string, o: ViewSubmis
 // Events API (JSON body), e.g. app_home_opened
 // ---------------------------------------------------------------------------------------------------
 
-export function eventCallback(
-  appBaseUrl: string,
-  secret: string,
-  event: Json,
-  opts: { teamId?: string; eventId?: string; retryNum?: number } = {},
-): Promise<SignedResponse> {
+/** The `event_callback` envelope Slack wraps every event in (the HTTP body, or a Socket Mode payload). */
+export function eventEnvelope(event: Json, opts: { teamId?: string; eventId?: string } = {}): Json {
   const teamId = opts.teamId ?? 'T_TEST';
-  const body = JSON.stringify({
+  return {
     token: VERIFICATION_TOKEN,
     team_id: teamId,
     api_app_id: FAKE_APP_ID,
@@ -315,7 +311,16 @@ export function eventCallback(
     event_time: Math.floor(Date.now() / 1000),
     authorizations: [{ team_id: teamId, user_id: 'U_BOT', is_bot: true, is_enterprise_install: false }],
     is_ext_shared_channel: false,
-  });
+  };
+}
+
+export function eventCallback(
+  appBaseUrl: string,
+  secret: string,
+  event: Json,
+  opts: { teamId?: string; eventId?: string; retryNum?: number } = {},
+): Promise<SignedResponse> {
+  const body = JSON.stringify(eventEnvelope(event, opts));
   // Slack marks redeliveries; Bolt surfaces them as context.retryNum.
   const retry: Record<string, string> =
     opts.retryNum !== undefined ? { 'x-slack-retry-num': String(opts.retryNum), 'x-slack-retry-reason': 'http_timeout' } : {};

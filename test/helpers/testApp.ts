@@ -11,7 +11,7 @@ import { startFakeClaude, type FakeClaude } from './fakeClaude.js';
 import { startFakeSlack, type FakeSlack, type FakeSlackMessage, type FakeSlackRateLimitsOption } from './fakeSlack.js';
 import { startFakeSocketMode, type FakeSocketMode, type SocketAck } from './fakeSocketMode.js';
 import { startSmtpServer, type SmtpTestServer } from './smtpServer.js';
-import { appMentionEvent, blockAction, directMessageEvent, eventCallback, slashCommand, viewSubmission, type SignedResponse } from './slackRequests.js';
+import { appMentionEvent, blockAction, directMessageEvent, eventCallback, eventEnvelope, slashCommand, viewSubmission, type SignedResponse } from './slackRequests.js';
 import { createTestDatabase, type TestDatabase } from './testDatabase.js';
 
 export const SIGNING_SECRET = 'test-signing-secret';
@@ -326,7 +326,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       return slack.channelMessages(run.channel_id).find(isTask);
     },
     event(event, o = {}) {
-      return eventCallback(h.baseUrl, SIGNING_SECRET, event, o);
+      // Over Socket Mode the same envelope travels as an events_api payload (redeliveries are not modelled there).
+      return socket ? viaSocket(socket.send('events_api', eventEnvelope(event, o))) : eventCallback(h.baseUrl, SIGNING_SECRET, event, o);
     },
     async mention(text, o = {}) {
       const channel = o.channelId ?? TASK_CHANNEL;
