@@ -461,14 +461,21 @@ export class RunEngine {
     const cut = last.stopReason === 'max_tokens' ? '\n\n_(The answer was cut short: Claude reached its output limit.)_' : '';
     const at = this.now();
     const done = await this.deps.db.transaction().execute(async (trx) => {
-      if (await continuesInstead(trx, run.id)) return 'again';
+      if (await continuesInstead(trx, run.id)) {
+        // A reply came in while this turn was being written: its answer is shown, and the run goes on.
+        await this.deps.outbox.finalAnswer(trx, run, text, cut ? trusted(cut) : undefined);
+        return 'again';
+      }
       if (!(await transitionRun(trx, run.id, ['running'], { status: 'completed', finished_at: at, updated_at: at }))) return false;
       await appendActivity(trx, { at, teamId: run.team_id, runId: run.id, actor: 'agent', kind: 'run_completed', detail: {} });
       await this.deps.outbox.finalAnswer(trx, run, text, cut ? trusted(cut) : undefined);
       await this.deps.outbox.updateTaskMessage(trx, run, 'now');
       return true;
     });
-    if (done === 'again') return 'continue';
+    if (done === 'again') {
+      this.deps.outbox.wake();
+      return 'continue';
+    }
     if (done) this.deps.outbox.wake();
     return 'idle';
   }

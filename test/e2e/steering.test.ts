@@ -42,6 +42,32 @@ describe("replies in the task thread steer the requester's run", () => {
     expect(stored).toMatchObject([{ run_id: run.id, author_id: REQUESTER, kind: 'requester', text: 'also include Bob', taken_seq: 3 }]);
   });
 
+  it('a reply that arrives while the model writes its final answer: that answer is shown, then the run takes another turn', async () => {
+    h = await startHarness();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    h.claude.respond(async (_body, { callIndex }) => {
+      if (callIndex === 0) {
+        await gate;
+        return textReply('Q2 revenue grew 12%.');
+      }
+      return textReply('By region: EMEA 15%, US 10%.');
+    });
+    const sent = await h.mention('how did Q2 go?');
+    await waitUntil(() => h.claude.requests.length >= 1 || undefined, 'first model call in flight');
+    await h.mention('break it down by region', { threadTs: sent.ts });
+    await waitUntil(() => threadOf(sent.ts).find((t) => t.startsWith(':speech_balloon: Noted')), 'acknowledged');
+    release();
+    const run = await h.waitForRun((r) => r.status === 'completed' && r.turns === 2);
+    await h.delivered();
+    const texts = threadOf(sent.ts);
+    expect(texts.filter((t) => t === 'Q2 revenue grew 12%.')).toHaveLength(1);
+    expect(texts.indexOf('By region: EMEA 15%, US 10%.')).toBeGreaterThan(texts.indexOf('Q2 revenue grew 12%.'));
+    expect(answered()[1].messages.map((m: { role: string }) => m.role)).toEqual(['user', 'assistant', 'user']);
+    const kinds = (await h.app.db.selectFrom('activity').select('kind').where('run_id', '=', run.id).execute()).map((a) => a.kind);
+    expect(kinds.filter((k) => k === 'run_completed')).toHaveLength(1);
+  });
+
   it('while a card waits for approval, a reply is queued and given with the results; it approves nothing and changes nothing', async () => {
     h = await startHarness();
     h.claude.enqueue(toolUseReply([{ name: 'send_email', input: { to: 'a@acme.com', subject: 'Q2', body: 'The numbers.' } }]), textReply('Sent.'));
