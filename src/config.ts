@@ -86,6 +86,8 @@ export const envSchema = z
     HUBSPOT_TOKEN: optionalString,
     HUBSPOT_API_URL: z.preprocess(emptyToUndefined, z.url({ error: 'must be a URL' }).default('https://api.hubapi.com')),
     MCP_CONFIG: optionalString,
+    THREAD_CONTEXT_MAX_MESSAGES: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(200).default(20)),
+    THREAD_CONTEXT_MAX_CHARS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(500).max(100_000).default(8000)),
     LOG_LEVEL: z.preprocess(
       emptyToUndefined,
       z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
@@ -193,6 +195,8 @@ export interface Config {
   caps: { runUsd: number; userDayUsd: number; workspaceDayUsd: number; turns: number };
   maxConcurrentRuns: number;
   queue: { warnAt: number; stopAt: number };
+  /** Earlier thread messages given to a run started by a mention inside a thread. */
+  threadContext: { maxMessages: number; maxChars: number };
   logLevel: Env['LOG_LEVEL'];
 }
 
@@ -259,6 +263,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     caps: { runUsd: e.RUN_COST_CAP_USD, userDayUsd: e.USER_DAY_CAP_USD, workspaceDayUsd: e.WORKSPACE_DAY_CAP_USD, turns: e.RUN_MAX_TURNS },
     maxConcurrentRuns: e.MAX_CONCURRENT_RUNS,
     queue: { warnAt: e.APPROVAL_QUEUE_WARN_AT, stopAt: e.APPROVAL_QUEUE_STOP_AT },
+    threadContext: { maxMessages: e.THREAD_CONTEXT_MAX_MESSAGES, maxChars: e.THREAD_CONTEXT_MAX_CHARS },
     logLevel: e.LOG_LEVEL,
   };
 }

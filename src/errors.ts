@@ -21,7 +21,9 @@ export type ErrorCode =
   | 'email_failed'
   | 'agent_disabled'
   | 'cap_reached'
-  | 'not_installed';
+  | 'not_installed'
+  /** A Slack event already acted on (a retry or a duplicate delivery). */
+  | 'duplicate_event';
 
 export class AppError extends Error {
   readonly code: ErrorCode;

@@ -42,6 +42,8 @@ import { Scheduler } from './agent/scheduler.js';
 import { createWhatsAppClient } from './connectors/whatsapp.js';
 import { createHubSpotClient } from './connectors/hubspot.js';
 import { McpTools } from './agent/mcpTools.js';
+import { ThreadConversations } from './agent/threads.js';
+import { SlackThreadReader } from './slack/threadReader.js';
 
 /** Everything tests and benchmarks may replace; production uses the defaults. */
 export interface AppOverrides {
@@ -76,6 +78,8 @@ export interface RunningApp {
   logger: Logger;
   /** Resolves when the Slack outbox has nothing left to deliver. */
   slackDrained(): Promise<void>;
+  /** Resolves when no mention, DM or reply is being acted on. */
+  eventsSettled(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -204,6 +208,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
   engineRef = engine;
   const approvals = new Approvals({ db, clock, registry, engine, trust, admins, dispatcher, outbox });
   const control = new RunControl({ db, clock, engine, registry, admins, queue, caps, outbox });
+  const conversations = new ThreadConversations({ db, clock, engine, control, outbox, logger, limits: config.threadContext });
 
   // Delivery of the outbox: its own Web API client without retries (the outbox retries, paced, and
   // looks a post up before repeating it, which the client's blind retry cannot).
@@ -270,6 +275,8 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       mcp,
       workspaces,
       logger,
+      conversations,
+      threadReader: new SlackThreadReader(() => Date.now()),
       writes: {
         replaceMessage: async (teamId, channel, ts, text, blocks) => {
           await outbox.replaceMessage(db, teamId, channel, ts, text, blocks);
@@ -318,11 +325,13 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     runDigests: () => runDigests(digestDeps),
     tickSchedules: (now?: Date) => scheduler.tick(now),
     slackDrained: () => delivery.drained(),
+    eventsSettled: () => conversations.settled(),
     async stop() {
       ready = false;
       digestJob?.stop();
       schedulesJob?.stop();
       await app.stop().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'error while stopping Slack app'));
+      await conversations.settled();
       await engine.stop();
       // Queued Slack messages stay in the database and are delivered by the next start.
       await delivery.stop();

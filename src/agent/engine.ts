@@ -25,6 +25,7 @@ import { findActionType } from '../policy/catalog.js';
 import type { CapsService } from './capsService.js';
 import { RunSlots } from './slots.js';
 import { describeCapStop, type CapCheck } from '../policy/caps.js';
+import { continuesInstead, shouldContinue, takePendingReplies, toApiMessages } from './steering.js';
 
 export interface EngineSettings {
   model: string;
@@ -64,6 +65,15 @@ export interface StartRunInput {
   extraContext?: string | null;
   /** The slash command's response_url: where the requester hears if the task message cannot be posted. */
   responseUrl?: string;
+  /**
+   * Started from a message (a mention, a DM): the thread it lives in, whose first reply becomes the task
+   * message and where everything the run says goes.
+   */
+  threadTs?: string;
+  /** Earlier thread messages, already labelled as untrusted: a block of its own in the first message. */
+  untrustedContext?: string;
+  /** Runs last inside the transaction that stores the run (claims the event that started it; may throw to undo). */
+  within?: (trx: Db, run: Run) => Promise<void>;
 }
 
 /** `model`: the next step is a model call, which needs a concurrency slot. */
@@ -104,7 +114,7 @@ export class RunEngine {
       id: input.id ?? ids.runId(),
       team_id: input.teamId,
       channel_id: input.channelId,
-      thread_ts: null,
+      thread_ts: input.threadTs ?? null,
       requester_id: input.requesterId,
       task: input.task,
       status: 'running',
@@ -130,7 +140,10 @@ export class RunEngine {
       await appendMessage(trx, {
         runId: run.id,
         role: 'user',
-        content: [{ type: 'text', text: buildFirstUserMessage(input.task, input.extraContext ?? null) }],
+        content: [
+          { type: 'text', text: buildFirstUserMessage(input.task, input.extraContext ?? null) },
+          ...(input.untrustedContext ? [{ type: 'text', text: input.untrustedContext }] : []),
+        ],
         at,
       });
       await appendActivity(trx, {
@@ -143,6 +156,7 @@ export class RunEngine {
       });
       // The task message is queued with the run: once the command is acknowledged, neither can be lost.
       await this.deps.outbox.postTaskMessage(trx, run, input.responseUrl);
+      if (input.within) await input.within(trx, run);
     });
     this.deps.outbox.wake();
     return run;
@@ -281,7 +295,8 @@ export class RunEngine {
     if (!last) throw new AppError('invalid_state', `Run ${run.id} has no messages`);
     if (last.role === 'assistant') {
       if (last.stopReason === 'tool_use') return this.processTurn(run, last);
-      if (last.stopReason !== 'pause_turn') return this.finish(run, last);
+      // A requester's reply to a finished turn is a new turn of the same run (caps checked as always).
+      if (last.stopReason !== 'pause_turn' && !(await shouldContinue(this.deps.db, run.id))) return this.finish(run, last);
     }
     if (!allowModel) return 'model';
     return this.callModel(run, messages);
@@ -297,6 +312,8 @@ export class RunEngine {
       return 'idle';
     }
 
+    // Replies written in the thread since the last call join the conversation now.
+    messages = await takePendingReplies(this.deps.db, run.id, messages, this.now());
     const nextSeq = (messages.at(-1)?.seq ?? -1) + 1;
     let maxTokens = settings.maxTokens;
     for (let attempt = 0; ; attempt++) {
@@ -308,7 +325,7 @@ export class RunEngine {
           maxTokens,
           system: run.system_prompt,
           tools: JSON.parse(run.tools_json) as unknown[],
-          messages: messages.map((m) => ({ role: m.role, content: m.content })),
+          messages: toApiMessages(messages),
         });
       } catch (err) {
         const message = err instanceof ModelCallError ? err.message : `Could not call Claude: ${errorMessage(err)}`;
@@ -444,12 +461,21 @@ export class RunEngine {
     const cut = last.stopReason === 'max_tokens' ? '\n\n_(The answer was cut short: Claude reached its output limit.)_' : '';
     const at = this.now();
     const done = await this.deps.db.transaction().execute(async (trx) => {
+      if (await continuesInstead(trx, run.id)) {
+        // A reply came in while this turn was being written: its answer is shown, and the run goes on.
+        await this.deps.outbox.finalAnswer(trx, run, text, cut ? trusted(cut) : undefined);
+        return 'again';
+      }
       if (!(await transitionRun(trx, run.id, ['running'], { status: 'completed', finished_at: at, updated_at: at }))) return false;
       await appendActivity(trx, { at, teamId: run.team_id, runId: run.id, actor: 'agent', kind: 'run_completed', detail: {} });
       await this.deps.outbox.finalAnswer(trx, run, text, cut ? trusted(cut) : undefined);
       await this.deps.outbox.updateTaskMessage(trx, run, 'now');
       return true;
     });
+    if (done === 'again') {
+      this.deps.outbox.wake();
+      return 'continue';
+    }
     if (done) this.deps.outbox.wake();
     return 'idle';
   }

@@ -21,6 +21,14 @@ export const outboxPayloadSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('capstop'), text: z.string(), runId: z.string(), cap: z.string() }),
   /** Pre-rendered content (run-control resolutions, digests, DMs). */
   z.object({ kind: z.literal('static'), text: z.string(), blocks: z.array(z.record(z.string(), z.unknown())).optional() }),
+  /** AI-surface DM threads: the run's status under the thread ("is working…"), from its state when sent. */
+  z.object({ kind: z.literal('status'), runId: z.string() }),
+  /** AI-surface DM threads: suggested prompts shown when a thread opens. */
+  z.object({
+    kind: z.literal('prompts'),
+    title: z.string().optional(),
+    prompts: z.array(z.object({ title: z.string(), message: z.string() })),
+  }),
 ]);
 export type OutboxPayload = z.infer<typeof outboxPayloadSchema>;
 
@@ -31,6 +39,9 @@ export type Priority = (typeof PRIORITY)[keyof typeof PRIORITY];
 export const taskKey = (runId: string): string => `task:${runId}`;
 export const cardKey = (actionId: string): string => `card:${actionId}`;
 export const noticeKey = (actionId: string): string => `notice:${actionId}`;
+/** A message the app did not post itself (or knows by its ts): delivery resolves it without a lookup. */
+export const messageKey = (channel: string, ts: string): string => `ts:${channel}:${ts}`;
+export const statusKey = (runId: string): string => `status:${runId}`;
 
 /** How soon a task-message update goes out: progress waits so several steps fold into one update. */
 export type Urgency = 'now' | 'soon';
@@ -142,6 +153,10 @@ export class Outbox {
     return `run:${run.id}`;
   }
 
+  /**
+   * The task message: a top-level message whose thread becomes the task thread, or, for a run started
+   * from a message (a mention, a DM), the first reply in that message's thread.
+   */
   postTaskMessage(db: Db, run: Run, responseUrl?: string): Promise<void> {
     return this.insert(db, {
       teamId: run.team_id,
@@ -151,13 +166,21 @@ export class Outbox {
       op: 'post',
       priority: PRIORITY.decision,
       channel: run.channel_id,
-      threadKey: null,
+      threadKey: run.thread_ts ? messageKey(run.channel_id, run.thread_ts) : null,
       payload: { kind: 'task', runId: run.id, ...(responseUrl ? { responseUrl } : {}) },
     });
   }
 
-  /** Re-renders the task message; `soon` updates wait a little so that several steps fold into one. */
-  updateTaskMessage(db: Db, run: Pick<Run, 'id' | 'team_id' | 'channel_id'>, urgency: Urgency): Promise<void> {
+  /**
+   * Re-renders the task message; `soon` updates wait a little so that several steps fold into one. A run
+   * in a DM thread of the app's AI surface also gets its thread status refreshed (the state changed).
+   */
+  async updateTaskMessage(db: Db, run: Pick<Run, 'id' | 'team_id' | 'channel_id'>, urgency: Urgency): Promise<void> {
+    await this.upsertTaskUpdate(db, run, urgency);
+    if (await inAssistantThread(db, run.id)) await this.threadStatus(db, run);
+  }
+
+  private upsertTaskUpdate(db: Db, run: Pick<Run, 'id' | 'team_id' | 'channel_id'>, urgency: Urgency): Promise<void> {
     return this.upsertUpdate(db, {
       teamId: run.team_id,
       runId: run.id,
@@ -169,6 +192,41 @@ export class Outbox {
       threadKey: null,
       payload: { kind: 'task', runId: run.id },
       delayMs: urgency === 'now' ? 0 : this.settings.progressDelayMs,
+    });
+  }
+
+  /**
+   * The status Slack shows under an AI-surface thread, rendered from the run's state when it is sent.
+   * Slack clears it whenever the app posts in the thread, so it queues behind the run's waiting posts;
+   * only the latest matters, so a status still waiting is replaced.
+   */
+  async threadStatus(db: Db, run: Pick<Run, 'id' | 'team_id' | 'channel_id'>): Promise<void> {
+    await db.deleteFrom('slack_outbox').where('msg_key', '=', statusKey(run.id)).where('status', '=', 'queued').execute();
+    await this.insert(db, {
+      teamId: run.team_id,
+      runId: run.id,
+      lane: this.runLane(run),
+      key: statusKey(run.id),
+      op: 'assistant',
+      priority: PRIORITY.progress,
+      channel: run.channel_id,
+      threadKey: taskKey(run.id),
+      payload: { kind: 'status', runId: run.id },
+    });
+  }
+
+  /** Suggested prompts of an AI-surface thread that just opened. */
+  suggestPrompts(db: Db, teamId: string, channel: string, threadTs: string, title: string, prompts: Array<{ title: string; message: string }>): Promise<void> {
+    return this.insert(db, {
+      teamId,
+      runId: null,
+      lane: `chan:${channel}`,
+      key: null,
+      op: 'assistant',
+      priority: PRIORITY.normal,
+      channel,
+      threadKey: messageKey(channel, threadTs),
+      payload: { kind: 'prompts', title, prompts },
     });
   }
 
@@ -320,4 +378,15 @@ export class Outbox {
       payload: { kind: 'static', text: text.value, ...(blocks ? { blocks } : {}) },
     });
   }
+}
+
+/** Whether the run lives in a DM thread Slack opened on the app's AI surface (it then shows a status). */
+async function inAssistantThread(db: Db, runId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('runs')
+    .innerJoin('assistant_threads', (j) => j.onRef('assistant_threads.channel_id', '=', 'runs.channel_id').onRef('assistant_threads.thread_ts', '=', 'runs.thread_ts'))
+    .select('runs.id')
+    .where('runs.id', '=', runId)
+    .executeTakeFirst();
+  return row !== undefined;
 }

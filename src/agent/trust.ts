@@ -211,6 +211,15 @@ export class TrustService {
     await appendActivity(this.deps.db, { at, teamId, actor: userId, kind: 'self_approval_changed', detail: { before, after: allowed } });
   }
 
+  /** Whether replies from people other than the requester reach a run as labelled context (never as instructions). */
+  async setOthersReplies(teamId: string, userId: string, mode: 'ignore' | 'context'): Promise<void> {
+    await this.requireAdmin(teamId, userId, "change what other people's replies do");
+    const at = this.now();
+    const before = settingsOf(await getWorkspace(this.deps.db, teamId)).othersReplies;
+    await saveSettings(this.deps.db, teamId, { othersReplies: mode }, at);
+    await appendActivity(this.deps.db, { at, teamId, actor: userId, kind: 'others_replies_changed', detail: { before, after: mode } });
+  }
+
   async setRoute(teamId: string, userId: string, route: string): Promise<void> {
     await this.requireAdmin(teamId, userId, 'change where approval cards go');
     const at = this.now();

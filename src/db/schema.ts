@@ -168,7 +168,8 @@ export interface ProcessedEventsTable {
   at: string;
 }
 
-export type OutboxOp = 'post' | 'update';
+/** `assistant`: a call on a DM thread of the app's AI surface (status, suggested prompts), see migration 0007. */
+export type OutboxOp = 'post' | 'update' | 'assistant';
 /**
  * queued: waiting; sending: claimed by a deliverer; unknown: a post whose fate is unclear (5xx, timeout,
  * crash) and must be looked up in Slack before it is sent again; sent / failed (permanent) / superseded
@@ -242,6 +243,31 @@ export interface SlackOAuthStatesTable {
   expires_at: string;
 }
 
+export type ReplyKind = 'requester' | 'other';
+
+export interface RunRepliesTable {
+  id: Generated<number>;
+  run_id: string;
+  team_id: string;
+  author_id: string;
+  kind: ReplyKind;
+  text: string;
+  channel_id: string;
+  message_ts: string;
+  /** The conversation message that carried it to the model; null while it waits for the next turn. */
+  taken_seq: number | null;
+  created_at: string;
+  taken_at: string | null;
+}
+
+export interface AssistantThreadsTable {
+  channel_id: string;
+  thread_ts: string;
+  team_id: string;
+  user_id: string;
+  created_at: string;
+}
+
 export interface Database {
   runs: RunsTable;
   run_messages: RunMessagesTable;
@@ -257,6 +283,8 @@ export interface Database {
   mcp_tool_definitions: McpToolDefinitionsTable;
   slack_installations: SlackInstallationsTable;
   slack_oauth_states: SlackOAuthStatesTable;
+  run_replies: RunRepliesTable;
+  assistant_threads: AssistantThreadsTable;
 }
 
 export type Run = Selectable<RunsTable>;
@@ -271,3 +299,4 @@ export type ModelCall = Selectable<ModelCallsTable>;
 
 export type OutboxRow = Selectable<SlackOutboxTable>;
 export type SlackInstallationRow = Selectable<SlackInstallationsTable>;
+export type RunReply = Selectable<RunRepliesTable>;

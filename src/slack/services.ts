@@ -8,6 +8,8 @@ import type { Scheduler } from '../agent/scheduler.js';
 import type { McpTools } from '../agent/mcpTools.js';
 import type { WorkspaceRemoval } from '../agent/workspaceRemoval.js';
 import type { Mrkdwn } from '../text/mrkdwn.js';
+import type { ThreadConversations } from '../agent/threads.js';
+import type { ThreadReader } from './threadReader.js';
 
 /** Slack writes listeners make outside the core's state changes; they go through the outbox too. */
 export interface SlackWrites {
@@ -31,4 +33,8 @@ export interface SlackServices {
   /** A workspace removing the app (app_uninstalled, tokens_revoked). */
   workspaces: WorkspaceRemoval;
   logger: Logger;
+  /** Mentions, DMs and thread replies. */
+  conversations: ThreadConversations;
+  /** Earlier messages of a thread (a Slack read, cached). */
+  threadReader: ThreadReader;
 }

@@ -101,6 +101,21 @@ export interface FakeSlackEphemeral {
   via: 'chat.postEphemeral' | 'response_url';
 }
 
+/** A status set (or cleared with '') under an AI-surface thread. */
+export interface FakeThreadStatus {
+  channel: string;
+  threadTs: string;
+  status: string;
+  at: number;
+}
+
+export interface FakeSuggestedPrompts {
+  channel: string;
+  threadTs: string;
+  title: string | undefined;
+  prompts: Array<{ title: string; message: string }>;
+}
+
 export interface FakeSlackView {
   id: string;
   type: string;
@@ -195,6 +210,9 @@ export interface FakeSlack {
   threadReplies(channel: string, threadTs: string): FakeSlackMessage[];
   channelMessages(channel: string): FakeSlackMessage[];
   ephemerals(userId?: string): FakeSlackEphemeral[];
+  /** Statuses set under AI-surface threads, oldest first. */
+  threadStatuses(channel?: string, threadTs?: string): FakeThreadStatus[];
+  suggestedPrompts(): FakeSuggestedPrompts[];
   /** Put a message in the store as if a person wrote it (the bot cannot update it). Returns its ts. */
   seedMessage(msg: { channel: string; user: string; text: string; thread_ts?: string }): string;
   /** The DM channel id the fake uses when the app posts to a user id. */
@@ -258,7 +276,7 @@ const LIMITS = {
 const RESPONSE_URL_USES = 5;
 
 /** Form fields WebClient JSON-stringifies; parsed back so tests see what the app passed. */
-const JSON_FIELDS = new Set(['blocks', 'attachments', 'view', 'metadata', 'user_auth_blocks']);
+const JSON_FIELDS = new Set(['blocks', 'attachments', 'view', 'metadata', 'user_auth_blocks', 'prompts']);
 const BOOLEAN_FIELDS = new Set([
   'reply_broadcast',
   'unfurl_links',
@@ -632,6 +650,17 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
   const expiredTriggers = new Set<string>();
   const failures = new Map<string, Array<{ failure: FakeSlackFailure; remaining: number }>>();
   const responseUrls = new Map<string, ResponseUrlContext & { uses: number }>();
+  const threadStatuses: FakeThreadStatus[] = [];
+  const suggestedPrompts: FakeSuggestedPrompts[] = [];
+
+  /** The AI-surface methods work on threads of a DM with the app (channel ids D…). */
+  const requireAssistantThread = (args: Json): { channel: string; threadTs: string } => {
+    const channel = requireChannelArg(args, 'channel_id');
+    if (!channel.startsWith('D')) fail('channel_type_not_supported');
+    const threadTs = str(args, 'thread_ts');
+    if (!threadTs || !findMessage(channel, threadTs)) fail('thread_not_found');
+    return { channel, threadTs };
+  };
 
   // Workspaces and their bot tokens. `caller` is the workspace of the call being handled (handlers run
   // synchronously, so one variable is enough).
@@ -1025,6 +1054,25 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
       };
     },
 
+    // The AI surface (Agents & AI Apps): status under a thread and suggested prompts, in the app's DMs.
+    'assistant.threads.setStatus': (args) => {
+      const { channel, threadTs } = requireAssistantThread(args);
+      if (typeof args.status !== 'string') fail('invalid_arguments', ['[ERROR] missing required field: status']);
+      threadStatuses.push({ channel, threadTs, status: args.status, at: Date.now() });
+      return { ok: true };
+    },
+
+    'assistant.threads.setSuggestedPrompts': (args) => {
+      const { channel, threadTs } = requireAssistantThread(args);
+      const prompts = args.prompts;
+      if (!Array.isArray(prompts) || prompts.length === 0 || prompts.length > 4) fail('invalid_arguments', ['[ERROR] prompts must hold 1 to 4 items']);
+      for (const p of prompts) {
+        if (!isObject(p) || typeof p.title !== 'string' || typeof p.message !== 'string' || p.title === '' || p.message === '') fail('invalid_arguments', ['[ERROR] each prompt needs a title and a message']);
+      }
+      suggestedPrompts.push({ channel, threadTs, title: typeof args.title === 'string' ? args.title : undefined, prompts: prompts as Array<{ title: string; message: string }> });
+      return { ok: true };
+    },
+
     'users.info': (args) => {
       const id = str(args, 'user');
       const u = id ? users.get(id) : undefined;
@@ -1366,6 +1414,8 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
     threadReplies: (channel, threadTs) => replies(resolveChannel(channel), threadTs),
     channelMessages: (channel) => topLevel(resolveChannel(channel)),
     ephemerals: (userId) => ephemeralList.filter((e) => userId === undefined || e.user === userId),
+    threadStatuses: (channel, threadTs) => threadStatuses.filter((t) => (channel === undefined || t.channel === channel) && (threadTs === undefined || t.threadTs === threadTs)),
+    suggestedPrompts: () => [...suggestedPrompts],
     seedMessage: ({ channel, user, text, thread_ts }) => {
       const ch = resolveChannel(channel);
       const threadTs = thread_ts === undefined ? undefined : resolveThread(ch, thread_ts);

@@ -298,14 +298,10 @@ export function viewSubmission(appBaseUrl: string, secret: string, o: ViewSubmis
 // Events API (JSON body), e.g. app_home_opened
 // ---------------------------------------------------------------------------------------------------
 
-export function eventCallback(
-  appBaseUrl: string,
-  secret: string,
-  event: Json,
-  opts: { teamId?: string; eventId?: string; retryNum?: number } = {},
-): Promise<SignedResponse> {
+/** The `event_callback` envelope Slack wraps every event in (the HTTP body, or a Socket Mode payload). */
+export function eventEnvelope(event: Json, opts: { teamId?: string; eventId?: string } = {}): Json {
   const teamId = opts.teamId ?? 'T_TEST';
-  const body = JSON.stringify({
+  return {
     token: VERIFICATION_TOKEN,
     team_id: teamId,
     api_app_id: FAKE_APP_ID,
@@ -315,9 +311,87 @@ export function eventCallback(
     event_time: Math.floor(Date.now() / 1000),
     authorizations: [{ team_id: teamId, user_id: 'U_BOT', is_bot: true, is_enterprise_install: false }],
     is_ext_shared_channel: false,
-  });
+  };
+}
+
+export function eventCallback(
+  appBaseUrl: string,
+  secret: string,
+  event: Json,
+  opts: { teamId?: string; eventId?: string; retryNum?: number } = {},
+): Promise<SignedResponse> {
+  const body = JSON.stringify(eventEnvelope(event, opts));
   // Slack marks redeliveries; Bolt surfaces them as context.retryNum.
   const retry: Record<string, string> =
     opts.retryNum !== undefined ? { 'x-slack-retry-num': String(opts.retryNum), 'x-slack-retry-reason': 'http_timeout' } : {};
   return postSigned(appBaseUrl, body, { secret, contentType: 'application/json', headers: retry });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Events a person's message produces (the event object; send it with `eventCallback`)
+// ---------------------------------------------------------------------------------------------------
+
+export interface PersonMessageEventOptions {
+  user: string;
+  text: string;
+  channel: string;
+  ts: string;
+  /** The thread the message was written in (its parent's ts). */
+  threadTs?: string;
+  teamId?: string;
+  /** The writer's own workspace, as Slack sends it (another organisation's in a Slack Connect channel). */
+  userTeam?: string;
+  /** A bot's or app's message carries these. */
+  botId?: string;
+  subtype?: string;
+}
+
+/** `app_mention`, as Slack sends it when someone mentions the app in a channel (text has `<@U_BOT>`). */
+export function appMentionEvent(o: PersonMessageEventOptions): Json {
+  const teamId = o.teamId ?? 'T_TEST';
+  return {
+    type: 'app_mention',
+    client_msg_id: randomBytes(16).toString('hex'),
+    text: o.text,
+    ...(o.botId ? { bot_id: o.botId } : { user: o.user }),
+    ...(o.subtype ? { subtype: o.subtype } : {}),
+    ts: o.ts,
+    ...(o.threadTs ? { thread_ts: o.threadTs } : {}),
+    team: o.userTeam ?? teamId,
+    ...(o.userTeam ? { user_team: o.userTeam, source_team: o.userTeam } : {}),
+    channel: o.channel,
+    event_ts: o.ts,
+  };
+}
+
+/** `message` with `channel_type: im` (the `message.im` subscription): a message in the app's DM. */
+export function directMessageEvent(o: PersonMessageEventOptions): Json {
+  const teamId = o.teamId ?? 'T_TEST';
+  return {
+    type: 'message',
+    ...(o.subtype ? { subtype: o.subtype } : {}),
+    client_msg_id: randomBytes(16).toString('hex'),
+    text: o.text,
+    ...(o.botId ? { bot_id: o.botId, user: o.user } : { user: o.user }),
+    ts: o.ts,
+    ...(o.threadTs ? { thread_ts: o.threadTs } : {}),
+    team: o.userTeam ?? teamId,
+    channel: o.channel,
+    event_ts: o.ts,
+    channel_type: 'im',
+  };
+}
+
+/** `assistant_thread_started`: someone opened a thread on the app's AI surface. */
+export function assistantThreadStartedEvent(o: { user: string; channel: string; threadTs: string; teamId?: string }): Json {
+  return {
+    type: 'assistant_thread_started',
+    assistant_thread: {
+      user_id: o.user,
+      context: { channel_id: 'C_TASKS', team_id: o.teamId ?? 'T_TEST', enterprise_id: null },
+      channel_id: o.channel,
+      thread_ts: o.threadTs,
+    },
+    event_ts: o.threadTs,
+  };
 }

@@ -11,7 +11,7 @@ import { startFakeClaude, type FakeClaude } from './fakeClaude.js';
 import { startFakeSlack, type FakeSlack, type FakeSlackMessage, type FakeSlackRateLimitsOption } from './fakeSlack.js';
 import { startFakeSocketMode, type FakeSocketMode, type SocketAck } from './fakeSocketMode.js';
 import { startSmtpServer, type SmtpTestServer } from './smtpServer.js';
-import { blockAction, slashCommand, viewSubmission, type SignedResponse } from './slackRequests.js';
+import { appMentionEvent, blockAction, directMessageEvent, eventCallback, eventEnvelope, slashCommand, viewSubmission, type SignedResponse } from './slackRequests.js';
 import { createTestDatabase, type TestDatabase } from './testDatabase.js';
 
 export const SIGNING_SECRET = 'test-signing-secret';
@@ -62,7 +62,34 @@ export interface Harness {
   taskMessage(run: Run): FakeSlackMessage | undefined;
   /** Waits until the Slack outbox has delivered everything queued. */
   delivered(): Promise<void>;
+  /** Sends a signed Events API request with this event (a redelivery when `retryNum` is set). */
+  event(event: Record<string, unknown>, opts?: { eventId?: string; retryNum?: number }): Promise<SignedResponse>;
+  /**
+   * A person writes `@Agent <text>` in a channel (or a thread of it): the message is stored in the fake
+   * Slack as theirs and the app_mention event is delivered. Returns what a test needs to redeliver it.
+   */
+  mention(text: string, opts?: PersonMessageOptions): Promise<SentMessage>;
+  /** A person writes in the app's DM (top level, or in a thread of it): message.im is delivered. */
+  dm(text: string, opts?: PersonMessageOptions): Promise<SentMessage>;
+  /** Only the runs of one thread root. */
+  runsInThread(channel: string, threadTs: string): Promise<Run[]>;
   close(): Promise<void>;
+}
+
+export interface PersonMessageOptions {
+  userId?: string;
+  channelId?: string;
+  threadTs?: string;
+  eventId?: string;
+  userTeam?: string;
+}
+
+export interface SentMessage {
+  ts: string;
+  channel: string;
+  eventId: string;
+  event: Record<string, unknown>;
+  response: SignedResponse;
 }
 
 export interface HarnessOptions {
@@ -295,13 +322,44 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       }, 'a run in the expected state', timeoutMs);
     },
     threadTexts(run) {
-      const task = h.taskMessage(run);
-      return task ? slack.threadReplies(run.channel_id, task.ts).map((m) => m.text) : [];
+      const root = run.thread_ts ?? h.taskMessage(run)?.ts;
+      return root ? slack.threadReplies(run.channel_id, root).map((m) => m.text) : [];
     },
     taskMessage(run) {
-      if (run.thread_ts) return slack.message(run.channel_id, run.thread_ts);
-      // Read before the outbox posted it: the task message's fallback text names the run.
-      return slack.channelMessages(run.channel_id).find((m) => m.text.startsWith(`Task ${run.id} `));
+      // The task message's fallback text names the run. It is the thread's root for `/agent run`, and the
+      // first reply under the message a run started from (a mention, a DM).
+      const isTask = (m: FakeSlackMessage) => m.user === slack.botUserId && m.text.startsWith(`Task ${run.id} `);
+      if (run.thread_ts) {
+        const root = slack.message(run.channel_id, run.thread_ts);
+        if (root && isTask(root)) return root;
+        return slack.threadReplies(run.channel_id, run.thread_ts).find(isTask) ?? root;
+      }
+      // Read before the outbox posted it.
+      return slack.channelMessages(run.channel_id).find(isTask);
+    },
+    event(event, o = {}) {
+      // Over Socket Mode the same envelope travels as an events_api payload (redeliveries are not modelled there).
+      return socket ? viaSocket(socket.send('events_api', eventEnvelope(event, o))) : eventCallback(h.baseUrl, SIGNING_SECRET, event, o);
+    },
+    async mention(text, o = {}) {
+      const channel = o.channelId ?? TASK_CHANNEL;
+      const user = o.userId ?? REQUESTER;
+      const full = `<@${slack.botUserId}> ${text}`;
+      const ts = slack.seedMessage({ channel, user, text: full, ...(o.threadTs ? { thread_ts: o.threadTs } : {}) });
+      const event = appMentionEvent({ user, text: full, channel, ts, ...(o.threadTs ? { threadTs: o.threadTs } : {}), ...(o.userTeam ? { userTeam: o.userTeam } : {}) });
+      const eventId = o.eventId ?? `Ev${ts.replace('.', '')}`;
+      return { ts, channel, eventId, event, response: await h.event(event, { eventId }) };
+    },
+    async dm(text, o = {}) {
+      const user = o.userId ?? REQUESTER;
+      const channel = o.channelId ?? slack.dmChannel(user);
+      const ts = slack.seedMessage({ channel, user, text, ...(o.threadTs ? { thread_ts: o.threadTs } : {}) });
+      const event = directMessageEvent({ user, text, channel, ts, ...(o.threadTs ? { threadTs: o.threadTs } : {}) });
+      const eventId = o.eventId ?? `Ev${ts.replace('.', '')}`;
+      return { ts, channel, eventId, event, response: await h.event(event, { eventId }) };
+    },
+    async runsInThread(channel, threadTs) {
+      return app.db.selectFrom('runs').selectAll().where('channel_id', '=', channel).where('thread_ts', '=', threadTs).orderBy('created_at').execute();
     },
     delivered() {
       return app.slackDrained();

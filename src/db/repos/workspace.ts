@@ -68,6 +68,11 @@ export const workspaceSettingsSchema = z.object({
   digestTimezone: z.string().optional(),
   /** The Enterprise Grid organisation the workspace belongs to (learned from its slash commands). */
   enterpriseId: z.string().optional(),
+  /**
+   * What a reply in a task thread from someone other than the requester does: nothing (`ignore`), or it
+   * reaches the run as context labelled untrusted (`context`). Never an instruction either way.
+   */
+  othersReplies: z.enum(['ignore', 'context']).default('ignore'),
 });
 export type WorkspaceSettings = z.infer<typeof workspaceSettingsSchema>;
 

@@ -64,6 +64,16 @@ function describeEntry(row: ActivityRow): Mrkdwn {
       return md`${row.kind === 'run_failed' ? 'run failed' : 'run stopped'}: ${clipped(str(d['message']), 800)}`;
     case 'run_cancelled':
       return md`cancelled the run${d['reason'] === 'rejected' ? ' (by rejecting an action)' : ''}`;
+    case 'run_started_from_message':
+      return md`started it ${d['via'] === 'dm' ? 'in a direct message' : 'by mentioning the app'}${Number(d['contextMessages'] ?? 0) > 0 ? md` (${str(d['contextMessages'])} earlier thread messages given as context)` : ''}`;
+    case 'reply_added':
+      return md`replied in the thread${d['state'] === 'continued' ? ' (the run continued)' : ''}: "${clipped(str(d['text']), 300)}"`;
+    case 'context_added':
+      return md`wrote in the thread (passed as untrusted context): "${clipped(str(d['text']), 300)}"`;
+    case 'reply_ignored':
+      return md`wrote in the thread (ignored: ${d['why'] === 'run_not_active' ? 'the run was not active' : d['why'] === 'empty' ? 'nothing written' : 'not the requester'})`;
+    case 'replies_taken':
+      return md`read ${str(d['replies'])} thread ${Number(d['replies']) === 1 ? 'reply' : 'replies'}`;
     default:
       return md`${row.kind.replace(/_/g, ' ')} ${tool}`;
   }

@@ -22,7 +22,7 @@ export function renderTrust(view: TrustView): { text: string; blocks: Record<str
   const header = [
     '*Trust levels*',
     view.paused ? `:double_vertical_bar: *Paused*${view.pausedReason ? ` (${clipped(view.pausedReason, 300).value})` : ''}: every action needs approval until \`/agent unpause\`.` : '',
-    `Cards go to ${route}. Self-approval is ${view.settings.selfApproval ? 'allowed' : 'off'}. Daily digest at ${String(view.settings.digestHour).padStart(2, '0')}:00${view.settings.digestTimezone ? ` ${view.settings.digestTimezone}` : ' (UTC)'}.`,
+    `Cards go to ${route}. Self-approval is ${view.settings.selfApproval ? 'allowed' : 'off'}. Other people's replies in a task thread are ${view.settings.othersReplies === 'context' ? 'passed to the run as untrusted context' : 'ignored'}. Daily digest at ${String(view.settings.digestHour).padStart(2, '0')}:00${view.settings.digestTimezone ? ` ${view.settings.digestTimezone}` : ' (UTC)'}.`,
   ]
     .filter(Boolean)
     .join('\n');
@@ -30,7 +30,7 @@ export function renderTrust(view: TrustView): { text: string; blocks: Record<str
   for (let i = 0; i < lines.length; i += 8) blocks.push(section(lines.slice(i, i + 8).join('\n')));
   blocks.push(
     context(
-      'Admins: `/agent trust &lt;action&gt; &lt;mode&gt;`, `/agent trust edit`, `/agent trust &lt;action&gt; approvers @user @group|anyone`, `/agent trust self-approval on|off`, `/agent trust route thread|#channel`, `/agent trust digest &lt;hour&gt; [timezone]`.',
+      'Admins: `/agent trust &lt;action&gt; &lt;mode&gt;`, `/agent trust edit`, `/agent trust &lt;action&gt; approvers @user @group|anyone`, `/agent trust self-approval on|off`, `/agent trust others-replies ignore|context`, `/agent trust route thread|#channel`, `/agent trust digest &lt;hour&gt; [timezone]`.',
     ),
   );
   return { text: 'Trust levels', blocks };

@@ -72,6 +72,7 @@ export class OutboxDelivery {
   private timer: NodeJS.Timeout | undefined;
   private readonly inFlight = new Map<number, Promise<void>>();
   private readonly resolved = new Map<string, { channel: string; ts: string }>();
+  private readonly roots = new Map<string, { channel: string; ts: string }>();
   private idleWaiters: Array<() => void> = [];
 
   constructor(private readonly deps: DeliveryDeps) {
@@ -171,6 +172,10 @@ export class OutboxDelivery {
         if (lanesWithEarlierPost.has(r.lane)) continue;
         lanesWithEarlierPost.add(r.lane);
         if (r.status === 'sending' || this.inFlight.has(r.id)) continue;
+      } else if (r.op === 'assistant') {
+        // A thread status waits for the lane's earlier posts (a post clears it) but holds nothing back.
+        if (lanesWithEarlierPost.has(r.lane) || r.status !== 'queued' || this.inFlight.has(r.id)) continue;
+        if (r.msg_key && keysBeingSent.has(r.msg_key)) continue;
       } else {
         if (r.status !== 'queued' || this.inFlight.has(r.id)) continue;
         // Two updates of one message are never in flight together (they could arrive out of order).
@@ -217,10 +222,16 @@ export class OutboxDelivery {
 
   /** Where a row goes and with which method, or why it cannot go yet. */
   private async target(row: OutboxRow): Promise<Target | 'wait' | 'gone'> {
+    if (row.op === 'assistant') {
+      const parent = row.thread_key ? await this.threadParent(row.thread_key) : undefined;
+      if (!parent) return row.thread_key && (await this.pending(row.thread_key)) ? 'wait' : 'gone';
+      const method = row.msg_key?.startsWith('status:') ? 'assistant.threads.setStatus' : 'assistant.threads.setSuggestedPrompts';
+      return { method, channel: row.channel, threadTs: parent.ts, lookup: false };
+    }
     if (row.op === 'post') {
       let threadTs: string | undefined;
       if (row.thread_key) {
-        const parent = await this.resolve(row.thread_key);
+        const parent = await this.threadParent(row.thread_key);
         if (!parent) return (await this.pending(row.thread_key)) ? 'wait' : 'gone';
         threadTs = parent.ts;
       }
@@ -237,6 +248,26 @@ export class OutboxDelivery {
   private async pending(key: string): Promise<boolean> {
     const row = await this.deps.db.selectFrom('slack_outbox').select('id').where('msg_key', '=', key).where('op', '=', 'post').where('status', 'in', OPEN).executeTakeFirst();
     return row !== undefined;
+  }
+
+  /**
+   * The message a thread post goes under. A run's thread (`task:<run>`) starts at the run's thread root:
+   * the task message itself, or the message a run started from (a mention, a DM), under which the task
+   * message is the first reply. Replies always name the root, never another reply.
+   */
+  private async threadParent(key: string): Promise<{ channel: string; ts: string } | undefined> {
+    if (key.startsWith('task:')) {
+      const runId = key.slice('task:'.length);
+      const known = this.roots.get(runId);
+      if (known) return known;
+      const run = await this.deps.db.selectFrom('runs').select(['channel_id', 'thread_ts']).where('id', '=', runId).executeTakeFirst();
+      if (run?.thread_ts) {
+        const root = { channel: run.channel_id, ts: run.thread_ts };
+        this.roots.set(runId, root);
+        return root;
+      }
+    }
+    return this.resolve(key);
   }
 
   private async resolve(key: string): Promise<{ channel: string; ts: string } | undefined> {
@@ -277,7 +308,10 @@ export class OutboxDelivery {
         await this.finish(row, 'superseded', { error: 'nothing to show any more' });
         return;
       }
-      if (row.op === 'post') {
+      if (row.op === 'assistant') {
+        await this.deliverAssistant(client, payload, target, content.text);
+        await this.finish(row, 'sent', {});
+      } else if (row.op === 'post') {
         const res = await client.chat.postMessage({
           channel: target.channel,
           ...(target.threadTs ? { thread_ts: target.threadTs } : {}),
@@ -296,6 +330,16 @@ export class OutboxDelivery {
     } catch (err) {
       await this.failed(row, payload, target, classifySlackError(err));
     }
+  }
+
+  /** A call on an AI-surface thread: idempotent (it sets state), so it is simply sent again after a failure. */
+  private async deliverAssistant(client: WebClient, payload: OutboxPayload, target: Target, text: string): Promise<void> {
+    const thread = { channel_id: target.channel, thread_ts: target.threadTs ?? '' };
+    if (payload.kind === 'prompts') {
+      await client.assistant.threads.setSuggestedPrompts({ ...thread, prompts: payload.prompts as never, ...(payload.title ? { title: payload.title } : {}) });
+      return;
+    }
+    await client.assistant.threads.setStatus({ ...thread, status: text });
   }
 
   /** Reads the thread (or channel) back for our own marker: the only proof a post happened. */

@@ -62,6 +62,14 @@ export class OutboxRenderer {
         return { text: payload.text, blocks: renderCapStop(trusted(payload.text), payload.runId) };
       case 'static':
         return { text: payload.text, ...(payload.blocks ? { blocks: payload.blocks } : {}) };
+      case 'status': {
+        // Slack shows it after the app's name ("Agent is working…"); an empty status clears it.
+        const view = await this.views.task(payload.runId);
+        if (!view) return null;
+        return { text: threadStatusText(view.run.status, view.queuePosition) };
+      }
+      case 'prompts':
+        return { text: payload.title ?? '' };
     }
   }
 
@@ -78,4 +86,11 @@ export class OutboxRenderer {
       return undefined;
     }
   }
+}
+
+/** The AI-surface thread status for a run's state: busy states only; anything else clears it. */
+export function threadStatusText(status: string, queuePosition: number | undefined): string {
+  if (status === 'running') return queuePosition !== undefined ? 'is queued behind other runs…' : 'is working on it…';
+  if (status === 'awaiting_approval') return 'is waiting for approval…';
+  return '';
 }

@@ -8,7 +8,7 @@ import { code, mention, subteamRef } from '../../../text/mrkdwn.js';
 import type { CommandContext } from './context.js';
 
 const USAGE =
-  'Usage: `/agent trust` · `/agent trust edit` · `/agent trust &lt;action&gt; &lt;require_approval|auto_notify|full_auto&gt;` (MCP tools: `&lt;server&gt;__&lt;tool&gt;` or `&lt;server&gt;__*`) · `/agent trust &lt;action&gt; approvers @user @group…|anyone` · `/agent trust self-approval on|off` · `/agent trust route thread|#channel` · `/agent trust digest &lt;hour 0-23&gt; [time zone]`';
+  'Usage: `/agent trust` · `/agent trust edit` · `/agent trust &lt;action&gt; &lt;require_approval|auto_notify|full_auto&gt;` (MCP tools: `&lt;server&gt;__&lt;tool&gt;` or `&lt;server&gt;__*`) · `/agent trust &lt;action&gt; approvers @user @group…|anyone` · `/agent trust self-approval on|off` · `/agent trust others-replies ignore|context` · `/agent trust route thread|#channel` · `/agent trust digest &lt;hour 0-23&gt; [time zone]`';
 
 function bad(message: string): never {
   throw new AppError('bad_command', `${message}\n${USAGE}`);
@@ -34,6 +34,15 @@ export async function trustCommand(ctx: CommandContext, args: string[]): Promise
     if (second !== 'on' && second !== 'off') bad('Say `on` or `off`.');
     await trust.setSelfApproval(team, user, second === 'on');
     return ctx.ack(second === 'on' ? 'Requesters may now approve their own runs\' actions.' : 'Self-approval is off: someone other than the requester must decide.');
+  }
+  if (first === 'others-replies') {
+    if (second !== 'ignore' && second !== 'context') bad('Say `ignore` or `context`.');
+    await trust.setOthersReplies(team, user, second);
+    return ctx.ack(
+      second === 'context'
+        ? "Replies in a task thread from people other than the requester now reach the run as context, labelled untrusted; they are never instructions."
+        : 'Replies in a task thread from people other than the requester are ignored; only the requester steers a run.',
+    );
   }
   if (first === 'route') {
     if (second === 'thread') {
