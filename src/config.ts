@@ -66,6 +66,10 @@ export const envSchema = z
     WORKSPACE_DAY_CAP_USD: usd(25),
     RUN_MAX_TURNS: positiveInt(25),
     MAX_CONCURRENT_RUNS: positiveInt(10),
+    RUN_LEASE_SECONDS: z.preprocess(
+      emptyToUndefined,
+      z.coerce.number({ error: 'must be a whole number of seconds' }).int('must be a whole number of seconds').min(2, 'must be at least 2').max(3600, 'must be at most 3600').default(30),
+    ),
     APPROVAL_QUEUE_WARN_AT: positiveInt(100),
     APPROVAL_QUEUE_STOP_AT: positiveInt(500),
     EMAIL_SENDER_MODE: z.preprocess(emptyToUndefined, z.enum(['requester', 'shared']).default('requester')),
@@ -128,6 +132,8 @@ export interface Config {
   knowledgeDir: string;
   caps: { runUsd: number; userDayUsd: number; workspaceDayUsd: number; turns: number };
   maxConcurrentRuns: number;
+  /** How long a run's lease lasts without a heartbeat: the longest a dead instance's runs wait. */
+  runLeaseSeconds: number;
   queue: { warnAt: number; stopAt: number };
   logLevel: Env['LOG_LEVEL'];
 }
@@ -182,6 +188,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     knowledgeDir: e.KNOWLEDGE_DIR,
     caps: { runUsd: e.RUN_COST_CAP_USD, userDayUsd: e.USER_DAY_CAP_USD, workspaceDayUsd: e.WORKSPACE_DAY_CAP_USD, turns: e.RUN_MAX_TURNS },
     maxConcurrentRuns: e.MAX_CONCURRENT_RUNS,
+    runLeaseSeconds: e.RUN_LEASE_SECONDS,
     queue: { warnAt: e.APPROVAL_QUEUE_WARN_AT, stopAt: e.APPROVAL_QUEUE_STOP_AT },
     logLevel: e.LOG_LEVEL,
   };

@@ -20,7 +20,8 @@ export type ErrorCode =
   | 'fetch_failed'
   | 'email_failed'
   | 'agent_disabled'
-  | 'cap_reached';
+  | 'cap_reached'
+  | 'lease_lost';
 
 export class AppError extends Error {
   readonly code: ErrorCode;
