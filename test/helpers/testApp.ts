@@ -127,6 +127,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     SMTP_URL: smtp.url,
     KNOWLEDGE_DIR: knowledgeDir,
     LOG_LEVEL: 'silent',
+    // A killed instance's runs are taken over once its leases expire: short, so tests of crashes do not
+    // wait half a minute (production default 30 s).
+    RUN_LEASE_SECONDS: '2',
     ...(socket ? { SLACK_APP_TOKEN: APP_TOKEN } : {}),
     ...opts.env,
   };
