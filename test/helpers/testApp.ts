@@ -20,6 +20,18 @@ export const APPROVER = 'U_APPROVER';
 export const TASK_CHANNEL = 'C_TASKS';
 export const APP_TOKEN = 'xapp-1-test';
 
+/** A real app process (`node --import tsx src/main.ts`) on the harness's database and fakes. */
+export interface AppInstance {
+  child: ChildProcess;
+  port: number;
+  /** Where its Slack requests go (http://127.0.0.1:PORT). */
+  url: string;
+  /** Resolves with the exit code (null when killed by a signal). */
+  exited: Promise<number | null>;
+  /** GET /healthz status, or undefined when nothing answers. */
+  health(): Promise<number | undefined>;
+}
+
 /** Everything an end-to-end test needs: fakes of the outside world, a real SMTP server, a real DB file. */
 export interface Harness {
   slack: FakeSlack;
@@ -41,10 +53,16 @@ export interface Harness {
   stopApp(): Promise<void>;
   /** Runs the real app as a child process (`node --import tsx src/main.ts`) on the same database. */
   spawnChild(): Promise<ChildProcess>;
-  command(text: string, opts?: { userId?: string; channelId?: string }): Promise<SignedResponse>;
+  /**
+   * One more instance of the app as a child process, next to whatever runs already (several instances
+   * on one Postgres database). Killed at close if still running.
+   */
+  spawnInstance(opts?: { env?: Record<string, string> }): Promise<AppInstance>;
+  /** `via`: the base URL of the instance that receives the request (default: the harness's app). */
+  command(text: string, opts?: { userId?: string; channelId?: string; via?: string }): Promise<SignedResponse>;
   cards(): Array<{ channel: string; ts: string; actionId: string; message: FakeSlackMessage }>;
   waitForCards(n: number, timeoutMs?: number): Promise<Array<{ channel: string; ts: string; actionId: string; message: FakeSlackMessage }>>;
-  click(card: { channel: string; ts: string; actionId: string; message: FakeSlackMessage }, button: 'approve' | 'reject' | 'view_full' | 'approve_remember', userId?: string): Promise<SignedResponse>;
+  click(card: { channel: string; ts: string; actionId: string; message: FakeSlackMessage }, button: 'approve' | 'reject' | 'view_full' | 'approve_remember', userId?: string, via?: string): Promise<SignedResponse>;
   /** Clicks the Undo button of an auto_notify notification. */
   clickUndo(notice: FakeSlackMessage, userId?: string): Promise<SignedResponse>;
   submitReject(actionId: string, note: string | null, userId?: string): Promise<SignedResponse>;
@@ -86,6 +104,14 @@ export async function waitUntil<T>(fn: () => Promise<T | undefined> | T | undefi
     if (v !== undefined && v !== false) return v;
     if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function health(url: string): Promise<number | undefined> {
+  try {
+    return (await fetch(`${url}/healthz`)).status;
+  } catch {
+    return undefined;
   }
 }
 
@@ -155,6 +181,21 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   let app = await boot();
   let stopped = false;
   let childPort: number | undefined;
+  const instances: AppInstance[] = [];
+  const spawnInstance = async (o: { env?: Record<string, string> } = {}): Promise<AppInstance> => {
+    const port = await freePort();
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: new URL('../../', import.meta.url).pathname,
+      env: { ...process.env, ...env, ...o.env, PORT: String(port) },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const url = `http://127.0.0.1:${port}`;
+    const instance: AppInstance = { child, port, url, exited, health: () => health(url) };
+    instances.push(instance);
+    await waitUntil(async () => ((await health(url)) === 200 ? true : undefined), 'the child app to become healthy', 15_000);
+    return instance;
+  };
   const h: Harness = {
     slack,
     socket,
@@ -179,23 +220,11 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     async spawnChild() {
       if (!stopped) await app.stop();
       stopped = true;
-      const port = await freePort();
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-        cwd: new URL('../../', import.meta.url).pathname,
-        env: { ...process.env, ...env, PORT: String(port) },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      childPort = port;
-      await waitUntil(async () => {
-        try {
-          const r = await fetch(`http://127.0.0.1:${port}/healthz`);
-          return r.status === 200 ? true : undefined;
-        } catch {
-          return undefined;
-        }
-      }, 'the child app to become healthy', 15_000);
-      return child;
+      const instance = await spawnInstance();
+      childPort = instance.port;
+      return instance.child;
     },
+    spawnInstance,
     async stopApp() {
       await app.stop();
       stopped = true;
@@ -204,7 +233,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       const channel = o.channelId ?? TASK_CHANNEL;
       const userId = o.userId ?? REQUESTER;
       const cmd = { text, userId, channelId: channel, responseUrl: slack.responseUrl({ channel, userId }) };
-      return socket ? viaSocket(socket.slashCommand(cmd)) : slashCommand(h.baseUrl, SIGNING_SECRET, cmd);
+      return socket ? viaSocket(socket.slashCommand(cmd)) : slashCommand(o.via ?? h.baseUrl, SIGNING_SECRET, cmd);
     },
     cards() {
       const out: Array<{ channel: string; ts: string; actionId: string; message: FakeSlackMessage }> = [];
@@ -230,7 +259,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
         return c.length >= n ? c : undefined;
       }, `${n} approval card(s)`, timeoutMs);
     },
-    click(card, button, userId = APPROVER) {
+    click(card, button, userId = APPROVER, via) {
       const actionId = { approve: 'approval_approve', reject: 'approval_reject', view_full: 'approval_view_full', approve_remember: 'approval_approve_remember' }[button];
       const o = {
         actionId,
@@ -242,7 +271,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
         responseUrl: slack.responseUrl({ channel: card.channel, userId, messageTs: card.ts }),
         message: slack.message(card.channel, card.ts) ?? card.message,
       };
-      return socket ? viaSocket(socket.blockAction(o)) : blockAction(h.baseUrl, SIGNING_SECRET, o);
+      return socket ? viaSocket(socket.blockAction(o)) : blockAction(via ?? h.baseUrl, SIGNING_SECRET, o);
     },
     clickUndo(notice, userId = REQUESTER) {
       const blocks = (notice.blocks ?? []) as Array<{ type?: string; elements?: Array<{ action_id?: string; value?: string }> }>;
@@ -298,6 +327,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       return app.slackDrained();
     },
     async close() {
+      for (const i of instances) if (i.child.exitCode === null && i.child.signalCode === null) i.child.kill('SIGKILL');
+      await Promise.all(instances.map((i) => i.exited));
       if (!stopped) await app.stop();
       await Promise.all([slack.close(), claude.close(), smtp.close(), socket?.close()]);
       await database.drop();
