@@ -70,6 +70,39 @@ describe.skipIf(TEST_ENGINE !== 'postgres')('several instances on one Postgres d
     expect(await db().selectFrom('activity').select('id').where('kind', '=', 'action_dispatched').execute()).toHaveLength(3);
   }, 60_000);
 
+  it("the concurrency limit and the queue are the workspace's, across instances: one model call at a time, FIFO, positions shown", async () => {
+    h = await startHarness({ env: { MAX_CONCURRENT_RUNS: '1' } });
+    const other = await h.addApp();
+    const waiting: Array<() => void> = [];
+    let inFlight = 0;
+    let maxInFlight = 0;
+    h.claude.respond(async (body) => {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await new Promise<void>((resolve) => waiting.push(resolve));
+      inFlight--;
+      return textReply(`done: ${String(body.messages[0].content[0].text).includes('first') ? 'first' : 'later'}`);
+    });
+    const label = async (task: string, text: string) => {
+      const run = await h!.waitForRun((r) => r.task === task && r.thread_ts !== null);
+      await waitUntil(() => JSON.stringify(h!.slack.message(run.channel_id, run.thread_ts!)?.blocks ?? []).includes(text) || undefined, `"${text}" on ${task}`);
+    };
+    await h.command('run first task');
+    await waitUntil(() => waiting.length === 1 || undefined, 'the first run to call Claude');
+    await h.command('run second task', { via: `http://127.0.0.1:${other.port}` });
+    await label('second task', 'queued (position 1)');
+    await h.command('run third task');
+    await label('third task', 'queued (position 2)');
+    for (let i = 1; i <= 3; i++) {
+      await waitUntil(() => waiting.length === i || undefined, `call ${i} to be in flight`);
+      waiting[i - 1]!();
+    }
+    await waitUntil(async () => ((await db().selectFrom('runs').select('status').execute()).every((r) => r.status === 'completed') ? true : undefined), 'all three to complete');
+    expect(maxInFlight).toBe(1);
+    const order = h.claude.requests.map((r) => String(r.body.messages[0].content[0].text));
+    expect(order.map((t) => ['first', 'second', 'third'].find((w) => t.includes(`${w} task`)))).toEqual(['first', 'second', 'third']);
+  }, 60_000);
+
   it('kill -9 of the instance running a run mid-turn: another instance resumes it within the lease time, nothing done twice', async () => {
     h = await startHarness();
     await h.stopApp();

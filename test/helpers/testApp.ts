@@ -58,6 +58,8 @@ export interface Harness {
    * on one Postgres database). Killed at close if still running.
    */
   spawnInstance(opts?: { env?: Record<string, string> }): Promise<AppInstance>;
+  /** One more in-process instance on the same database, with the harness's settings; stopped at close. */
+  addApp(): Promise<RunningApp>;
   /** `via`: the base URL of the instance that receives the request (default: the harness's app). */
   command(text: string, opts?: { userId?: string; channelId?: string; via?: string }): Promise<SignedResponse>;
   cards(): Array<{ channel: string; ts: string; actionId: string; message: FakeSlackMessage }>;
@@ -182,6 +184,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   let stopped = false;
   let childPort: number | undefined;
   const instances: AppInstance[] = [];
+  const extraApps: RunningApp[] = [];
   const spawnInstance = async (o: { env?: Record<string, string> } = {}): Promise<AppInstance> => {
     const port = await freePort();
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
@@ -225,6 +228,11 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       return instance.child;
     },
     spawnInstance,
+    async addApp() {
+      const extra = await boot();
+      extraApps.push(extra);
+      return extra;
+    },
     async stopApp() {
       await app.stop();
       stopped = true;
@@ -329,6 +337,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     async close() {
       for (const i of instances) if (i.child.exitCode === null && i.child.signalCode === null) i.child.kill('SIGKILL');
       await Promise.all(instances.map((i) => i.exited));
+      await Promise.all(extraApps.map((a) => a.stop()));
       if (!stopped) await app.stop();
       await Promise.all([slack.close(), claude.close(), smtp.close(), socket?.close()]);
       await database.drop();
