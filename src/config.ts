@@ -68,7 +68,13 @@ export const envSchema = z
     MAX_CONCURRENT_RUNS: positiveInt(10),
     RUN_LEASE_SECONDS: z.preprocess(
       emptyToUndefined,
-      z.coerce.number({ error: 'must be a whole number of seconds' }).int('must be a whole number of seconds').min(2, 'must be at least 2').max(3600, 'must be at most 3600').default(30),
+      z
+        .string()
+        .default('30')
+        .refine((v) => /^\d+$/.test(v.trim()), 'must be a whole number of seconds')
+        .transform((v) => Number(v))
+        .refine((n) => n >= 2, 'must be at least 2')
+        .refine((n) => n <= 3600, 'must be at most 3600'),
     ),
     APPROVAL_QUEUE_WARN_AT: positiveInt(100),
     APPROVAL_QUEUE_STOP_AT: positiveInt(500),
