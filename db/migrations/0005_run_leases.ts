@@ -13,6 +13,8 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.alterTable('runs').addColumn('slot_held', 'integer', (c) => c.notNull().defaultTo(0)).execute();
   await db.schema.alterTable('runs').addColumn('queued_at', 'text').execute();
   await db.schema.createIndex('runs_lease_owner').on('runs').column('lease_owner').execute();
+  // The sweep looks for actions left mid-dispatch every second.
+  await db.schema.createIndex('actions_status').on('actions').column('status').execute();
 
   await db.schema
     .createTable('instances')
@@ -28,6 +30,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 
 export async function down(db: Kysely<any>): Promise<void> {
   await db.schema.dropTable('instances').execute();
+  await db.schema.dropIndex('actions_status').execute();
   await db.schema.dropIndex('runs_lease_owner').execute();
   await db.schema.alterTable('runs').dropColumn('queued_at').execute();
   await db.schema.alterTable('runs').dropColumn('slot_held').execute();
