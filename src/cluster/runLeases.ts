@@ -69,8 +69,10 @@ export class RunLeases {
 
   /**
    * Runs that need an instance: running ones nobody holds (new, handed over, or whose instance is gone),
-   * and ended ones whose instance died while dispatching one of their actions (that action's outcome
-   * must be settled).
+   * ended ones whose instance died while dispatching one of their actions (that action's outcome must be
+   * settled), and every run whose lease this instance holds: the caller skips those it is advancing, so a
+   * lease of ours that outlived its chain (a release that failed) is picked up again instead of being
+   * renewed by the heartbeat forever.
    */
   async orphans(limit = 200): Promise<string[]> {
     const { db } = this;
@@ -83,6 +85,7 @@ export class RunLeases {
       .orderBy('created_at')
       .limit(limit)
       .execute();
+    const ours = await db.selectFrom('runs').select('id').where('lease_owner', '=', this.owner).limit(limit).execute();
     const interrupted = await db
       .selectFrom('actions')
       .innerJoin('runs', 'runs.id', 'actions.run_id')
@@ -93,7 +96,7 @@ export class RunLeases {
       .where((eb) => eb.or([eb('runs.lease_expires_at', 'is', null), eb('runs.lease_expires_at', '<', now)]))
       .limit(limit)
       .execute();
-    return [...new Set([...running, ...interrupted].map((r) => r.id))];
+    return [...new Set([...running, ...interrupted, ...ours].map((r) => r.id))];
   }
 
   /** SQLite (one instance), at startup: leases and slots left by a previous process are void. */
