@@ -70,6 +70,25 @@ describe.skipIf(TEST_ENGINE !== 'postgres')('several instances on one Postgres d
     expect(await db().selectFrom('activity').select('id').where('kind', '=', 'action_dispatched').execute()).toHaveLength(3);
   }, 60_000);
 
+  it('a click on one instance while another still holds the run is not stranded: the holder carries on (no lease expiry needed)', async () => {
+    // A long lease: a click that had to wait for it to expire would take 30 s.
+    h = await startHarness({ env: { RUN_LEASE_SECONDS: '30' } });
+    const other = await h.addApp();
+    h.claude.enqueue(toolUseReply([{ name: 'send_email', input: email }]), textReply('Sent.'));
+    await h.command('run email Sarah the numbers');
+    const [card] = await h.waitForCards(1);
+    const run = await h.waitForRun((r) => r.status === 'awaiting_approval' && r.lease_owner === null);
+    // The moment just after A suspended the run and before it let go of the lease.
+    await db().updateTable('runs').set({ lease_owner: h.app.instanceId, lease_expires_at: '2999-01-01T00:00:00.000Z' }).where('id', '=', run.id).execute();
+    const clickedAt = Date.now();
+    expect((await h.click(card!, 'approve', APPROVER, `http://127.0.0.1:${other.port}`)).status).toBe(200);
+    await h.smtp.waitForMail(1, 15_000);
+    await h.waitForRun((r) => r.id === run.id && r.status === 'completed');
+    expect(Date.now() - clickedAt).toBeLessThan(15_000);
+    expect(h.smtp.dataAttempts()).toBe(1);
+    expect((await runRow(run.id))?.lease_owner).toBeNull();
+  }, 60_000);
+
   it("the concurrency limit and the queue are the workspace's, across instances: one model call at a time, FIFO, positions shown", async () => {
     h = await startHarness({ env: { MAX_CONCURRENT_RUNS: '1' } });
     const other = await h.addApp();
