@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/connection.js';
-import { actionResult, countPendingApprovals, getAction, listDispatching, listTurnActions, transitionAction } from '../db/repos/actions.js';
+import { actionResult, countPendingApprovals, getAction, listTurnActions, transitionAction } from '../db/repos/actions.js';
 import { appendActivity } from '../db/repos/activity.js';
 import { appendMessage, listMessages, type ConversationMessage, type StoredBlock } from '../db/repos/messages.js';
 import { insertModelCall } from '../db/repos/modelCalls.js';
@@ -228,7 +228,7 @@ export class RunEngine {
     let release: 'idle' | 'handover' | 'cooldown' | 'done' = 'handover';
     try {
       await this.settleInterrupted(runId);
-      for (let round = 1; ; round++) {
+      for (let refused = 0; ; ) {
         this.again.delete(runId);
         await this.advanceOnce(runId);
         if (this.stopped) return;
@@ -238,7 +238,7 @@ export class RunEngine {
           release = 'done';
           return;
         }
-        if (round >= MAX_IDLE_ROUNDS) {
+        if (++refused >= MAX_IDLE_ROUNDS) {
           this.deps.logger.warn({ runId }, 'run is running but makes no progress; leaving it for a later sweep');
           release = 'cooldown';
           return;
