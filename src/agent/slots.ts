@@ -29,7 +29,10 @@ export interface RunSlotsDeps {
  */
 export class RunSlots {
   private readonly waiting = new Map<string, Waiter[]>();
+  /** Workspaces whose first waiter was woken and has not looked yet. */
   private readonly poking = new Set<string>();
+  /** Pokes that arrived while that look was under way: it may have read the state before the change. */
+  private readonly pokedAgain = new Set<string>();
   private stopped = false;
 
   constructor(private readonly deps: RunSlotsDeps) {}
@@ -66,8 +69,12 @@ export class RunSlots {
   poke(teamId?: string): void {
     const teams = teamId ? [teamId] : [...this.waiting.keys()];
     for (const t of teams) {
+      if (this.poking.has(t)) {
+        this.pokedAgain.add(t);
+        continue;
+      }
       const head = this.waiting.get(t)?.[0];
-      if (head && !this.poking.has(t)) {
+      if (head) {
         this.poking.add(t);
         head.wake();
       }
@@ -91,6 +98,7 @@ export class RunSlots {
     } else queue.push(w);
     this.waiting.set(teamId, queue);
     if (this.stopped) w.wake();
+    else if (this.pokedAgain.delete(teamId)) this.poke(teamId);
   }
 
   private leave(teamId: string, runId: string, outcome: SlotOutcome): SlotOutcome {
@@ -102,7 +110,7 @@ export class RunSlots {
     }
     this.poking.delete(teamId);
     // The next waiter of the workspace may fit too (several slots freed at once).
-    if (outcome === 'granted') this.poke(teamId);
+    if (this.pokedAgain.delete(teamId) || outcome === 'granted') this.poke(teamId);
     return outcome;
   }
 
