@@ -16,6 +16,7 @@ const DATABASE_FREE = [
   'test/helpers/fakeSocketMode.test.ts',
   'test/policy/decide.test.ts',
   'test/slack/commandParser.test.ts',
+  'test/slack/pacer.test.ts',
   'test/tools/fetchUrl.test.ts',
   'test/tools/sendEmail.test.ts',
   'test/tools/whatsappAndCrm.test.ts',
