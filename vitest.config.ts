@@ -21,6 +21,7 @@ const DATABASE_FREE = [
   'test/slack/commandParser.test.ts',
   'test/slack/oauthPieces.test.ts',
   'test/slack/manifest.test.ts',
+  'test/slack/pacer.test.ts',
   'test/tools/fetchUrl.test.ts',
   'test/tools/mcpTool.test.ts',
   'test/tools/sendEmail.test.ts',

@@ -77,6 +77,16 @@ export const envSchema = z
     WORKSPACE_DAY_CAP_USD: usd(25),
     RUN_MAX_TURNS: positiveInt(25),
     MAX_CONCURRENT_RUNS: positiveInt(10),
+    RUN_LEASE_SECONDS: z.preprocess(
+      emptyToUndefined,
+      z
+        .string()
+        .default('30')
+        .refine((v) => /^\d+$/.test(v.trim()), 'must be a whole number of seconds')
+        .transform((v) => Number(v))
+        .refine((n) => n >= 2, 'must be at least 2')
+        .refine((n) => n <= 3600, 'must be at most 3600'),
+    ),
     APPROVAL_QUEUE_WARN_AT: positiveInt(100),
     APPROVAL_QUEUE_STOP_AT: positiveInt(500),
     EMAIL_SENDER_MODE: z.preprocess(emptyToUndefined, z.enum(['requester', 'shared']).default('requester')),
@@ -194,6 +204,8 @@ export interface Config {
   knowledgeDir: string;
   caps: { runUsd: number; userDayUsd: number; workspaceDayUsd: number; turns: number };
   maxConcurrentRuns: number;
+  /** How long a run's lease lasts without a heartbeat: the longest a dead instance's runs wait. */
+  runLeaseSeconds: number;
   queue: { warnAt: number; stopAt: number };
   /** Earlier thread messages given to a run started by a mention inside a thread. */
   threadContext: { maxMessages: number; maxChars: number };
@@ -262,6 +274,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     knowledgeDir: e.KNOWLEDGE_DIR,
     caps: { runUsd: e.RUN_COST_CAP_USD, userDayUsd: e.USER_DAY_CAP_USD, workspaceDayUsd: e.WORKSPACE_DAY_CAP_USD, turns: e.RUN_MAX_TURNS },
     maxConcurrentRuns: e.MAX_CONCURRENT_RUNS,
+    runLeaseSeconds: e.RUN_LEASE_SECONDS,
     queue: { warnAt: e.APPROVAL_QUEUE_WARN_AT, stopAt: e.APPROVAL_QUEUE_STOP_AT },
     threadContext: { maxMessages: e.THREAD_CONTEXT_MAX_MESSAGES, maxChars: e.THREAD_CONTEXT_MAX_CHARS },
     logLevel: e.LOG_LEVEL,

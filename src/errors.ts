@@ -23,7 +23,8 @@ export type ErrorCode =
   | 'cap_reached'
   | 'not_installed'
   /** A Slack event already acted on (a retry or a duplicate delivery). */
-  | 'duplicate_event';
+  | 'duplicate_event'
+  | 'lease_lost';
 
 export class AppError extends Error {
   readonly code: ErrorCode;

@@ -44,6 +44,9 @@ import { createHubSpotClient } from './connectors/hubspot.js';
 import { McpTools } from './agent/mcpTools.js';
 import { ThreadConversations } from './agent/threads.js';
 import { SlackThreadReader } from './slack/threadReader.js';
+import { InstanceRegistry } from './cluster/instances.js';
+import { RunLeases } from './cluster/runLeases.js';
+import { ClusterTimers } from './cluster/timers.js';
 
 /** Everything tests and benchmarks may replace; production uses the defaults. */
 export interface AppOverrides {
@@ -65,6 +68,8 @@ export interface AppOverrides {
   slackLimits?: PacerLimits;
   /** Socket Mode reconnect backoff (tests shorten it). */
   socketReconnect?: Partial<ReconnectPolicy>;
+  /** How long a shutdown lets steps in flight finish before handing their runs over. */
+  drainMs?: number;
 }
 
 export interface RunningApp {
@@ -80,6 +85,12 @@ export interface RunningApp {
   slackDrained(): Promise<void>;
   /** Resolves when no mention, DM or reply is being acted on. */
   eventsSettled(): Promise<void>;
+  /** This instance's id among those sharing the database (lease owner, outbox claims). */
+  instanceId: string;
+  /**
+   * Drains and stops: /healthz answers 503, steps in flight finish (up to `drainMs`), every run lease is
+   * handed over, the outbox stops (queued messages stay for the next instance), the database is closed.
+   */
   stop(): Promise<void>;
 }
 
@@ -90,6 +101,9 @@ export const DEFAULT_ENGINE_SETTINGS = {
 
 /** Progress-only task-message updates wait this long, so several steps become one chat.update. */
 export const DEFAULT_OUTBOX_SETTINGS: OutboxSettings = { progressDelayMs: 2000, settleMs: 1000 };
+
+/** A shutdown gives steps in flight this long (a model call may take longer: it is then redone elsewhere). */
+export const DEFAULT_DRAIN_MS = 10_000;
 
 /** The composition root: config -> db -> services -> Slack app -> start -> resume interrupted runs. */
 export async function startApp(config: Config, overrides: AppOverrides = {}): Promise<RunningApp> {
@@ -103,6 +117,16 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
   });
   const { db } = opened;
   await migrateToLatest(db);
+
+  // Several instances may share a Postgres database; SQLite is one instance by design, so whatever a
+  // previous process left (leases, Slack messages mid-send) is taken over at once instead of after the
+  // lease has run out.
+  const leaseMs = config.runLeaseSeconds * 1000;
+  const exclusive = opened.engine === 'sqlite';
+  const instance = new InstanceRegistry(db, leaseMs);
+  await instance.register({ exclusive });
+  const leases = new RunLeases(db, instance.id, leaseMs);
+  if (exclusive) await leases.voidAll();
 
   const knowledge = await openKnowledgeIndex(opened);
   const indexed = await knowledge.reindex(config.knowledgeDir);
@@ -203,6 +227,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     dispatcher,
     cardRoute: (teamId) => trust.routeFor(teamId),
     caps,
+    leases,
     settings: { ...DEFAULT_ENGINE_SETTINGS, model: config.anthropic.model, queue, maxConcurrentRuns: config.maxConcurrentRuns, ...overrides.engine },
   });
   engineRef = engine;
@@ -218,10 +243,11 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     db,
     clock: systemClock,
     clients: outboxClients,
-    pacer: new SlackPacer(() => Date.now(), overrides.slackLimits ?? SLACK_LIMITS),
+    pacer: new SlackPacer(() => Date.now(), overrides.slackLimits ?? SLACK_LIMITS, () => instance.liveCount()),
     renderer: new OutboxRenderer(views, outboxClients),
     logger,
     outbox,
+    instanceId: instance.id,
     settings: overrides.delivery ?? {},
     onUndeliverable: async (row, payload, failure) => {
       if (payload.kind === 'task') {
@@ -290,10 +316,35 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     },
   );
 
-  // Recover before accepting requests: a click must never race the marking of interrupted dispatches.
+  const interrupted = await delivery.reclaimInterrupted();
   const recovered = await engine.recover();
-  const interrupted = await delivery.recover();
   delivery.start();
+  // The heartbeat keeps this instance's leases alive; the sweep takes over what a gone instance left
+  // (its runs once their leases expire, its Slack messages mid-send) and lets queued runs look for a
+  // slot freed on another instance.
+  const timers = new ClusterTimers(
+    [
+      {
+        name: 'heartbeat',
+        everyMs: Math.max(250, Math.floor(leaseMs / 3)),
+        run: async () => {
+          await instance.heartbeat();
+          await leases.renewAll();
+        },
+      },
+      {
+        name: 'sweep',
+        everyMs: Math.max(250, Math.min(1000, Math.floor(leaseMs / 3))),
+        run: async () => {
+          if ((await delivery.reclaimInterrupted()) > 0) delivery.wake();
+          await engine.sweep();
+        },
+      },
+      { name: 'prune', everyMs: 3600_000, run: () => instance.prune() },
+    ],
+    logger,
+  );
+  timers.start();
   // Socket Mode: resolves after the first connection attempt; a failed one is retried in the background.
   const port = await app.start();
 
@@ -315,8 +366,10 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
   const schedulesJob = overrides.disableJobs ? undefined : scheduleRunsJob(() => scheduler.tick(), logger);
 
   ready = true;
-  logger.info({ port, mode: app.socket ? 'socket' : 'http', install: oauth ? 'oauth' : 'single_token', ...(app.socket ? { socket: app.socket.state } : {}), resumed: recovered.resumed.length, outcomeUnknown: recovered.outcomeUnknown.length, slackMessagesInterrupted: interrupted }, 'agent app ready');
+  logger.info({ port, mode: app.socket ? 'socket' : 'http', install: oauth ? 'oauth' : 'single_token', ...(app.socket ? { socket: app.socket.state } : {}), instance: instance.id, resumed: recovered.resumed.length, slackMessagesInterrupted: interrupted }, 'agent app ready');
 
+  let stopping: Promise<void> | undefined;
+  const drainMs = overrides.drainMs ?? DEFAULT_DRAIN_MS;
   return {
     port,
     db,
@@ -326,18 +379,31 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     tickSchedules: (now?: Date) => scheduler.tick(now),
     slackDrained: () => delivery.drained(),
     eventsSettled: () => conversations.settled(),
-    async stop() {
-      ready = false;
-      digestJob?.stop();
-      schedulesJob?.stop();
-      await app.stop().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'error while stopping Slack app'));
-      await conversations.settled();
-      await engine.stop();
-      // Queued Slack messages stay in the database and are delivered by the next start.
-      await delivery.stop();
-      await mcp.close();
-      mailer?.close();
-      await db.destroy();
+    instanceId: instance.id,
+    stop() {
+      stopping ??= (async () => {
+        // The load balancer stops sending requests here; those already on their way are still answered
+        // (and persisted: the runs they start or resume are handed over with the rest).
+        ready = false;
+        digestJob?.stop();
+        schedulesJob?.stop();
+        await instance.markDraining().catch(() => undefined);
+        const started = Date.now();
+        await engine.stop(drainMs);
+        // Heartbeats go on during the drain (a long step keeps its lease); after it, a lease still held
+        // (a dispatch being recorded) expires on its own if this process exits first.
+        timers.stop();
+        await app.stop().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'error while stopping Slack app'));
+        await conversations.settled();
+        // Queued Slack messages stay in the database for the other instances (or the next start).
+        await delivery.stop();
+        await instance.retire().catch(() => undefined);
+        logger.info({ drainedMs: Date.now() - started }, 'drained: runs handed over');
+        await mcp.close();
+        mailer?.close();
+        await db.destroy();
+      })();
+      return stopping;
     },
   };
 }
@@ -381,12 +447,25 @@ async function main(): Promise<void> {
     throw err;
   }
   const running = await startApp(config);
-  const shutdown = (signal: string) => {
-    running.logger.info({ signal }, 'shutting down');
-    void running.stop().then(() => process.exit(0));
+  // First signal: drain (see RunningApp.stop). A second one: exit at once (leases then expire by themselves).
+  let draining = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (draining) {
+      running.logger.warn({ signal }, 'second signal: exiting without finishing the drain');
+      process.exit(1);
+    }
+    draining = true;
+    running.logger.info({ signal }, 'draining before exit');
+    running.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        running.logger.error({ err: errorMessage(err) }, 'error while draining');
+        process.exit(1);
+      },
+    );
   };
-  process.once('SIGINT', () => shutdown('SIGINT'));
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

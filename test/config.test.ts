@@ -35,6 +35,16 @@ describe('config', () => {
     }
     expect(loadDatabaseSettings({})).toEqual({ databasePath: './data/agent.db', databaseUrl: undefined });
   });
+  it('RUN_LEASE_SECONDS: 30 by default, a whole number of seconds between 2 and 3600', () => {
+    const base = { SLACK_BOT_TOKEN: 'xoxb-1', ANTHROPIC_API_KEY: 'k', SLACK_SIGNING_SECRET: 's' };
+    expect(loadConfig(base).runLeaseSeconds).toBe(30);
+    expect(loadConfig({ ...base, RUN_LEASE_SECONDS: ' ' }).runLeaseSeconds).toBe(30);
+    expect(loadConfig({ ...base, RUN_LEASE_SECONDS: '5' }).runLeaseSeconds).toBe(5);
+    expect(() => loadConfig({ ...base, RUN_LEASE_SECONDS: '1' })).toThrow(/RUN_LEASE_SECONDS must be at least 2/);
+    expect(() => loadConfig({ ...base, RUN_LEASE_SECONDS: '2.5' })).toThrow(/RUN_LEASE_SECONDS must be a whole number of seconds/);
+    expect(() => loadConfig({ ...base, RUN_LEASE_SECONDS: 'soon' })).toThrow(/RUN_LEASE_SECONDS must be a whole number of seconds/);
+    expect(() => loadConfig({ ...base, RUN_LEASE_SECONDS: '86400' })).toThrow(/RUN_LEASE_SECONDS must be at most 3600/);
+  });
   it('names the database in messages without its password', () => {
     expect(describeDatabase({ engine: 'postgres', url: 'postgres://agent:s3cret@db:5432/agent' })).toBe('DATABASE_URL=postgres://agent:***@db:5432/agent');
     expect(describeDatabase({ engine: 'postgres', url: 'postgres://agent@db/agent' })).toBe('DATABASE_URL=postgres://agent@db/agent');

@@ -58,14 +58,19 @@ export class Dispatcher {
    * `report` runs inside the transaction that records the result, so the Slack message that reports it
    * (a card update, a notification) commits with it: a crash can delay that message, never lose it.
    */
-  async dispatch(actionId: string, report?: (trx: Db, action: Action, result: StoredToolResult, unknown?: { code: string; reason: string }) => Promise<void>): Promise<DispatchResult> {
+  async dispatch(
+    actionId: string,
+    report?: (trx: Db, action: Action, result: StoredToolResult, unknown?: { code: string; reason: string }) => Promise<void>,
+    /** `leaseOwner`: the instance advancing the run; the claim is refused if it no longer holds the run's lease. */
+    opts: { leaseOwner?: string } = {},
+  ): Promise<DispatchResult> {
     const { db, clock } = this.deps;
     const startedAt = clock.now().toISOString();
     const outcome = await db.transaction().execute(async (trx): Promise<{ action: Action } | Refusal> => {
       let action = await getAction(trx, actionId);
       if (!action) return { code: 'action_not_found', why: `No action ${actionId}` };
       if (await lockRun(trx, action.run_id)) action = (await getAction(trx, actionId)) ?? action;
-      const refusal = await this.check(trx, action);
+      const refusal = await this.check(trx, action, opts.leaseOwner);
       if (refusal) return refusal;
       const claimed = await transitionAction(trx, action.id, ['approved'], {
         status: 'dispatching',
@@ -116,9 +121,11 @@ export class Dispatcher {
     return { action: updated ?? action, result, ...(unknown && recorded ? { unknown } : {}) };
   }
 
-  private async check(db: Db, action: Action): Promise<Refusal | undefined> {
+  private async check(db: Db, action: Action, leaseOwner: string | undefined): Promise<Refusal | undefined> {
     const run = await getRun(db, action.run_id);
     if (!run || run.status !== 'running') return { code: 'invalid_state', why: `Run ${action.run_id} is not running` };
+    // Another instance took the run over (this one's lease expired): it decides, not us.
+    if (leaseOwner !== undefined && run.lease_owner !== leaseOwner) return { code: 'lease_lost', why: `Run ${action.run_id} is now advanced by another instance` };
     if ((await getWorkspace(db, action.team_id)).disabled) return { code: 'agent_disabled', why: 'The agent is disabled in this workspace' };
     if (action.status !== 'approved') return { code: 'approval_missing', why: `Action ${action.id} is ${action.status}, not approved` };
     if (!action.decided_by || !action.decided_at) return { code: 'approval_missing', why: `Action ${action.id} has no recorded decision` };

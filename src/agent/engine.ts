@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/connection.js';
-import { actionResult, countPendingApprovals, getAction, listDispatching, listTurnActions, transitionAction } from '../db/repos/actions.js';
+import { actionResult, countPendingApprovals, getAction, listTurnActions, transitionAction } from '../db/repos/actions.js';
 import { appendActivity } from '../db/repos/activity.js';
 import { appendMessage, listMessages, type ConversationMessage, type StoredBlock } from '../db/repos/messages.js';
 import { insertModelCall } from '../db/repos/modelCalls.js';
@@ -19,11 +19,12 @@ import { costUsd, priceFor } from './pricing.js';
 import { buildFirstUserMessage, buildSystemPrompt } from './prompt.js';
 import { classifyTurn, storeProposals } from './proposals.js';
 import type { QueueThresholds } from './policyContext.js';
-import { cardKey, PRIORITY, type Outbox } from './outbox.js';
+import { cardKey, PRIORITY, taskKey, type Outbox } from './outbox.js';
 import { md, mention, trusted, type Mrkdwn } from '../text/mrkdwn.js';
 import { findActionType } from '../policy/catalog.js';
 import type { CapsService } from './capsService.js';
 import { RunSlots } from './slots.js';
+import type { RunLeases } from '../cluster/runLeases.js';
 import { describeCapStop, type CapCheck } from '../policy/caps.js';
 import { continuesInstead, shouldContinue, takePendingReplies, toApiMessages } from './steering.js';
 
@@ -34,7 +35,7 @@ export interface EngineSettings {
   /** Used once when a tool call was cut off by max_tokens. */
   maxTokensRetry: number;
   queue: QueueThresholds;
-  /** Runs of one workspace executing at once in this process; the rest wait in FIFO order. */
+  /** Runs of one workspace calling the model at once, across instances; the rest wait in FIFO order. */
   maxConcurrentRuns: number;
 }
 
@@ -52,6 +53,8 @@ export interface EngineDeps {
   /** Where a workspace's cards go (channel id), or undefined for the task thread. */
   cardRoute(teamId: string): Promise<string | undefined>;
   caps: CapsService;
+  /** Which runs this instance may advance (one instance per run at a time). */
+  leases: RunLeases;
 }
 
 export interface StartRunInput {
@@ -81,26 +84,41 @@ type StepResult = 'continue' | 'idle' | 'model';
 
 const ACTIVE: readonly RunStatus[] = ['running', 'awaiting_approval'];
 
+/** A chain that keeps finding its run `running` without moving it on gives up after this many looks. */
+const MAX_IDLE_ROUNDS = 5;
+
 /**
  * The durable run loop. Every step starts from what is in the database and persists its effects before
  * the next one, so a run can stop at any point (crash, approval wait) and be resumed by any process.
- * Nothing about a suspended run is held in memory.
+ * Nothing about a suspended run is held in memory. Several instances may share the database: a run is
+ * advanced only by the instance holding its lease (src/cluster/runLeases.ts).
  */
 export class RunEngine {
   private readonly chains = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
+  /** Runs of this instance whose current step is a dispatch (their lease is kept until it is recorded). */
+  private readonly dispatching = new Set<string>();
   private stopped = false;
 
   private readonly slots: RunSlots;
+  private readonly leases: RunLeases;
   private readonly warnedModels = new Set<string>();
 
   constructor(private readonly deps: EngineDeps) {
-    this.slots = new RunSlots(
-      () => deps.settings.maxConcurrentRuns,
+    this.leases = deps.leases;
+    this.slots = new RunSlots({
+      db: deps.db,
+      owner: deps.leases.owner,
+      limit: () => deps.settings.maxConcurrentRuns,
       // Only the run that just joined the queue is re-rendered: refreshing every queued task message on
       // each change would be quadratic in Slack calls (and hit chat.update's rate limit).
-      (runId) => void this.updateTaskMessage(runId, 'soon'),
-    );
+      onQueued: (runId) => void this.updateTaskMessage(runId, 'soon'),
+    });
+  }
+
+  /** This instance's id (lease owner). */
+  get instanceId(): string {
+    return this.leases.owner;
   }
 
   private now(): string {
@@ -134,6 +152,10 @@ export class RunEngine {
       created_at: at,
       updated_at: at,
       finished_at: null,
+      lease_owner: null,
+      lease_expires_at: null,
+      slot_held: 0,
+      queued_at: null,
     };
     await db.transaction().execute(async (trx) => {
       await insertRun(trx, run);
@@ -162,9 +184,9 @@ export class RunEngine {
     return run;
   }
 
-  /** The queue position shown on a queued run's task message (this process's slots). */
-  queuePosition(teamId: string, runId: string): number | undefined {
-    return this.slots.queuedPosition(teamId, runId);
+  /** The queue position shown on a queued run's task message (the workspace's queue, across instances). */
+  queuePosition(teamId: string, runId: string): Promise<number | undefined> {
+    return this.slots.position(teamId, runId);
   }
 
   /**
@@ -183,8 +205,9 @@ export class RunEngine {
   }
 
   /**
-   * Schedules the run to advance in this process. Steps of one run never overlap; a kick during a step
-   * makes the loop look again when the step ends. Returns when the run has nothing more to do for now.
+   * Schedules the run to advance in this instance, if it can take the run's lease (otherwise the
+   * instance holding it carries on: see `runChain`). Steps of one run never overlap; a kick during a
+   * step makes the loop look again when the step ends. Returns when the run has nothing more to do here.
    */
   kick(runId: string): Promise<void> {
     if (this.stopped) return Promise.resolve();
@@ -193,33 +216,76 @@ export class RunEngine {
       this.again.add(runId);
       return existing;
     }
-    const chain = (async () => {
-      const run = await getRun(this.deps.db, runId);
-      if (!run || (run.status !== 'running' && !this.again.has(runId))) return;
-      // Steps that call no model (dispatching an approved action, posting cards) need no slot: a click
-      // is carried out at once even when the workspace's runs are queued.
-      this.again.delete(runId);
-      if ((await this.advance(runId, false)) !== 'model' && !this.again.has(runId)) return;
-      // A run resuming after an approval (it has taken turns) goes ahead of runs that have not started.
-      await this.slots.acquire(run.team_id, runId, run.turns > 0);
-      try {
-        do {
+    this.again.delete(runId);
+    const chain = this.runChain(runId)
+      .catch((err: unknown) => this.deps.logger.error({ err: errorMessage(err), runId }, 'run chain failed'))
+      .finally(() => {
+        this.chains.delete(runId);
+        // A kick that arrived after the loop's last look would otherwise be lost.
+        if (this.again.has(runId) && !this.stopped) {
           this.again.delete(runId);
-          await this.advance(runId, true);
-        } while (this.again.has(runId) && !this.stopped);
-      } finally {
-        this.slots.release(run.team_id, runId);
-      }
-    })().finally(() => {
-      this.chains.delete(runId);
-      // A kick that arrived after the loop's last look would otherwise be lost.
-      if (this.again.has(runId) && !this.stopped) {
-        this.again.delete(runId);
-        void this.kick(runId);
-      }
-    });
+          void this.kick(runId);
+        }
+      });
     this.chains.set(runId, chain);
     return chain;
+  }
+
+  /**
+   * One instance's turn with a run: take the lease, settle what a gone instance left mid-dispatch,
+   * advance, release. The release is conditional on the run not being `running`: a decision committed
+   * on another instance while this one still held the lease (its own kick found the lease taken) makes
+   * the release fail, and this instance carries on, so a click is never stranded.
+   */
+  private async runChain(runId: string): Promise<void> {
+    if (!(await this.leases.claim(runId))) return;
+    let release: 'idle' | 'handover' | 'cooldown' | 'done' = 'handover';
+    try {
+      await this.settleInterrupted(runId);
+      for (let refused = 0; ; ) {
+        this.again.delete(runId);
+        await this.advanceOnce(runId);
+        if (this.stopped) return;
+        if (this.again.has(runId)) continue;
+        const released = await this.leases.release(runId, 'idle');
+        if (released !== 'running') {
+          release = 'done';
+          return;
+        }
+        if (++refused >= MAX_IDLE_ROUNDS) {
+          this.deps.logger.warn({ runId }, 'run is running but makes no progress; leaving it for a later sweep');
+          release = 'cooldown';
+          return;
+        }
+      }
+    } finally {
+      if (release !== 'done') await this.leases.release(runId, release === 'cooldown' ? 'cooldown' : 'handover').catch(() => undefined);
+    }
+  }
+
+  /** Steps without a slot as far as possible (dispatching an approved action needs none), then with one. */
+  private async advanceOnce(runId: string): Promise<void> {
+    // Steps that call no model (dispatching an approved action, posting cards) need no slot: a click
+    // is carried out at once even when the workspace's runs are queued.
+    if ((await this.advance(runId, false)) !== 'model' && !this.again.has(runId)) return;
+    const run = await getRun(this.deps.db, runId);
+    if (!run || run.status !== 'running') return;
+    // A run resuming after an approval (it has taken turns) goes ahead of runs that have not started.
+    if ((await this.slots.acquire(run.team_id, runId, run.turns > 0)) !== 'granted') return;
+    try {
+      do {
+        this.again.delete(runId);
+        await this.advance(runId, true);
+      } while (this.again.has(runId) && !this.stopped);
+    } finally {
+      await this.slots.release(run.team_id, runId);
+    }
+  }
+
+  /** An action left `dispatching` by the run's previous lease holder (gone) may or may not have happened. */
+  private async settleInterrupted(runId: string): Promise<void> {
+    const left = await this.deps.db.selectFrom('actions').selectAll().where('run_id', '=', runId).where('status', '=', 'dispatching').execute();
+    for (const action of left) await this.markOutcomeUnknown(action);
   }
 
   /** Waits until no run is advancing in this process (tests, graceful shutdown). */
@@ -229,21 +295,30 @@ export class RunEngine {
     }
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Shutdown: no new step starts; steps in flight get up to `drainMs` to finish, then every lease is
+   * handed over (another instance takes the runs at its next sweep), except those of runs in the middle
+   * of a dispatch: their outcome is still being recorded, and if this process exits first, the lease
+   * expires and the next holder marks the action outcome_unknown.
+   */
+  async stop(drainMs = Number.POSITIVE_INFINITY): Promise<void> {
     this.stopped = true;
     this.slots.drain();
-    await this.idle();
+    let timer: NodeJS.Timeout | undefined;
+    const bound = Number.isFinite(drainMs) ? new Promise<void>((resolve) => (timer = setTimeout(resolve, drainMs))) : undefined;
+    await (bound ? Promise.race([this.idle(), bound]) : this.idle());
+    if (timer) clearTimeout(timer);
+    for (const runId of this.chains.keys()) {
+      if (!this.dispatching.has(runId)) await this.leases.release(runId, 'handover').catch(() => undefined);
+    }
   }
 
   /**
-   * After a restart: any action left `dispatching` may or may not have happened, so it is never retried
-   * automatically (outcome_unknown, and a human is asked to check); runs that were between steps resume.
+   * At startup: repairs left by older versions, then takes the runs no live instance is advancing. An
+   * action left `dispatching` is settled (outcome_unknown) only by the instance that takes over its run,
+   * which it can only do once the dispatching instance's lease has expired: never because this one started.
    */
-  async recover(): Promise<{ resumed: string[]; outcomeUnknown: string[] }> {
-    const outcomeUnknown: string[] = [];
-    for (const action of await listDispatching(this.deps.db)) {
-      if (await this.markOutcomeUnknown(action)) outcomeUnknown.push(action.id);
-    }
+  async recover(): Promise<{ resumed: string[] }> {
     // A run suspended for approval whose cards are all decided was interrupted before it resumed.
     for (const id of await listRunIdsByStatus(this.deps.db, 'awaiting_approval')) {
       const pending = await this.deps.db.selectFrom('actions').select('id').where('run_id', '=', id).where('status', '=', 'pending').executeTakeFirst();
@@ -257,11 +332,29 @@ export class RunEngine {
       .where('status', 'in', [...ACTIVE])
       .where(({ not, exists, selectFrom }) => not(exists(selectFrom('slack_outbox').select('id').whereRef('slack_outbox.msg_key', '=', sql<string>`'task:' || runs.id`))))
       .execute();
-    for (const run of untracked) await this.deps.outbox.postTaskMessage(this.deps.db, run);
+    for (const run of untracked) {
+      // Two instances starting together: the run's lock makes the second see the first one's row.
+      await this.deps.db.transaction().execute(async (trx) => {
+        await lockRun(trx, run.id);
+        const queued = await trx.selectFrom('slack_outbox').select('id').where('msg_key', '=', taskKey(run.id)).executeTakeFirst();
+        if (!queued) await this.deps.outbox.postTaskMessage(trx, run);
+      });
+    }
     if (untracked.length > 0) this.deps.outbox.wake();
-    const resumed = await listRunIdsByStatus(this.deps.db, 'running');
-    for (const id of resumed) void this.kick(id);
-    return { resumed, outcomeUnknown };
+    return { resumed: await this.sweep() };
+  }
+
+  /**
+   * Runs that need an instance (new, handed over, or whose instance is gone: lease expired) are taken by
+   * whichever instance claims them first; waiters for a slot look again (slots freed elsewhere). Called at
+   * startup and periodically.
+   */
+  async sweep(): Promise<string[]> {
+    if (this.stopped) return [];
+    const ids = (await this.leases.orphans()).filter((id) => !this.chains.has(id));
+    for (const id of ids) void this.kick(id);
+    this.slots.poke();
+    return ids;
   }
 
   /** Steps the run until it is idle, or (without `allowModel`) until its next step is a model call. */
@@ -285,6 +378,8 @@ export class RunEngine {
   private async step(runId: string, allowModel = true): Promise<StepResult> {
     const run = await getRun(this.deps.db, runId);
     if (!run || run.status !== 'running') return 'idle';
+    // Our lease expired and another instance took the run: it carries on, not us.
+    if (run.lease_owner !== this.leases.owner) return 'idle';
     const workspace = await getWorkspace(this.deps.db, run.team_id);
     if (workspace.disabled) {
       await this.stopRun(run, 'agent_disabled', `The agent was disabled by an admin${workspace.disabledReason ? `: ${workspace.disabledReason}` : ''}. This run stopped.`);
@@ -414,7 +509,8 @@ export class RunEngine {
           costUsd: cost,
         },
       });
-      if (!fresh || fresh.status !== 'running') return null;
+      // Cancelled while Claude was thinking, or taken over by another instance (our lease expired).
+      if (!fresh || fresh.status !== 'running' || fresh.lease_owner !== this.leases.owner) return null;
       if (!content) return -1;
       const seq = await appendMessage(trx, {
         runId: run.id,
@@ -554,7 +650,12 @@ export class RunEngine {
     const { outbox } = this.deps;
     try {
       // What people see about the result is queued in the transaction that records it.
-      await this.deps.dispatcher.dispatch(action.id, (trx, done, result, unknown) => this.reportDispatch(trx, run, done, result, unknown));
+      this.dispatching.add(run.id);
+      try {
+        await this.deps.dispatcher.dispatch(action.id, (trx, done, result, unknown) => this.reportDispatch(trx, run, done, result, unknown), { leaseOwner: this.leases.owner });
+      } finally {
+        this.dispatching.delete(run.id);
+      }
       outbox.wake();
     } catch (err) {
       // Anything that is not a refusal happened after the claim (e.g. the database failed after the tool
@@ -635,7 +736,7 @@ export class RunEngine {
   private async markOutcomeUnknown(action: Action): Promise<boolean> {
     const at = this.now();
     const content =
-      'Outcome unknown: the app restarted while this action was being carried out, so it may or may not have happened. ' +
+      'Outcome unknown: the app instance carrying this action out stopped (a restart or a crash) before it finished, so it may or may not have happened. ' +
       'It will not be retried automatically; a person has been asked to check. Do not repeat it unless they confirm.';
     const marked = await this.deps.db.transaction().execute(async (trx) => {
       const ok = await transitionAction(trx, action.id, ['dispatching'], {
@@ -646,7 +747,7 @@ export class RunEngine {
       if (!ok) return false;
       await appendActivity(trx, { at, teamId: action.team_id, runId: action.run_id, actionId: action.id, actor: 'system', kind: 'action_outcome_unknown', detail: { tool: action.tool } });
       const run = await getRun(trx, action.run_id);
-      if (run) await this.queueOutcomeUnknown(trx, run, action, 'the app restarted while it was in progress');
+      if (run) await this.queueOutcomeUnknown(trx, run, action, 'the app stopped (a restart or a crash) while it was in progress');
       return true;
     });
     if (marked) this.deps.outbox.wake();

@@ -132,7 +132,7 @@ export class Outbox {
       .executeTakeFirst();
     if (queued) {
       const due = this.at(e.delayMs ?? 0);
-      await db
+      const merged = await db
         .updateTable('slack_outbox')
         .set({
           // A post keeps its own payload kind (it renders the latest state anyway); text payloads are replaced.
@@ -143,8 +143,10 @@ export class Outbox {
         })
         .where('id', '=', queued.id)
         .where('status', '=', 'queued')
-        .execute();
-      return;
+        .executeTakeFirst();
+      // Claimed for sending (by any instance) since it was read: it may render the older state, so the
+      // new state gets a row of its own.
+      if (Number(merged.numUpdatedRows) === 1) return;
     }
     await this.insert(db, e);
   }

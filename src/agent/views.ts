@@ -23,7 +23,8 @@ export interface ViewDeps {
   db: Db;
   registry: ToolRegistry;
   queue: QueueThresholds;
-  queuePosition(teamId: string, runId: string): number | undefined;
+  /** The run's place in its workspace's queue for slots (read from the database: any instance's runs). */
+  queuePosition(teamId: string, runId: string): Promise<number | undefined>;
 }
 
 /** Builds what Slack shows from the database, for the outbox to render at delivery time. */
@@ -40,7 +41,7 @@ export class AgentViews implements MessageViews {
     const cardsElsewhere = actions
       .filter((a) => a.status === 'pending' && a.card_channel && a.card_ts && a.card_channel !== run.channel_id)
       .map((a) => ({ summary: describeAction(registry, a).summary, channel: a.card_channel as string, ts: a.card_ts as string }));
-    return { run, queuePosition: this.deps.queuePosition(run.team_id, run.id), progress, progressTotal: auto.length, cardsElsewhere };
+    return { run, queuePosition: await this.deps.queuePosition(run.team_id, run.id), progress, progressTotal: auto.length, cardsElsewhere };
   }
 
   async card(actionId: string): Promise<CardView | undefined> {

@@ -52,6 +52,13 @@ export interface RunsTable {
   created_at: string;
   updated_at: string;
   finished_at: string | null;
+  /** The instance advancing the run (see src/cluster/runLeases.ts), until lease_expires_at. */
+  lease_owner: string | null;
+  lease_expires_at: string | null;
+  /** 1 while the run holds one of its workspace's concurrency slots (valid while its lease is). */
+  slot_held: Generated<number>;
+  /** Set while the run waits for a slot: its place in the workspace's queue. */
+  queued_at: string | null;
 }
 
 export interface RunMessagesTable {
@@ -268,6 +275,17 @@ export interface AssistantThreadsTable {
   created_at: string;
 }
 
+/** The processes sharing the database, and until when each is presumed alive (its heartbeat). */
+export interface InstancesTable {
+  id: string;
+  host: string;
+  pid: number;
+  started_at: string;
+  heartbeat_at: string;
+  expires_at: string;
+  draining: Generated<number>;
+}
+
 export interface Database {
   runs: RunsTable;
   run_messages: RunMessagesTable;
@@ -285,6 +303,7 @@ export interface Database {
   slack_oauth_states: SlackOAuthStatesTable;
   run_replies: RunRepliesTable;
   assistant_threads: AssistantThreadsTable;
+  instances: InstancesTable;
 }
 
 export type Run = Selectable<RunsTable>;

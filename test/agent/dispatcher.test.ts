@@ -44,7 +44,9 @@ describe('the dispatcher cannot be talked into sending', () => {
     await h.close();
   });
 
-  const setRunning = () => h.app.db.updateTable('runs').set({ status: 'running' }).execute();
+  // Running, and leased to an instance that is not the harness's app: its sweep leaves the run to the
+  // dispatcher under test instead of advancing it itself.
+  const setRunning = () => h.app.db.updateTable('runs').set({ status: 'running', lease_owner: 'i-test', lease_expires_at: '2999-01-01T00:00:00.000Z' }).execute();
 
   it('refuses a pending (unapproved) action', async () => {
     await setRunning();
@@ -100,6 +102,17 @@ describe('the dispatcher cannot be talked into sending', () => {
     expect(sent).toHaveLength(0);
   });
 
+  it("refuses an instance whose lease on the run was taken over by another instance (its own expired)", async () => {
+    await setRunning();
+    const a = await h.app.db.selectFrom('actions').selectAll().where('id', '=', actionId).executeTakeFirstOrThrow();
+    await h.app.db.updateTable('actions').set({ status: 'approved', decided_by: 'U_APPROVER', decided_at: new Date().toISOString(), approved_hash: a.input_hash }).where('id', '=', actionId).execute();
+    await expect(dispatcher.dispatch(actionId, undefined, { leaseOwner: 'i-stalled' })).rejects.toMatchObject({ code: 'lease_lost' });
+    expect(sent).toHaveLength(0);
+    expect((await h.app.db.selectFrom('actions').select('status').where('id', '=', actionId).executeTakeFirstOrThrow()).status).toBe('approved');
+    await dispatcher.dispatch(actionId, undefined, { leaseOwner: 'i-test' });
+    expect(sent).toHaveLength(1);
+  });
+
   it('uses an approval once: a second dispatch of the same action is refused', async () => {
     await setRunning();
     const a = await h.app.db.selectFrom('actions').selectAll().where('id', '=', actionId).executeTakeFirstOrThrow();
@@ -130,7 +143,8 @@ describe('the dispatcher records what a tool could not know', () => {
     calls = 0;
     const a = await h.app.db.selectFrom('actions').selectAll().where('id', '=', actionId).executeTakeFirstOrThrow();
     await h.app.db.updateTable('actions').set({ status: 'approved', decided_by: 'U_APPROVER', decided_at: new Date().toISOString(), approved_hash: a.input_hash }).where('id', '=', actionId).execute();
-    await h.app.db.updateTable('runs').set({ status: 'running' }).execute();
+    // Leased to another instance: the harness's app leaves the run to the dispatcher under test.
+    await h.app.db.updateTable('runs').set({ status: 'running', lease_owner: 'i-test', lease_expires_at: '2999-01-01T00:00:00.000Z' }).execute();
   });
   afterEach(async () => {
     await h.close();

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { toolUseReply } from '../helpers/fakeClaude.js';
 import { startHarness, type Harness } from '../helpers/testApp.js';
+import { TEST_ENGINE } from '../helpers/testDatabase.js';
 import { localHourAndDate } from '../../src/agent/digest.js';
 
 describe('daily digest of pending approvals', () => {
@@ -32,6 +33,21 @@ describe('daily digest of pending approvals', () => {
     await h.command('trust digest 8 Europe/Paris', { userId: 'U0ADMIN' });
     now = new Date('2026-11-24T07:00:10Z');
     expect(await h.app.runDigests()).toEqual(['T_TEST']);
+  });
+
+  it.skipIf(TEST_ENGINE !== 'postgres')('two instances running the hourly job at the same moment post one digest', async () => {
+    const now = new Date('2026-11-23T09:00:05Z');
+    const clock = { now: () => now };
+    h = await startHarness({ env: { APPROVALS_CHANNEL: 'C0APPROVE', APPROVAL_QUEUE_WARN_AT: '1' }, overrides: { clock } });
+    h.claude.enqueue(toolUseReply([{ name: 'send_email', input: { to: 'a@acme.com', subject: 'Q2', body: 'x' } }]));
+    await h.command('run email A');
+    await h.waitForCards(1);
+    // A second instance on the same database (a separate pool: its transactions really run side by side).
+    const other = await h.addApp();
+    const posted = await Promise.all([h.app.runDigests(), other.runDigests(), h.app.runDigests(), other.runDigests()]);
+    expect(posted.flat()).toEqual(['T_TEST']);
+    await h.app.slackDrained();
+    expect(h.slack.channelMessages('C0APPROVE').filter((m) => m.text.includes('approvals are waiting'))).toHaveLength(1);
   });
 
   it('computes the local hour in the workspace time zone', () => {

@@ -19,6 +19,8 @@ export interface SmtpTestServer {
   /** How many times a client got as far as sending message data (stalled sends included). */
   dataAttempts(): number;
   waitForMail(count?: number, timeoutMs?: number): Promise<ReceivedMail[]>;
+  /** With `holdData`: answers the messages held so far (stored, 250), as if the relay were slow. */
+  releaseHeld(): number;
   close(): Promise<void>;
 }
 
@@ -28,6 +30,8 @@ export interface SmtpTestServerOptions {
   requireAuth?: { user: string; pass: string };
   /** Accept the message data but never answer it: the sender hangs mid-send (crash tests). */
   stallData?: boolean;
+  /** Read the message data, then hold the answer until `releaseHeld()` (a send in flight for a while). */
+  holdData?: boolean;
   /**
    * Cut the connection (no reply) at one stage of the session:
    * - `mail_from` / `rcpt_to`: when that command arrives, before any message data was sent;
@@ -47,6 +51,7 @@ export async function startSmtpServer(opts: SmtpTestServerOptions = {}): Promise
   const mails: ReceivedMail[] = [];
   const waiters = new Set<() => void>();
   const dataAttempts = { count: 0 };
+  const held: Array<() => void> = [];
   const rejected = new Set((opts.rejectRecipients ?? []).map((a) => a.toLowerCase()));
   const auth = opts.requireAuth;
   // Client sockets by remote port, so a session can be cut from a handler (smtp-server does not expose them).
@@ -106,16 +111,20 @@ export async function startSmtpServer(opts: SmtpTestServerOptions = {}): Promise
           callback(smtpError('Message refused by policy', opts.rejectDataWith));
           return;
         }
-        const raw = Buffer.concat(chunks).toString('utf8');
-        const envelopeFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
-        mails.push(parseMessage(raw, envelopeFrom, session.envelope.rcptTo.map((r) => r.address)));
-        for (const wake of waiters) wake();
-        if (opts.dropConnection === 'after_data') {
-          // The message is stored; the 250 that would tell the sender so never leaves.
-          drop(session);
-          return;
-        }
-        callback();
+        const accept = () => {
+          const raw = Buffer.concat(chunks).toString('utf8');
+          const envelopeFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+          mails.push(parseMessage(raw, envelopeFrom, session.envelope.rcptTo.map((r) => r.address)));
+          for (const wake of waiters) wake();
+          if (opts.dropConnection === 'after_data') {
+            // The message is stored; the 250 that would tell the sender so never leaves.
+            drop(session);
+            return;
+          }
+          callback();
+        };
+        if (opts.holdData) held.push(accept);
+        else accept();
       });
     },
   });
@@ -143,6 +152,11 @@ export async function startSmtpServer(opts: SmtpTestServerOptions = {}): Promise
     port,
     mails,
     dataAttempts: () => dataAttempts.count,
+    releaseHeld() {
+      const all = held.splice(0);
+      for (const accept of all) accept();
+      return all.length;
+    },
     waitForMail(count = 1, timeoutMs = 5_000) {
       return new Promise((resolve, reject) => {
         const check = (): boolean => {

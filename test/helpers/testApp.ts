@@ -25,6 +25,18 @@ export const OAUTH_CLIENT_SECRET = 'test-client-secret';
 export const OAUTH_STATE_SECRET = 'test-state-secret-long-enough';
 export const TOKEN_ENCRYPTION_KEY = Buffer.alloc(32, 7).toString('base64');
 
+/** A real app process (`node --import tsx src/main.ts`) on the harness's database and fakes. */
+export interface AppInstance {
+  child: ChildProcess;
+  port: number;
+  /** Where its Slack requests go (http://127.0.0.1:PORT). */
+  url: string;
+  /** Resolves with the exit code (null when killed by a signal). */
+  exited: Promise<number | null>;
+  /** GET /healthz status, or undefined when nothing answers. */
+  health(): Promise<number | undefined>;
+}
+
 /** Everything an end-to-end test needs: fakes of the outside world, a real SMTP server, a real DB file. */
 export interface Harness {
   slack: FakeSlack;
@@ -46,10 +58,18 @@ export interface Harness {
   stopApp(): Promise<void>;
   /** Runs the real app as a child process (`node --import tsx src/main.ts`) on the same database. */
   spawnChild(): Promise<ChildProcess>;
-  command(text: string, opts?: { userId?: string; channelId?: string; teamId?: string }): Promise<SignedResponse>;
+  /**
+   * One more instance of the app as a child process, next to whatever runs already (several instances
+   * on one Postgres database). Killed at close if still running.
+   */
+  spawnInstance(opts?: { env?: Record<string, string> }): Promise<AppInstance>;
+  /** One more in-process instance on the same database, with the harness's settings; stopped at close. */
+  addApp(): Promise<RunningApp>;
+  /** `via`: the base URL of the instance that receives the request (default: the harness's app). */
+  command(text: string, opts?: { userId?: string; channelId?: string; teamId?: string; via?: string }): Promise<SignedResponse>;
   cards(): Array<{ channel: string; ts: string; actionId: string; message: FakeSlackMessage }>;
   waitForCards(n: number, timeoutMs?: number): Promise<Array<{ channel: string; ts: string; actionId: string; message: FakeSlackMessage }>>;
-  click(card: { channel: string; ts: string; actionId: string; message: FakeSlackMessage }, button: 'approve' | 'reject' | 'view_full' | 'approve_remember', userId?: string, teamId?: string): Promise<SignedResponse>;
+  click(card: { channel: string; ts: string; actionId: string; message: FakeSlackMessage }, button: 'approve' | 'reject' | 'view_full' | 'approve_remember', userId?: string, teamId?: string, via?: string): Promise<SignedResponse>;
   /** Clicks the Undo button of an auto_notify notification. */
   clickUndo(notice: FakeSlackMessage, userId?: string): Promise<SignedResponse>;
   submitReject(actionId: string, note: string | null, userId?: string): Promise<SignedResponse>;
@@ -123,6 +143,14 @@ export async function waitUntil<T>(fn: () => Promise<T | undefined> | T | undefi
   }
 }
 
+async function health(url: string): Promise<number | undefined> {
+  try {
+    return (await fetch(`${url}/healthz`)).status;
+  } catch {
+    return undefined;
+  }
+}
+
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -162,6 +190,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     SMTP_URL: smtp.url,
     KNOWLEDGE_DIR: knowledgeDir,
     LOG_LEVEL: 'silent',
+    // A killed instance's runs are taken over once its leases expire: short, so tests of crashes do not
+    // wait half a minute (production default 30 s).
+    RUN_LEASE_SECONDS: '2',
     ...(socket ? { SLACK_APP_TOKEN: APP_TOKEN } : {}),
     ...(oauth
       ? { SLACK_BOT_TOKEN: '', SLACK_CLIENT_ID: OAUTH_CLIENT_ID, SLACK_CLIENT_SECRET: OAUTH_CLIENT_SECRET, SLACK_STATE_SECRET: OAUTH_STATE_SECRET, SLACK_TOKEN_ENCRYPTION_KEY: TOKEN_ENCRYPTION_KEY }
@@ -190,6 +221,22 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   let app = await boot();
   let stopped = false;
   let childPort: number | undefined;
+  const instances: AppInstance[] = [];
+  const extraApps: RunningApp[] = [];
+  const spawnInstance = async (o: { env?: Record<string, string> } = {}): Promise<AppInstance> => {
+    const port = await freePort();
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: new URL('../../', import.meta.url).pathname,
+      env: { ...process.env, ...env, ...o.env, PORT: String(port) },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const url = `http://127.0.0.1:${port}`;
+    const instance: AppInstance = { child, port, url, exited, health: () => health(url) };
+    instances.push(instance);
+    await waitUntil(async () => ((await health(url)) === 200 ? true : undefined), 'the child app to become healthy', 30_000);
+    return instance;
+  };
   const h: Harness = {
     slack,
     socket,
@@ -214,22 +261,15 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     async spawnChild() {
       if (!stopped) await app.stop();
       stopped = true;
-      const port = await freePort();
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-        cwd: new URL('../../', import.meta.url).pathname,
-        env: { ...process.env, ...env, PORT: String(port) },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      childPort = port;
-      await waitUntil(async () => {
-        try {
-          const r = await fetch(`http://127.0.0.1:${port}/healthz`);
-          return r.status === 200 ? true : undefined;
-        } catch {
-          return undefined;
-        }
-      }, 'the child app to become healthy', 15_000);
-      return child;
+      const instance = await spawnInstance();
+      childPort = instance.port;
+      return instance.child;
+    },
+    spawnInstance,
+    async addApp() {
+      const extra = await boot();
+      extraApps.push(extra);
+      return extra;
     },
     async stopApp() {
       await app.stop();
@@ -239,7 +279,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       const channel = o.channelId ?? TASK_CHANNEL;
       const userId = o.userId ?? REQUESTER;
       const cmd = { text, userId, channelId: channel, responseUrl: slack.responseUrl({ channel, userId }), ...(o.teamId ? { teamId: o.teamId } : {}) };
-      return socket ? viaSocket(socket.slashCommand(cmd)) : slashCommand(h.baseUrl, SIGNING_SECRET, cmd);
+      return socket ? viaSocket(socket.slashCommand(cmd)) : slashCommand(o.via ?? h.baseUrl, SIGNING_SECRET, cmd);
     },
     cards() {
       const out: Array<{ channel: string; ts: string; actionId: string; message: FakeSlackMessage }> = [];
@@ -265,7 +305,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
         return c.length >= n ? c : undefined;
       }, `${n} approval card(s)`, timeoutMs);
     },
-    click(card, button, userId = APPROVER, teamId) {
+    click(card, button, userId = APPROVER, teamId, via) {
       const actionId = { approve: 'approval_approve', reject: 'approval_reject', view_full: 'approval_view_full', approve_remember: 'approval_approve_remember' }[button];
       const o = {
         actionId,
@@ -278,7 +318,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
         message: slack.message(card.channel, card.ts) ?? card.message,
         ...(teamId ? { teamId } : {}),
       };
-      return socket ? viaSocket(socket.blockAction(o)) : blockAction(h.baseUrl, SIGNING_SECRET, o);
+      return socket ? viaSocket(socket.blockAction(o)) : blockAction(via ?? h.baseUrl, SIGNING_SECRET, o);
     },
     clickUndo(notice, userId = REQUESTER) {
       const blocks = (notice.blocks ?? []) as Array<{ type?: string; elements?: Array<{ action_id?: string; value?: string }> }>;
@@ -365,6 +405,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       return app.slackDrained();
     },
     async close() {
+      for (const i of instances) if (i.child.exitCode === null && i.child.signalCode === null) i.child.kill('SIGKILL');
+      await Promise.all(instances.map((i) => i.exited));
+      await Promise.all(extraApps.map((a) => a.stop()));
       if (!stopped) await app.stop();
       await Promise.all([slack.close(), claude.close(), smtp.close(), socket?.close()]);
       await database.drop();

@@ -68,8 +68,3 @@ export async function countPendingApprovals(db: Db, teamId: string): Promise<num
     .executeTakeFirst();
   return Number(row?.n ?? 0);
 }
-
-/** Marks every action left mid-dispatch by a crashed process; returns them so the threads can be told. */
-export async function listDispatching(db: Db): Promise<Action[]> {
-  return db.selectFrom('actions').selectAll().where('status', '=', 'dispatching').execute();
-}

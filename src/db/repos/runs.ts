@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Db } from '../connection.js';
 import { isPostgres } from '../dialect.js';
 import type { NewRun, Run, RunStatus, RunUpdate } from '../schema.js';
@@ -61,4 +62,14 @@ export async function lockRun(trx: Db, runId: string): Promise<boolean> {
   if (!isPostgres(trx)) return false;
   await trx.selectFrom('runs').select('id').where('id', '=', runId).forNoKeyUpdate().execute();
   return true;
+}
+
+/**
+ * Inside a transaction: makes the transactions that hand out a workspace's concurrency slots take turns
+ * (count the slots in use, then take one), across instances. SQLite needs nothing (one transaction at a
+ * time); on Postgres a transaction-scoped advisory lock keyed by the workspace.
+ */
+export async function lockTeamSlots(trx: Db, teamId: string): Promise<void> {
+  if (!isPostgres(trx)) return;
+  await sql`select pg_advisory_xact_lock(hashtext(${`slots:${teamId}`}))`.execute(trx);
 }

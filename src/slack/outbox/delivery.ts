@@ -1,9 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import type { WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
 import type { Clock } from '../../clock.js';
 import type { Db } from '../../db/connection.js';
 import { appendActivity } from '../../db/repos/activity.js';
+import { dbTime } from '../../db/dbClock.js';
+import { isPostgres } from '../../db/dialect.js';
 import { parseStoredJson } from '../../db/json.js';
 import type { OutboxRow, OutboxStatus } from '../../db/schema.js';
 import { outboxPayloadSchema, taskKey, type Outbox, type OutboxPayload } from '../../agent/outbox.js';
@@ -26,6 +27,11 @@ export interface DeliverySettings {
   backoffMaxMs: number;
   /** Safety net: the loop also looks for due rows this often, even without a wake-up. */
   pollMs: number;
+  /**
+   * A row claimed longer ago than this is treated as interrupted even if its instance still looks alive
+   * (every Slack call has a 15 s timeout, so no send takes this long).
+   */
+  claimBoundMs: number;
 }
 
 export const DEFAULT_DELIVERY_SETTINGS: DeliverySettings = {
@@ -34,6 +40,7 @@ export const DEFAULT_DELIVERY_SETTINGS: DeliverySettings = {
   backoffBaseMs: 1000,
   backoffMaxMs: 60_000,
   pollMs: 1000,
+  claimBoundMs: 5 * 60_000,
 };
 
 /** What the agent wants done when a message can never be delivered (e.g. the task message). */
@@ -52,6 +59,8 @@ export interface DeliveryDeps {
   onUndeliverable: UndeliverableHandler;
   /** Used to queue follow-ups of a delivery (the task message links a card posted elsewhere). */
   outbox: Outbox;
+  /** This instance (src/cluster/instances.ts): rows it claims carry this id. */
+  instanceId: string;
   settings?: Partial<DeliverySettings>;
 }
 
@@ -64,7 +73,7 @@ const OPEN: OutboxStatus[] = ['queued', 'sending', 'unknown'];
  * up (by its metadata) before it is sent again, so a crash or a 500 never shows a message twice.
  */
 export class OutboxDelivery {
-  readonly instanceId = `i-${randomBytes(4).toString('hex')}`;
+  readonly instanceId: string;
   private readonly settings: DeliverySettings;
   private running = false;
   private again = false;
@@ -77,6 +86,7 @@ export class OutboxDelivery {
 
   constructor(private readonly deps: DeliveryDeps) {
     this.settings = { ...DEFAULT_DELIVERY_SETTINGS, ...deps.settings };
+    this.instanceId = deps.instanceId;
   }
 
   private now(): Date {
@@ -84,21 +94,38 @@ export class OutboxDelivery {
   }
 
   /**
-   * Rows another process left mid-send (it died): a post may or may not have reached Slack, so it is
-   * looked up before being sent again; an update is simply sent again (it is idempotent).
+   * Rows another instance left mid-send because it is gone (its instance row expired or was removed), or
+   * claimed implausibly long ago: a post may or may not have reached Slack, so it is looked up before
+   * being sent again; an update is simply sent again (it is idempotent). Rows of a live instance are its
+   * own business: a restart of one instance never resends what another is sending. Called at startup and
+   * at every sweep.
    */
-  async recover(): Promise<number> {
+  async reclaimInterrupted(): Promise<number> {
+    const { db } = this.deps;
     const at = this.now().toISOString();
-    const stale = await this.deps.db.selectFrom('slack_outbox').select(['id', 'op']).where('status', '=', 'sending').execute();
-    for (const r of stale) {
-      await this.deps.db
+    let n = 0;
+    for (const op of ['post', 'update'] as const) {
+      const res = await db
         .updateTable('slack_outbox')
-        .set({ status: r.op === 'post' ? 'unknown' : 'queued', claimed_by: null, updated_at: at })
-        .where('id', '=', r.id)
+        .set({ status: op === 'post' ? 'unknown' : 'queued', claimed_by: null, updated_at: at })
         .where('status', '=', 'sending')
-        .execute();
+        .where('op', '=', op)
+        .where((eb) =>
+          eb.or([
+            eb('claimed_by', 'is', null),
+            eb.and([
+              eb('claimed_by', '!=', this.instanceId),
+              eb.or([
+                eb('claimed_at', '<', dbTime(db, -this.settings.claimBoundMs)),
+                eb('claimed_by', 'not in', eb.selectFrom('instances').select('instances.id').where('expires_at', '>=', dbTime(db))),
+              ]),
+            ]),
+          ]),
+        )
+        .executeTakeFirst();
+      n += Number(res.numUpdatedRows);
     }
-    return stale.length;
+    return n;
   }
 
   start(): void {
@@ -202,13 +229,8 @@ export class OutboxDelivery {
         nextInMs = Math.min(nextInMs, wait);
         continue;
       }
-      const claimed = await db
-        .updateTable('slack_outbox')
-        .set({ status: 'sending', claimed_by: this.instanceId, claimed_at: this.now().toISOString() })
-        .where('id', '=', row.id)
-        .where('status', '=', row.status)
-        .executeTakeFirst();
-      if (Number(claimed.numUpdatedRows) !== 1) continue;
+      if (!(await this.claim(row))) continue;
+      if (row.msg_key) keysBeingSent.add(row.msg_key);
       const job = this.deliver(row, target)
         .catch((err: unknown) => this.deps.logger.error({ err: errorMessage(err), outboxId: row.id }, 'Slack outbox delivery crashed'))
         .finally(() => {
@@ -218,6 +240,33 @@ export class OutboxDelivery {
       this.inFlight.set(row.id, job);
     }
     return nextInMs;
+  }
+
+  /**
+   * Claims a row for this instance: only if it is still as this pass read it (another instance may have
+   * sent it, or put it back with a later not_before, since), and, for an update, only if no other update
+   * of the same message is being sent by any instance (they could reach Slack out of order).
+   */
+  private claim(row: OutboxRow): Promise<boolean> {
+    const { db } = this.deps;
+    return db.transaction().execute(async (trx) => {
+      if (row.op === 'update' && row.msg_key) {
+        let open = trx.selectFrom('slack_outbox').select(['id', 'status']).where('msg_key', '=', row.msg_key).where('status', 'in', ['queued', 'sending']).orderBy('id');
+        // Claims of one message's updates take turns (Postgres; SQLite runs one transaction at a time).
+        if (isPostgres(trx)) open = open.forUpdate();
+        if ((await open.execute()).some((r) => r.status === 'sending')) return false;
+      }
+      const res = await trx
+        .updateTable('slack_outbox')
+        .set({ status: 'sending', claimed_by: this.instanceId, claimed_at: dbTime(trx) })
+        .where('id', '=', row.id)
+        .where('status', '=', row.status)
+        .where('updated_at', '=', row.updated_at)
+        .where('attempts', '=', row.attempts)
+        .where('not_before', '<=', this.now().toISOString())
+        .executeTakeFirst();
+      return Number(res.numUpdatedRows) === 1;
+    });
   }
 
   /** Where a row goes and with which method, or why it cannot go yet. */

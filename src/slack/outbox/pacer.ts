@@ -54,8 +54,27 @@ export class SlackPacer {
 
   constructor(
     private readonly now: () => number,
-    private readonly limits: PacerLimits = SLACK_LIMITS,
+    private readonly baseLimits: PacerLimits = SLACK_LIMITS,
+    /**
+     * Instances delivering the same outbox (they share the app's limits): each paces itself to its share,
+     * so together they stay under Slack's limits without talking to each other on every call.
+     */
+    private readonly instances: () => number = () => 1,
   ) {}
+
+  private get limits(): PacerLimits {
+    const n = Math.max(1, Math.floor(this.instances()));
+    if (n === 1) return this.baseLimits;
+    const share = (v: number) => Math.max(1, Math.floor(v / n));
+    const b = this.baseLimits;
+    return {
+      postIntervalMs: b.postIntervalMs * n,
+      postBurst: share(b.postBurst),
+      postPerMinute: share(b.postPerMinute),
+      perMinute: Object.fromEntries(Object.entries(b.perMinute).map(([k, v]) => [k, share(v)])),
+      defaultPerMinute: share(b.defaultPerMinute),
+    };
+  }
 
   /** The scope a 429 blocks: one channel for chat.postMessage, the whole method otherwise. */
   static scope(teamId: string, method: string, channel: string | undefined): string {
