@@ -15,7 +15,7 @@ import { TokenCipher } from './tokenCipher.js';
 export { DbInstallationStore } from './installationStore.js';
 
 /** The bot scopes asked for at install; the same list as manifest.json's oauth_config.scopes.bot. */
-export const BOT_SCOPES = ['commands', 'chat:write', 'chat:write.public', 'users:read', 'users:read.email', 'usergroups:read', 'channels:read', 'groups:read', 'im:write', 'channels:history', 'groups:history', 'im:history', 'mpim:history'];
+export const BOT_SCOPES = ['commands', 'chat:write', 'chat:write.public', 'users:read', 'users:read.email', 'usergroups:read', 'channels:read', 'groups:read', 'im:write', 'channels:history', 'groups:history', 'im:history', 'mpim:history', 'app_mentions:read', 'assistant:write'];
 
 export const INSTALL_PATH = '/slack/install';
 export const REDIRECT_PATH = '/slack/oauth_redirect';
