@@ -1,3 +1,4 @@
+import { requesterPing } from './deciders.js';
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/connection.js';
 import { getAction, listTurnActions, transitionAction } from '../db/repos/actions.js';
@@ -172,7 +173,7 @@ export class Approvals {
         await outbox.line(
           trx,
           run,
-          md`:no_entry: ${mention(input.userId)} rejected "${summary}"${note ? md` with the note: "${note}"` : trusted(' (no note)')}. ${runCancelled ? 'The run is cancelled and nothing else will be done.' : 'The run had already ended.'} Use \`/agent rerun ${action.run_id} ${'<more context>'}\` to try again.`,
+          md`:no_entry: ${requesterPing(run, input.userId)}${mention(input.userId)} rejected "${summary}"${note ? md` with the note: "${note}"` : trusted(' (no note)')}. ${runCancelled ? 'The run is cancelled and nothing else will be done.' : 'The run had already ended.'} Use \`/agent rerun ${action.run_id} ${'<more context>'}\` to try again.`,
           PRIORITY.decision,
         );
         await outbox.updateTaskMessage(trx, run, 'now');

@@ -1,3 +1,4 @@
+import { requesterPing } from './deciders.js';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
@@ -747,7 +748,7 @@ export class RunEngine {
       await appendActivity(trx, { at, teamId: run.team_id, runId, actor: 'system', kind: status === 'failed' ? 'run_failed' : 'run_stopped', detail: { code, message } });
       if (opts.activity) await appendActivity(trx, { at, teamId: run.team_id, runId, actor: 'system', kind: opts.activity.kind, detail: opts.activity.detail });
       const icon = status === 'failed' ? ':x:' : ':octagonal_sign:';
-      const text = md`${trusted(icon)} ${message}`;
+      const text = md`${trusted(icon)} ${requesterPing(run)}${message}`;
       switch (opts.announce ?? 'line') {
         case 'line':
           await outbox.line(trx, run, text, PRIORITY.decision);

@@ -35,6 +35,16 @@ export interface CardView {
   route?: string | undefined;
   /** Offer "Approve & remember" (actions that are not hard-floor). */
   rememberable: boolean;
+  /** Who the card mentions while it waits (stored Slack ids only); none when an admin turned it off. */
+  deciders?: Deciders | undefined;
+  /** Whether a card posted in the task thread is also shown in the channel (workspace setting). */
+  announce?: boolean;
+}
+
+/** The people a waiting card pings: the named approvers, or else the requester. */
+export interface Deciders {
+  users: string[];
+  groups: string[];
 }
 
 /** A step the run took on its own, shown on the task message instead of as a thread line. */

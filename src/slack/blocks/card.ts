@@ -1,5 +1,5 @@
 import type { CardView } from '../../agent/surface.js';
-import { clipped, code, dateRef, md, mention, Mrkdwn, trusted, withUserMentions } from '../../text/mrkdwn.js';
+import { clipped, code, dateRef, joinMd, md, mention, Mrkdwn, subteamRef, trusted, withUserMentions } from '../../text/mrkdwn.js';
 import { fencedChunks } from '../../text/units.js';
 import { fieldsWithin, hiddenCharactersIn, hiddenCharactersWarning } from './callContent.js';
 import { context, fallbackText, LIMITS, mrkdwn, plainText, section, truncate, usd } from './text.js';
@@ -46,6 +46,13 @@ function decisionLine(card: CardView): Mrkdwn {
       // The cause (a restart, a connection lost mid-send) is in the thread's "Please check" line.
       return md`:warning: *Outcome unknown* — I can't tell whether this happened${s.by ? md` (approved by ${mention(s.by)})` : ''}. Please check; it will not be retried automatically.`;
   }
+}
+
+/** The mentions of the people who may decide, built from stored ids only. */
+function decidersLine(card: CardView): Mrkdwn | undefined {
+  const d = card.deciders;
+  if (!d || (d.users.length === 0 && d.groups.length === 0)) return undefined;
+  return joinMd([...d.groups.map(subteamRef), ...d.users.map(mention)], trusted(' '));
 }
 
 /** The approval card: what, why, the exact content, and the buttons (only while undecided). */
@@ -96,6 +103,8 @@ export function renderCard(card: CardView, links: { taskPermalink?: string | und
         .join(' · '),
     ),
   );
+  const deciders = pending ? decidersLine(card) : undefined;
+  if (deciders) blocks.push(context(md`:bell: Waiting for a decision from ${deciders}`));
   const buttons: Record<string, unknown>[] = [];
   if (pending) {
     buttons.push(
@@ -111,8 +120,9 @@ export function renderCard(card: CardView, links: { taskPermalink?: string | und
   }
   if (!pending) blocks.push({ type: 'section', text: mrkdwn(decisionLine(card)) });
   if (buttons.length) blocks.push({ type: 'actions', block_id: `card:${action.id}`, elements: buttons });
+  // Slack notifies from the message text: the mentions go there too, not only in the blocks.
   const text = pending
-    ? md`Approval needed for run ${run.id}: ${clipped(description.summary, 500)}`
+    ? md`Approval needed for run ${run.id}: ${clipped(description.summary, 500)}${deciders ? md` (${deciders})` : ''}`
     : md`${clipped(description.summary, 500)}: ${card.state.kind.replace('_', ' ')}`;
   return { text: fallbackText(text), blocks };
 }
