@@ -39,6 +39,10 @@ export interface CardView {
   deciders?: Deciders | undefined;
   /** Whether a card posted in the task thread is also shown in the channel (workspace setting). */
   announce?: boolean;
+  /** Offer "Edit" (tools whose arguments an approver may change before approving). */
+  editable?: boolean;
+  /** The approver's edit of the proposed call, if any: who and what changed. */
+  edit?: { by: string; at: string; changes: Array<{ field: string; before: string; after: string }> } | undefined;
 }
 
 /** The people a waiting card pings: the named approvers, or else the requester. */

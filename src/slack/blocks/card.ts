@@ -9,6 +9,7 @@ export const ACTION_IDS = {
   approveRemember: 'approval_approve_remember',
   reject: 'approval_reject',
   viewFull: 'approval_view_full',
+  edit: 'approval_edit',
 } as const;
 
 /**
@@ -103,6 +104,10 @@ export function renderCard(card: CardView, links: { taskPermalink?: string | und
         .join(' · '),
     ),
   );
+  if (card.edit) {
+    const changes = card.edit.changes.map((c) => md`${c.field}: ${clipped(c.before || '(empty)', 150)} → ${clipped(c.after || '(empty)', 150)}`);
+    blocks.push(context(md`:pencil2: *Edited* by ${mention(card.edit.by)} before approving. ${joinMd(changes, '; ')}. What is shown above is what was approved.`));
+  }
   const deciders = pending ? decidersLine(card) : undefined;
   if (deciders) blocks.push(context(md`:bell: Waiting for a decision from ${deciders}`));
   const buttons: Record<string, unknown>[] = [];
@@ -111,6 +116,9 @@ export function renderCard(card: CardView, links: { taskPermalink?: string | und
       { type: 'button', action_id: ACTION_IDS.approve, style: 'primary', text: { type: 'plain_text', text: 'Approve' }, value: action.id },
       { type: 'button', action_id: ACTION_IDS.reject, style: 'danger', text: { type: 'plain_text', text: 'Reject' }, value: action.id },
     );
+    if (card.editable) {
+      buttons.push({ type: 'button', action_id: ACTION_IDS.edit, text: { type: 'plain_text', text: 'Edit' }, value: action.id });
+    }
     if (card.rememberable) {
       buttons.push({ type: 'button', action_id: ACTION_IDS.approveRemember, text: { type: 'plain_text', text: 'Approve & remember' }, value: action.id });
     }
