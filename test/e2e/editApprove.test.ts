@@ -126,4 +126,22 @@ describe('Edit & approve', () => {
     const row = await h.app.db.selectFrom('actions').selectAll().where('id', '=', card!.actionId).executeTakeFirstOrThrow();
     expect(row.status).toBe('pending');
   });
+
+  it('a schedule: an impossible cron is refused inline by the tool itself; the edited cron and task are what is created', async () => {
+    h = await startHarness();
+    h.claude.enqueue(toolUseReply([{ name: 'schedule_run', input: { cron: '0 9 * * 1', task: 'summarise open deals', timezone: 'Europe/Paris' } }]), textReply('Scheduled.'));
+    await h.command('run every monday');
+    const [card] = await h.waitForCards(1);
+    const { initial, submit } = await openEdit(h, card!);
+    expect(initial).toEqual({ cron: '0 9 * * 1', task: 'summarise open deals' });
+    const bad = await submit({ cron: '0 25 * * *' });
+    expect(bad.json.response_action).toBe('errors');
+    expect(Object.keys(bad.json.errors)).toEqual(['cron']);
+    expect(await h.app.db.selectFrom('schedules').selectAll().execute()).toHaveLength(0);
+    const ok = await submit({ cron: '30 8 * * 2', task: 'summarise won deals' });
+    expect(ok.json?.response_action).toBeUndefined();
+    await h.waitForRun((r) => r.status === 'completed');
+    const rows = await h.app.db.selectFrom('schedules').selectAll().execute();
+    expect(rows.map((r) => [r.cron, r.task, r.timezone, r.owner_id])).toEqual([['30 8 * * 2', 'summarise won deals', 'Europe/Paris', APPROVER]]);
+  });
 });
