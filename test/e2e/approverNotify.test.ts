@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { textReply, toolUseReply } from '../helpers/fakeClaude.js';
+import { errorReply, textReply, toolUseReply } from '../helpers/fakeClaude.js';
 import { APPROVER, REQUESTER, TASK_CHANNEL, startHarness, waitUntil, type Harness } from '../helpers/testApp.js';
 
 const ADMIN = 'U0ADMIN';
@@ -104,5 +104,14 @@ describe('approvers hear about waiting cards', () => {
     await h.waitForRun((r) => r.id === third.id && r.status === 'cancelled');
     await h.delivered();
     expect(h.threadTexts(third).find((t) => t.includes('cancelled this run'))).toBe(`:no_entry_sign: <@${REQUESTER}> cancelled this run. Nothing further will be done.`);
+  });
+
+  it('the requester is mentioned on the line that says their run failed', async () => {
+    h = await harness();
+    h.claude.enqueue(toolUseReply([{ name: 'search_knowledge_base', input: { query: 'Q2' } }]), errorReply(529));
+    await h.command('run find Q2');
+    const failed = await h.waitForRun((r) => r.status === 'failed');
+    const line = await waitUntil(() => h.threadTexts(failed).find((t) => t.includes('overloaded (529)')), 'failure message');
+    expect(line.startsWith(`:x: <@${REQUESTER}> `)).toBe(true);
   });
 });
