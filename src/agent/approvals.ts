@@ -1,3 +1,4 @@
+import { requesterPing } from './deciders.js';
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/connection.js';
 import { getAction, listTurnActions, transitionAction } from '../db/repos/actions.js';
@@ -5,7 +6,9 @@ import { appendActivity } from '../db/repos/activity.js';
 import { getRun, lockRun, transitionRun } from '../db/repos/runs.js';
 import { getWorkspace } from '../db/repos/workspace.js';
 import type { Action, Run } from '../db/schema.js';
-import { AppError } from '../errors.js';
+import { AppError, errorMessage } from '../errors.js';
+import { applyEdit, changesOf, editableFields, type FieldChange } from './edits.js';
+import { callHash } from './hash.js';
 import type { ToolRegistry } from '../tools/registry.js';
 import type { CallDescription } from '../tools/types.js';
 import { describeAction } from './cards.js';
@@ -27,6 +30,19 @@ export type Decision =
   | { outcome: 'rejected'; action: Action }
   | { outcome: 'already_decided'; action: Action }
   | { outcome: 'not_allowed'; action: Action; why: string };
+
+/** An edit that fails the tool's own checks: nothing changed; the errors go back to the dialog's fields. */
+export type EditDecision = Decision | { outcome: 'invalid'; action: Action; errors: Record<string, string> };
+
+/** What an approval with an edit stores instead of the proposed call. */
+interface ApprovedEdit {
+  inputJson: string;
+  preparedJson: string | null;
+  hash: string;
+  before: Record<string, unknown>;
+  after: Record<string, unknown>;
+  changes: FieldChange[];
+}
 
 export interface ApprovalDeps {
   db: Db;
@@ -50,7 +66,7 @@ export class Approvals {
     this.visibility = new Visibility(deps.admins);
   }
 
-  async approve(input: { actionId: string; userId: string; remember?: boolean; clicker?: Clicker }): Promise<Decision> {
+  async approve(input: { actionId: string; userId: string; remember?: boolean; clicker?: Clicker; edit?: ApprovedEdit; expectHash?: string }): Promise<Decision> {
     const { db, clock } = this.deps;
     const action = await this.mustGetAction(input.actionId);
     if (action.status !== 'pending') return { outcome: 'already_decided', action };
@@ -61,15 +77,31 @@ export class Approvals {
       await lockRun(trx, action.run_id);
       const run = await getRun(trx, action.run_id);
       if (!run || (run.status !== 'awaiting_approval' && run.status !== 'running')) return false;
+      // An edit replaces the call only if it is still the one the dialog was opened on.
+      if (input.expectHash !== undefined && (await getAction(trx, action.id))?.input_hash !== input.expectHash) return false;
+      const edit = input.edit;
       const claimed = await transitionAction(trx, action.id, ['pending'], {
         status: 'approved',
         decided_by: input.userId,
         decided_at: at,
-        // The approval covers exactly what the card showed: the stored call's hash.
-        approved_hash: action.input_hash,
+        // The approval covers exactly what the card showed (or what the approver edited it to): its hash.
+        approved_hash: edit ? edit.hash : action.input_hash,
+        ...(edit ? { input_json: edit.inputJson, prepared_json: edit.preparedJson, input_hash: edit.hash } : {}),
         updated_at: at,
       });
       if (!claimed) return false;
+      if (edit) {
+        // Both versions are kept: what the model proposed and what the human approved.
+        await appendActivity(trx, {
+          at,
+          teamId: action.team_id,
+          runId: action.run_id,
+          actionId: action.id,
+          actor: input.userId,
+          kind: 'action_edited',
+          detail: { tool: action.tool, before: edit.before, after: edit.after, changes: edit.changes },
+        });
+      }
       await appendActivity(trx, {
         at,
         teamId: action.team_id,
@@ -77,7 +109,7 @@ export class Approvals {
         actionId: action.id,
         actor: input.userId,
         kind: 'approved',
-        detail: { tool: action.tool, remember: input.remember === true },
+        detail: { tool: action.tool, remember: input.remember === true, ...(input.edit ? { edited: true } : {}) },
       });
       // The last decision of the turn resumes the run in the same transaction, so no failure after the
       // claim can leave an approved run waiting for nothing.
@@ -113,6 +145,57 @@ export class Approvals {
       }
     }
     return { outcome: 'approved', action: fresh, waitingFor, remembered };
+  }
+
+  /**
+   * Edit & approve: the dialog's values are put into the stored call, checked with the tool's own schema
+   * (and its prepare step, e.g. a deal stage that must exist), and approved in one step by someone who may
+   * approve it. Nothing changes when the edit is invalid, the editor may not decide, or the call was
+   * decided or changed since the dialog opened (`expectHash`).
+   */
+  async editAndApprove(input: { actionId: string; userId: string; values: Record<string, string | null | undefined>; expectHash: string; clicker?: Clicker }): Promise<EditDecision> {
+    const action = await this.mustGetAction(input.actionId);
+    if (action.status !== 'pending' || action.input_hash !== input.expectHash) return { outcome: 'already_decided', action };
+    const refusal = await this.refusal(action, input.userId, false, input.clicker);
+    if (refusal) return refusal;
+    const fields = editableFields(action.tool);
+    const tool = this.deps.registry.get(action.tool);
+    if (!fields || !tool) return { outcome: 'not_allowed', action, why: `${code(action.tool).value} calls cannot be edited.` };
+    const before = JSON.parse(action.input_json) as Record<string, unknown>;
+    const parsed = tool.inputSchema.safeParse(applyEdit(action.tool, before, input.values));
+    const first = fields[0]!.key;
+    if (!parsed.success) {
+      const errors: Record<string, string> = {};
+      for (const issue of parsed.error.issues) {
+        const key = fields.some((f) => f.key === issue.path[0]) ? String(issue.path[0]) : first;
+        errors[key] ??= issue.message.slice(0, 150);
+      }
+      return { outcome: 'invalid', action, errors };
+    }
+    const after = parsed.data as Record<string, unknown>;
+    const changes = changesOf(action.tool, before, after);
+    if (changes.length === 0) return this.approve({ actionId: action.id, userId: input.userId, ...(input.clicker ? { clicker: input.clicker } : {}), expectHash: input.expectHash });
+    let preparedJson = action.prepared_json;
+    if (tool.prepare) {
+      const run = await getRun(this.deps.db, action.run_id);
+      if (!run) throw new AppError('run_not_found', `No run ${action.run_id}`);
+      try {
+        const prepared = await tool.prepare(after, { run: { id: run.id, teamId: run.team_id, channelId: run.channel_id, threadTs: run.thread_ts, requesterId: run.requester_id } });
+        preparedJson = JSON.stringify(prepared);
+      } catch (err) {
+        const changed = fields.find((f) => changes.some((c) => c.field === f.label))?.key ?? first;
+        return { outcome: 'invalid', action, errors: { [changed]: errorMessage(err).slice(0, 150) } };
+      }
+    }
+    const inputJson = JSON.stringify(after);
+    const hash = callHash(action.tool, inputJson, preparedJson);
+    return this.approve({
+      actionId: action.id,
+      userId: input.userId,
+      ...(input.clicker ? { clicker: input.clicker } : {}),
+      expectHash: input.expectHash,
+      edit: { inputJson, preparedJson, hash, before, after, changes },
+    });
   }
 
   /** Rejecting one call cancels the whole run: no further model call, no other call of the run. */
@@ -172,7 +255,7 @@ export class Approvals {
         await outbox.line(
           trx,
           run,
-          md`:no_entry: ${mention(input.userId)} rejected "${summary}"${note ? md` with the note: "${note}"` : trusted(' (no note)')}. ${runCancelled ? 'The run is cancelled and nothing else will be done.' : 'The run had already ended.'} Use \`/agent rerun ${action.run_id} ${'<more context>'}\` to try again.`,
+          md`:no_entry: ${requesterPing(run, input.userId)}${mention(input.userId)} rejected "${summary}"${note ? md` with the note: "${note}"` : trusted(' (no note)')}. ${runCancelled ? 'The run is cancelled and nothing else will be done.' : 'The run had already ended.'} Use \`/agent rerun ${action.run_id} ${'<more context>'}\` to try again.`,
           PRIORITY.decision,
         );
         await outbox.updateTaskMessage(trx, run, 'now');

@@ -1,3 +1,4 @@
+import { requesterPing } from './deciders.js';
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/connection.js';
 import { countPendingApprovals, transitionAction } from '../db/repos/actions.js';
@@ -245,7 +246,7 @@ export class RunControl {
       await appendActivity(trx, { at, teamId, runId: run.id, actor: userId, kind: 'run_cancelled', detail: { reason: 'cancel_command', cancelledActions: actions.map((a) => a.id) } });
       const { outbox } = this.deps;
       for (const a of actions) await outbox.updateCard(trx, run, a.id);
-      await outbox.line(trx, run, md`:no_entry_sign: ${mention(userId)} cancelled this run. Nothing further will be done.`, PRIORITY.decision);
+      await outbox.line(trx, run, md`:no_entry_sign: ${mention(userId)} cancelled this run. Nothing further will be done.${requesterPing(run, userId).value ? md` ${mention(run.requester_id)}` : ''}`, PRIORITY.decision);
       await outbox.updateTaskMessage(trx, run, 'now');
       return actions;
     });

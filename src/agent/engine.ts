@@ -1,3 +1,6 @@
+import { requesterPing } from './deciders.js';
+import { editNoteForModel } from './edits.js';
+import { editsOf } from './editLog.js';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
@@ -629,9 +632,13 @@ export class RunEngine {
 
   private async appendToolResults(run: Run, turn: ConversationMessage, actions: Action[]): Promise<StepResult> {
     // Every tool_use gets exactly one tool_result, in the order the model asked, all in one message.
+    const edits = await editsOf(this.deps.db, actions.map((a) => a.id));
     const content = actions.map((a) => {
       const r = actionResult(a) ?? { content: `No result recorded (${a.status}).`, is_error: true };
-      return { type: 'tool_result', tool_use_id: a.tool_use_id, content: r.content, ...(r.is_error ? { is_error: true } : {}) };
+      // The model proposed something else: it is told that a human changed the call, and how.
+      const edit = edits.get(a.id);
+      const text = edit ? `${editNoteForModel(edit.by, edit.changes)}\n\n${r.content}` : r.content;
+      return { type: 'tool_result', tool_use_id: a.tool_use_id, content: text, ...(r.is_error ? { is_error: true } : {}) };
     });
     const at = this.now();
     const appended = await this.deps.db.transaction().execute(async (trx) => {
@@ -848,7 +855,7 @@ export class RunEngine {
       await appendActivity(trx, { at, teamId: run.team_id, runId, actor: 'system', kind: status === 'failed' ? 'run_failed' : 'run_stopped', detail: { code, message } });
       if (opts.activity) await appendActivity(trx, { at, teamId: run.team_id, runId, actor: 'system', kind: opts.activity.kind, detail: opts.activity.detail });
       const icon = status === 'failed' ? ':x:' : ':octagonal_sign:';
-      const text = md`${trusted(icon)} ${message}`;
+      const text = md`${trusted(icon)} ${requesterPing(run)}${message}`;
       switch (opts.announce ?? 'line') {
         case 'line':
           await outbox.line(trx, run, text, PRIORITY.decision);

@@ -35,6 +35,20 @@ export interface CardView {
   route?: string | undefined;
   /** Offer "Approve & remember" (actions that are not hard-floor). */
   rememberable: boolean;
+  /** Who the card mentions while it waits (stored Slack ids only); none when an admin turned it off. */
+  deciders?: Deciders | undefined;
+  /** Whether a card posted in the task thread is also shown in the channel (workspace setting). */
+  announce?: boolean;
+  /** Offer "Edit" (tools whose arguments an approver may change before approving). */
+  editable?: boolean;
+  /** The approver's edit of the proposed call, if any: who and what changed. */
+  edit?: { by: string; at: string; changes: Array<{ field: string; before: string; after: string }> } | undefined;
+}
+
+/** The people a waiting card pings: the named approvers, or else the requester. */
+export interface Deciders {
+  users: string[];
+  groups: string[];
 }
 
 /** A step the run took on its own, shown on the task message instead of as a thread line. */

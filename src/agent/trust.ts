@@ -220,6 +220,26 @@ export class TrustService {
     await appendActivity(this.deps.db, { at, teamId, actor: userId, kind: 'others_replies_changed', detail: { before, after: mode } });
   }
 
+  /** Whether the cards of an action type mention their deciders (off for a busy approvals channel). */
+  async setCardMentions(teamId: string, userId: string, action: string, on: boolean): Promise<void> {
+    await this.requireAdmin(teamId, userId, 'change who cards mention');
+    this.knownAction(action);
+    const at = this.now();
+    const before = settingsOf(await getWorkspace(this.deps.db, teamId)).quietCards;
+    const after = on ? before.filter((a) => a !== action) : [...new Set([...before, action])];
+    await saveSettings(this.deps.db, teamId, { quietCards: after }, at);
+    await appendActivity(this.deps.db, { at, teamId, actor: userId, kind: 'card_mentions_changed', detail: { actionType: action, before: !before.includes(action), after: on } });
+  }
+
+  /** Whether a card in a task thread is also shown in the channel. */
+  async setAnnounceCards(teamId: string, userId: string, on: boolean): Promise<void> {
+    await this.requireAdmin(teamId, userId, 'change whether thread cards are announced in the channel');
+    const at = this.now();
+    const before = settingsOf(await getWorkspace(this.deps.db, teamId)).announceCards;
+    await saveSettings(this.deps.db, teamId, { announceCards: on }, at);
+    await appendActivity(this.deps.db, { at, teamId, actor: userId, kind: 'announce_cards_changed', detail: { before, after: on } });
+  }
+
   async setRoute(teamId: string, userId: string, route: string): Promise<void> {
     await this.requireAdmin(teamId, userId, 'change where approval cards go');
     const at = this.now();

@@ -12,6 +12,9 @@ import { getAcceptedDefinition } from '../db/repos/mcpDefinitions.js';
 import { getTrustModes } from '../db/repos/workspace.js';
 import { describeDefinitionChange } from '../tools/mcp/definition.js';
 import { externalTrustOf } from './externalTrust.js';
+import { decidersOf } from './deciders.js';
+import { editsOf } from './editLog.js';
+import { editableFields } from './edits.js';
 
 /** How many of a run's own steps the task message lists (the log has all of them). */
 const PROGRESS_SHOWN = 8;
@@ -53,7 +56,15 @@ export class AgentViews implements MessageViews {
     const turn = await listTurnActions(db, run.id, action.message_seq);
     const message = (await listMessages(db, run.id)).find((m) => m.seq === action.message_seq);
     const notices = action.status === 'pending' ? [...(await this.pendingNotices(run.team_id)), ...(await this.externalNotices(run.team_id, action.tool))] : [];
-    return buildCardView({ registry, run, action, turn, reasoning: message ? reasoningOf(message.content) : undefined, notices });
+    const { deciders, announce } = await decidersOf(db, registry, run, action.tool);
+    const edit = (await editsOf(db, [action.id])).get(action.id);
+    return {
+      ...buildCardView({ registry, run, action, turn, reasoning: message ? reasoningOf(message.content) : undefined, notices }),
+      deciders,
+      announce,
+      editable: editableFields(action.tool) !== undefined && registry.get(action.tool) !== undefined,
+      edit,
+    };
   }
 
   externalNotices(teamId: string, tool: string): Promise<string[]> {

@@ -57,10 +57,11 @@ describe('security: what cards show (issue 9, findings 1 and 3)', () => {
     const [card] = await h.waitForCards(1);
     const posted = card!.message.history[0] ?? card!.message;
 
-    // Fallback text (notifications are built from it) and every block: the only live sequence is the requester.
-    expect(posted.text).toBe(`Approval needed for run ${(await h.onlyRun()).id}: Send email to sarah@acme.com, subject '&lt;!channel&gt; Invoice &lt;https://evil.test/pay|https://acme.test/invoice&gt;'`);
+    // Fallback text (notifications are built from it) and every block: the only live sequence is the requester
+    // (mentioned as the decider when no approvers are named: in the text, the "waiting for" line and "requested by").
+    expect(posted.text).toBe(`Approval needed for run ${(await h.onlyRun()).id}: Send email to sarah@acme.com, subject '&lt;!channel&gt; Invoice &lt;https://evil.test/pay|https://acme.test/invoice&gt;' (<@${REQUESTER}>)`);
     const texts = [posted.text, ...blockTexts(posted.blocks)];
-    expect(texts.flatMap(liveSequences)).toEqual([`<@${REQUESTER}>`]);
+    expect(texts.flatMap(liveSequences)).toEqual([`<@${REQUESTER}>`, `<@${REQUESTER}>`, `<@${REQUESTER}>`]);
     const sections = sectionTexts(posted.blocks);
     expect(sections).toContain('*Subject:* &lt;!channel&gt; Invoice &lt;https://evil.test/pay|https://acme.test/invoice&gt;');
     const bodySection = sections.find((s) => s.startsWith('*Email body'))!;
@@ -139,7 +140,7 @@ describe('security: what cards show (issue 9, findings 1 and 3)', () => {
     h.claude.enqueue(toolUseReply([{ name: 'send_email', input: { to: addresses.slice(0, 45), cc: addresses.slice(45), subject, body } }]), textReply('Sent.'));
     await h.command('run the biggest email');
     const [card] = await h.waitForCards(1, 20_000);
-    expect([card!.message.text, ...blockTexts(card!.message.blocks)].flatMap(liveSequences)).toEqual([`<@${REQUESTER}>`]);
+    expect(new Set([card!.message.text, ...blockTexts(card!.message.blocks)].flatMap(liveSequences))).toEqual(new Set([`<@${REQUESTER}>`]));
     const total = blockTexts(card!.message.blocks).reduce((n, t) => n + t.length, 0);
     expect(total).toBeLessThanOrEqual(13_000);
 

@@ -69,7 +69,7 @@ export interface Harness {
   command(text: string, opts?: { userId?: string; channelId?: string; teamId?: string; via?: string }): Promise<SignedResponse>;
   cards(): Array<{ channel: string; ts: string; actionId: string; message: FakeSlackMessage }>;
   waitForCards(n: number, timeoutMs?: number): Promise<Array<{ channel: string; ts: string; actionId: string; message: FakeSlackMessage }>>;
-  click(card: { channel: string; ts: string; actionId: string; message: FakeSlackMessage }, button: 'approve' | 'reject' | 'view_full' | 'approve_remember', userId?: string, teamId?: string, via?: string): Promise<SignedResponse>;
+  click(card: { channel: string; ts: string; actionId: string; message: FakeSlackMessage }, button: 'approve' | 'reject' | 'view_full' | 'approve_remember' | 'edit', userId?: string, teamId?: string, via?: string): Promise<SignedResponse>;
   /** Clicks the Undo button of an auto_notify notification. */
   clickUndo(notice: FakeSlackMessage, userId?: string): Promise<SignedResponse>;
   submitReject(actionId: string, note: string | null, userId?: string): Promise<SignedResponse>;
@@ -306,7 +306,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       }, `${n} approval card(s)`, timeoutMs);
     },
     click(card, button, userId = APPROVER, teamId, via) {
-      const actionId = { approve: 'approval_approve', reject: 'approval_reject', view_full: 'approval_view_full', approve_remember: 'approval_approve_remember' }[button];
+      const actionId = { approve: 'approval_approve', reject: 'approval_reject', view_full: 'approval_view_full', approve_remember: 'approval_approve_remember', edit: 'approval_edit' }[button];
       const o = {
         actionId,
         value: card.actionId,

@@ -73,6 +73,10 @@ export const workspaceSettingsSchema = z.object({
    * reaches the run as context labelled untrusted (`context`). Never an instruction either way.
    */
   othersReplies: z.enum(['ignore', 'context']).default('ignore'),
+  /** Action types whose cards mention nobody (e.g. a busy approvals channel where everyone watches). */
+  quietCards: z.array(z.string()).default([]),
+  /** Whether a card posted in a task thread is also shown in the channel (Slack's reply_broadcast). */
+  announceCards: z.boolean().default(true),
 });
 export type WorkspaceSettings = z.infer<typeof workspaceSettingsSchema>;
 

@@ -1,5 +1,5 @@
 import type { CardView } from '../../agent/surface.js';
-import { clipped, code, dateRef, md, mention, Mrkdwn, trusted, withUserMentions } from '../../text/mrkdwn.js';
+import { clipped, code, dateRef, joinMd, md, mention, Mrkdwn, subteamRef, trusted, withUserMentions } from '../../text/mrkdwn.js';
 import { fencedChunks } from '../../text/units.js';
 import { fieldsWithin, hiddenCharactersIn, hiddenCharactersWarning } from './callContent.js';
 import { context, fallbackText, LIMITS, mrkdwn, plainText, section, truncate, usd } from './text.js';
@@ -9,6 +9,7 @@ export const ACTION_IDS = {
   approveRemember: 'approval_approve_remember',
   reject: 'approval_reject',
   viewFull: 'approval_view_full',
+  edit: 'approval_edit',
 } as const;
 
 /**
@@ -46,6 +47,13 @@ function decisionLine(card: CardView): Mrkdwn {
       // The cause (a restart, a connection lost mid-send) is in the thread's "Please check" line.
       return md`:warning: *Outcome unknown* — I can't tell whether this happened${s.by ? md` (approved by ${mention(s.by)})` : ''}. Please check; it will not be retried automatically.`;
   }
+}
+
+/** The mentions of the people who may decide, built from stored ids only. */
+function decidersLine(card: CardView): Mrkdwn | undefined {
+  const d = card.deciders;
+  if (!d || (d.users.length === 0 && d.groups.length === 0)) return undefined;
+  return joinMd([...d.groups.map(subteamRef), ...d.users.map(mention)], trusted(' '));
 }
 
 /** The approval card: what, why, the exact content, and the buttons (only while undecided). */
@@ -96,12 +104,21 @@ export function renderCard(card: CardView, links: { taskPermalink?: string | und
         .join(' · '),
     ),
   );
+  if (card.edit) {
+    const changes = card.edit.changes.map((c) => md`${c.field}: ${clipped(c.before || '(empty)', 150)} → ${clipped(c.after || '(empty)', 150)}`);
+    blocks.push(context(md`:pencil2: *Edited* by ${mention(card.edit.by)} before approving. ${joinMd(changes, '; ')}. What is shown above is what was approved.`));
+  }
+  const deciders = pending ? decidersLine(card) : undefined;
+  if (deciders) blocks.push(context(md`:bell: Waiting for a decision from ${deciders}`));
   const buttons: Record<string, unknown>[] = [];
   if (pending) {
     buttons.push(
       { type: 'button', action_id: ACTION_IDS.approve, style: 'primary', text: { type: 'plain_text', text: 'Approve' }, value: action.id },
       { type: 'button', action_id: ACTION_IDS.reject, style: 'danger', text: { type: 'plain_text', text: 'Reject' }, value: action.id },
     );
+    if (card.editable) {
+      buttons.push({ type: 'button', action_id: ACTION_IDS.edit, text: { type: 'plain_text', text: 'Edit' }, value: action.id });
+    }
     if (card.rememberable) {
       buttons.push({ type: 'button', action_id: ACTION_IDS.approveRemember, text: { type: 'plain_text', text: 'Approve & remember' }, value: action.id });
     }
@@ -111,8 +128,9 @@ export function renderCard(card: CardView, links: { taskPermalink?: string | und
   }
   if (!pending) blocks.push({ type: 'section', text: mrkdwn(decisionLine(card)) });
   if (buttons.length) blocks.push({ type: 'actions', block_id: `card:${action.id}`, elements: buttons });
+  // Slack notifies from the message text: the mentions go there too, not only in the blocks.
   const text = pending
-    ? md`Approval needed for run ${run.id}: ${clipped(description.summary, 500)}`
+    ? md`Approval needed for run ${run.id}: ${clipped(description.summary, 500)}${deciders ? md` (${deciders})` : ''}`
     : md`${clipped(description.summary, 500)}: ${card.state.kind.replace('_', ' ')}`;
   return { text: fallbackText(text), blocks };
 }

@@ -22,7 +22,7 @@ export function renderTrust(view: TrustView): { text: string; blocks: Record<str
   const header = [
     '*Trust levels*',
     view.paused ? `:double_vertical_bar: *Paused*${view.pausedReason ? ` (${clipped(view.pausedReason, 300).value})` : ''}: every action needs approval until \`/agent unpause\`.` : '',
-    `Cards go to ${route}. Self-approval is ${view.settings.selfApproval ? 'allowed' : 'off'}. Other people's replies in a task thread are ${view.settings.othersReplies === 'context' ? 'passed to the run as untrusted context' : 'ignored'}. Daily digest at ${String(view.settings.digestHour).padStart(2, '0')}:00${view.settings.digestTimezone ? ` ${view.settings.digestTimezone}` : ' (UTC)'}.`,
+    `Cards go to ${route}. Self-approval is ${view.settings.selfApproval ? 'allowed' : 'off'}. Thread cards are ${view.settings.announceCards ? 'also shown in the channel' : 'kept in the thread'}.${view.settings.quietCards.length ? ` Cards that mention nobody: ${view.settings.quietCards.map((a) => `\`${a.replace(/[`<>&]/g, '')}\``).join(', ')}.` : ''} Other people's replies in a task thread are ${view.settings.othersReplies === 'context' ? 'passed to the run as untrusted context' : 'ignored'}. Daily digest at ${String(view.settings.digestHour).padStart(2, '0')}:00${view.settings.digestTimezone ? ` ${view.settings.digestTimezone}` : ' (UTC)'}.`,
   ]
     .filter(Boolean)
     .join('\n');

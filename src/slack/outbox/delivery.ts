@@ -364,6 +364,7 @@ export class OutboxDelivery {
         const res = await client.chat.postMessage({
           channel: target.channel,
           ...(target.threadTs ? { thread_ts: target.threadTs } : {}),
+          ...((target.threadTs && content.broadcast ? { reply_broadcast: true } : {}) as object),
           text: content.text,
           ...(content.blocks ? { blocks: content.blocks as never } : {}),
           unfurl_links: false,

@@ -13,6 +13,8 @@ import { renderTaskProgress } from '../blocks/taskProgress.js';
 export interface RenderedMessage {
   text: string;
   blocks?: Record<string, unknown>[];
+  /** A post in a thread that is also shown in the channel (Slack's reply_broadcast). */
+  broadcast?: boolean;
 }
 
 /** Slack's limit for a message's `text` is 40,000 characters; answers longer than this are cut. */
@@ -44,7 +46,10 @@ export class OutboxRenderer {
         if (!card) return null;
         const elsewhere = at.channel !== card.run.channel_id && card.run.thread_ts;
         const taskPermalink = elsewhere && card.run.thread_ts ? await this.permalink(at.teamId, card.run.channel_id, card.run.thread_ts) : undefined;
-        return renderCard(card, { taskPermalink });
+        // A card in a task thread is announced in the channel, so people who do not follow the thread see it
+        // (not in a DM, where the thread is the conversation). Only when posted: an update keeps the flag.
+        const broadcast = at.op === 'post' && !elsewhere && card.announce === true && card.state.kind === 'pending' && !at.channel.startsWith('D');
+        return { ...renderCard(card, { taskPermalink }), ...(broadcast ? { broadcast: true } : {}) };
       }
       case 'line':
         return { text: payload.text };

@@ -5,6 +5,7 @@ import { approveAction } from './approve.js';
 import { rejectAction } from './reject.js';
 import { viewFullAction, viewFullPageAction } from './viewFull.js';
 import { undoAction } from './undo.js';
+import { editAction } from './edit.js';
 import { runControlAction } from './runControls.js';
 import { scheduleAdminAction } from './scheduleAdmin.js';
 import { SCHEDULE_ACTION_IDS } from '../../blocks/schedules.js';
@@ -17,6 +18,7 @@ export function registerActions(app: App, services: SlackServices): void {
   app.action<BlockButtonAction>(ACTION_IDS.approveRemember, approveAction(services, { remember: true }));
   app.action<BlockButtonAction>(ACTION_IDS.reject, rejectAction(services));
   app.action<BlockButtonAction>(ACTION_IDS.viewFull, viewFullAction(services));
+  app.action<BlockButtonAction>(ACTION_IDS.edit, editAction(services));
   app.action<BlockButtonAction>(`${VIEW_FULL_PAGE_ACTION}_prev`, viewFullPageAction(services));
   app.action<BlockButtonAction>(`${VIEW_FULL_PAGE_ACTION}_next`, viewFullPageAction(services));
   app.action<BlockButtonAction>(UNDO_ACTION_ID, undoAction(services));

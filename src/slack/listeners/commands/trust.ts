@@ -8,7 +8,7 @@ import { code, mention, subteamRef } from '../../../text/mrkdwn.js';
 import type { CommandContext } from './context.js';
 
 const USAGE =
-  'Usage: `/agent trust` · `/agent trust edit` · `/agent trust &lt;action&gt; &lt;require_approval|auto_notify|full_auto&gt;` (MCP tools: `&lt;server&gt;__&lt;tool&gt;` or `&lt;server&gt;__*`) · `/agent trust &lt;action&gt; approvers @user @group…|anyone` · `/agent trust self-approval on|off` · `/agent trust others-replies ignore|context` · `/agent trust route thread|#channel` · `/agent trust digest &lt;hour 0-23&gt; [time zone]`';
+  'Usage: `/agent trust` · `/agent trust edit` · `/agent trust &lt;action&gt; &lt;require_approval|auto_notify|full_auto&gt;` (MCP tools: `&lt;server&gt;__&lt;tool&gt;` or `&lt;server&gt;__*`) · `/agent trust &lt;action&gt; approvers @user @group…|anyone` · `/agent trust &lt;action&gt; mentions on|off` · `/agent trust announce on|off` · `/agent trust self-approval on|off` · `/agent trust others-replies ignore|context` · `/agent trust route thread|#channel` · `/agent trust digest &lt;hour 0-23&gt; [time zone]`';
 
 function bad(message: string): never {
   throw new AppError('bad_command', `${message}\n${USAGE}`);
@@ -34,6 +34,11 @@ export async function trustCommand(ctx: CommandContext, args: string[]): Promise
     if (second !== 'on' && second !== 'off') bad('Say `on` or `off`.');
     await trust.setSelfApproval(team, user, second === 'on');
     return ctx.ack(second === 'on' ? 'Requesters may now approve their own runs\' actions.' : 'Self-approval is off: someone other than the requester must decide.');
+  }
+  if (first === 'announce') {
+    if (second !== 'on' && second !== 'off') bad('Say `on` or `off`.');
+    await trust.setAnnounceCards(team, user, second === 'on');
+    return ctx.ack(second === 'on' ? 'A card posted in a task thread is now also shown in the channel.' : 'Cards posted in a task thread now stay in the thread (they still mention who may decide).');
   }
   if (first === 'others-replies') {
     if (second !== 'ignore' && second !== 'context') bad('Say `ignore` or `context`.');
@@ -64,6 +69,16 @@ export async function trustCommand(ctx: CommandContext, args: string[]): Promise
     return ctx.ack(`The pending-approvals digest will be posted daily at ${String(hour).padStart(2, '0')}:00 ${zone} when the queue is long.`);
   }
   const action = first;
+  if (second === 'mentions') {
+    const on = rest[0];
+    if (on !== 'on' && on !== 'off') bad('Say `on` or `off`.');
+    await trust.setCardMentions(team, user, action, on === 'on');
+    return ctx.ack(
+      on === 'on'
+        ? `Cards for ${code(action).value} now mention their approvers (or the requester when anyone may approve).`
+        : `Cards for ${code(action).value} no longer mention anyone.`,
+    );
+  }
   if (second === 'approvers') {
     if (rest.length === 0) bad('List the approvers, or say `anyone`.');
     if (rest.length === 1 && rest[0] === 'anyone') {
