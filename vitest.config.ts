@@ -5,6 +5,7 @@ import { defineConfig } from 'vitest/config';
 const DATABASE_FREE = [
   'test/agent/cron.test.ts',
   'test/agent/pricing.test.ts',
+  'test/agent/promptCache.test.ts',
   'test/config.test.ts',
   'test/connectors/hubspot.test.ts',
   'test/connectors/safeFetch.test.ts',
@@ -14,6 +15,7 @@ const DATABASE_FREE = [
   'test/helpers/fakeSlackLimits.test.ts',
   'test/helpers/fakeSlackHistory.test.ts',
   'test/helpers/fakeSocketMode.test.ts',
+  'test/helpers/fakeClaudeCache.test.ts',
   'test/policy/decide.test.ts',
   'test/slack/commandParser.test.ts',
   'test/tools/fetchUrl.test.ts',

@@ -25,6 +25,8 @@ export interface WorkspaceStatus {
   queue: QueueThresholds;
   runs: Partial<Record<RunStatus, number>>;
   spendTodayUsd: number;
+  /** What prompt caching saved today (negative if it cost more). */
+  cacheSavedTodayUsd: number;
   toolsOffered: string[];
   toolsUnavailable: Array<{ name: string; why: string }>;
 }
@@ -105,11 +107,12 @@ export class RunControl {
 
   async status(teamId: string): Promise<WorkspaceStatus> {
     const { db, registry } = this.deps;
-    const [workspace, pendingApprovals, runs, spendTodayUsd] = await Promise.all([
+    const [workspace, pendingApprovals, runs, spendTodayUsd, cacheSavedTodayUsd] = await Promise.all([
       getWorkspace(db, teamId),
       countPendingApprovals(db, teamId),
       countRunsByStatus(db, teamId),
       this.deps.caps.spendToday(teamId),
+      this.deps.caps.cacheSavedToday(teamId),
     ]);
     return {
       workspace,
@@ -118,6 +121,7 @@ export class RunControl {
       queue: this.deps.queue,
       runs,
       spendTodayUsd,
+      cacheSavedTodayUsd,
       toolsOffered: registry.names(),
       toolsUnavailable: [...registry.unavailable.entries()].map(([name, why]) => ({ name, why })),
     };

@@ -61,3 +61,25 @@ export function costUsd(model: string, usage: TokenUsage): number {
   // Round to a millionth of a dollar: enough precision for caps, stable in SQLite REAL columns.
   return Math.round(cost * 1_000_000) / 1_000_000;
 }
+
+/**
+ * What prompt caching saved: the same prompt billed as plain input, minus what was billed. Negative when
+ * a prefix was written (1.25x or 2x) and never read back. `longPrompt` picks the rates for usage summed
+ * over several calls (whose total says nothing about each call's size); by default the usage is one call.
+ */
+export function cachingSavedUsd(model: string, usage: TokenUsage, longPrompt?: boolean): number {
+  const { price } = priceFor(model);
+  const promptTokens = usage.inputTokens + usage.cacheReadTokens + usage.cacheWrite5mTokens + usage.cacheWrite1hTokens;
+  const long = longPrompt ?? (price.longPrompt !== undefined && promptTokens > price.longPrompt.aboveTokens);
+  const rates = long && price.longPrompt ? price.longPrompt : price;
+  const saved =
+    usage.cacheReadTokens * (rates.input - rates.cacheRead) -
+    usage.cacheWrite5mTokens * rates.input * (CACHE_WRITE_5M_FACTOR - 1) -
+    usage.cacheWrite1hTokens * rates.input * (CACHE_WRITE_1H_FACTOR - 1);
+  return Math.round(saved) / 1_000_000;
+}
+
+/** Prompt sizes above which a model is priced at its long-prompt rates (for grouping stored usage). */
+export function longPromptThresholds(): Record<string, number> {
+  return Object.fromEntries(Object.entries(PRICE_TABLE).flatMap(([m, p]) => (p.longPrompt ? [[m, p.longPrompt.aboveTokens]] : [])));
+}
