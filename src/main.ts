@@ -38,6 +38,9 @@ import { scheduleRunsJob } from './jobs/schedules.js';
 import { Scheduler } from './agent/scheduler.js';
 import { createWhatsAppClient } from './connectors/whatsapp.js';
 import { createHubSpotClient } from './connectors/hubspot.js';
+import { AppMetrics } from './metrics/appMetrics.js';
+import { instrumentModelClient } from './metrics/instrumentModel.js';
+import { listenMetrics } from './metrics/server.js';
 
 /** Everything tests and benchmarks may replace; production uses the defaults. */
 export interface AppOverrides {
@@ -59,10 +62,14 @@ export interface AppOverrides {
   slackLimits?: PacerLimits;
   /** Socket Mode reconnect backoff (tests shorten it). */
   socketReconnect?: Partial<ReconnectPolicy>;
+  /** false: no cache_control breakpoints (the bench measures what caching saves). */
+  promptCaching?: boolean;
 }
 
 export interface RunningApp {
   port: number | undefined;
+  /** The port serving GET /metrics (METRICS_PORT), when metrics are on. */
+  metricsPort: number | undefined;
   /** Posts due digests now (what the hourly job does). */
   runDigests(): Promise<string[]>;
   /** Starts due scheduled runs now (what the per-minute job does). */
@@ -95,6 +102,8 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
   });
   const { db } = opened;
   await migrateToLatest(db);
+  // Prometheus metrics, only when METRICS_PORT is set: the services below report to it.
+  const metrics = config.metricsPort !== undefined ? new AppMetrics(db) : undefined;
 
   const knowledge = await openKnowledgeIndex(opened);
   const indexed = await knowledge.reindex(config.knowledgeDir);
@@ -154,18 +163,19 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       baseUrl: config.anthropic.baseUrl,
       maxRetries: overrides.anthropicMaxRetries ?? 2,
       ...(overrides.anthropicMaxRetryAfterMs !== undefined ? { maxRetryAfterMs: overrides.anthropicMaxRetryAfterMs } : {}),
+      ...(overrides.promptCaching === false ? { promptCaching: false } : {}),
     });
   const queue = { warnAt: config.queue.warnAt, stopAt: config.queue.stopAt };
   const admins = new AdminCheck(config.adminUserIds, users);
   const caps = new CapsService(db, clock, admins, config.caps);
   const trust = new TrustService({ db, clock, admins, registry, groups, approvalsChannel: config.approvalsChannel });
-  const dispatcher = new Dispatcher({ db, registry, clock, logger, queue });
+  const dispatcher = new Dispatcher({ db, registry, clock, logger, queue, metrics });
   const engine = new RunEngine({
     db,
     clock,
     ids,
     logger,
-    model,
+    model: metrics ? instrumentModelClient(model, metrics) : model,
     outbox,
     registry,
     dispatcher,
@@ -174,7 +184,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     settings: { ...DEFAULT_ENGINE_SETTINGS, model: config.anthropic.model, queue, maxConcurrentRuns: config.maxConcurrentRuns, ...overrides.engine },
   });
   engineRef = engine;
-  const approvals = new Approvals({ db, clock, registry, engine, trust, admins, dispatcher, outbox });
+  const approvals = new Approvals({ db, clock, registry, engine, trust, admins, dispatcher, outbox, metrics });
   const control = new RunControl({ db, clock, engine, registry, admins, queue, caps, outbox });
 
   // Delivery of the outbox: its own Web API client without retries (the outbox retries, paced, and
@@ -190,6 +200,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     logger,
     outbox,
     settings: overrides.delivery ?? {},
+    metrics,
     onUndeliverable: async (row, payload, failure) => {
       if (payload.kind === 'task') {
         await engine.taskMessageUndeliverable(payload.runId, failure.message);
@@ -242,6 +253,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
   delivery.start();
   // Socket Mode: resolves after the first connection attempt; a failed one is retried in the background.
   const port = await app.start();
+  const metricsServer = metrics && config.metricsPort !== undefined ? await listenMetrics(config.metricsPort, metrics, logger) : undefined;
 
   const digestDeps = {
     db,
@@ -261,6 +273,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
 
   return {
     port,
+    metricsPort: metricsServer?.port,
     db,
     engine,
     logger,
@@ -276,6 +289,10 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       // Queued Slack messages stay in the database and are delivered by the next start.
       await delivery.stop();
       mailer?.close();
+      if (metricsServer) {
+        metricsServer.server.closeAllConnections();
+        await new Promise<void>((resolve) => metricsServer.server.close(() => resolve()));
+      }
       await db.destroy();
     },
   };
