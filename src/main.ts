@@ -38,7 +38,7 @@ import { scheduleRunsJob } from './jobs/schedules.js';
 import { Scheduler } from './agent/scheduler.js';
 import { createWhatsAppClient } from './connectors/whatsapp.js';
 import { createHubSpotClient } from './connectors/hubspot.js';
-import { AppMetrics } from './metrics/appMetrics.js';
+import type { AppMetrics } from './metrics/appMetrics.js';
 import { instrumentModelClient } from './metrics/instrumentModel.js';
 import { listenMetrics } from './metrics/server.js';
 
@@ -102,8 +102,9 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
   });
   const { db } = opened;
   await migrateToLatest(db);
-  // Prometheus metrics, only when METRICS_PORT is set: the services below report to it.
-  const metrics = config.metricsPort !== undefined ? new AppMetrics(db) : undefined;
+  // Prometheus metrics, only when METRICS_PORT is set: the services below report to it. Loaded on demand,
+  // so an app without metrics does not pay prom-client's start-up time and memory.
+  const metrics: AppMetrics | undefined = config.metricsPort !== undefined ? new (await import('./metrics/appMetrics.js')).AppMetrics(db) : undefined;
 
   const knowledge = await openKnowledgeIndex(opened);
   const indexed = await knowledge.reindex(config.knowledgeDir);

@@ -1,10 +1,11 @@
 /**
- * The app as operators run it: `node --import tsx src/main.ts` in a child process, configured only
- * through its environment. Used for the startup and memory figures, which must include everything a
- * fresh process does (loading modules, migrations, recovery).
+ * The app as operators run it: what `npm start` runs (`node scripts/launch.mjs src/main.ts`: the
+ * compiled app in dist/) in a child process, configured only through its environment; or `npm start`
+ * itself, npm's own start-up included. Used for the startup and memory figures, which must include
+ * everything a fresh process does (loading modules, migrations, recovery).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -55,24 +56,38 @@ function psRssKiB(pid: number): number | undefined {
 
 const live = new Set<ChildProcess>();
 
+/** Each child leads its own process group: `npm start` runs the app as a grandchild, which must go too. */
+function signal(p: ChildProcess, sig: NodeJS.Signals): void {
+  try {
+    if (p.pid !== undefined) process.kill(-p.pid, sig);
+  } catch {
+    p.kill(sig);
+  }
+}
+
 /** Kills every child this module started that is still running (exit paths, watchdog). */
 export function killChildren(): void {
-  for (const p of live) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  for (const p of live) if (p.exitCode === null && p.signalCode === null) signal(p, 'SIGKILL');
 }
 
 /**
- * `node --import tsx <root>/src/main.ts`, with absolute paths so the working directory can be an empty
- * temporary one: the app reads `.env` from its working directory, and a developer's `.env` must not leak
- * real credentials or endpoints into the benchmark.
+ * `node <root>/scripts/launch.mjs src/main.ts` (dist/ must be built: the bench builds it first), with
+ * absolute paths so the working directory can be an empty temporary one: the app reads `.env` from its
+ * working directory, and a developer's `.env` must not leak real credentials or endpoints into the
+ * benchmark. `via: 'npm'` runs `npm start` from a package.json in that directory whose start script is
+ * the same command, so the figure includes npm's own start-up.
  */
-export async function spawnChildApp(opts: { root: string; cwd: string; env: Record<string, string>; timeoutMs: number }): Promise<ChildApp> {
+export async function spawnChildApp(opts: { root: string; cwd: string; env: Record<string, string>; timeoutMs: number; via?: 'node' | 'npm' }): Promise<ChildApp> {
   const port = await freePort();
-  const tsx = import.meta.resolve('tsx');
+  const launch = [join(opts.root, 'scripts', 'launch.mjs'), 'src/main.ts'];
+  if (opts.via === 'npm') writeFileSync(join(opts.cwd, 'package.json'), JSON.stringify({ private: true, scripts: { start: `node ${launch.map((a) => JSON.stringify(a)).join(' ')}` } }));
   const t0 = performance.now();
-  const proc = spawn(process.execPath, ['--import', tsx, join(opts.root, 'src', 'main.ts')], {
+  const [cmd, args] = opts.via === 'npm' ? ['npm', ['start', '--silent']] : [process.execPath, launch];
+  const proc = spawn(cmd, args, {
     cwd: opts.cwd,
     env: { ...opts.env, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true,
   });
   live.add(proc);
   let stderr = '';
@@ -102,7 +117,7 @@ export async function spawnChildApp(opts: { root: string; cwd: string; env: Reco
     }
     if (performance.now() > deadline) {
       clearInterval(sampler);
-      proc.kill('SIGKILL');
+      signal(proc, 'SIGKILL');
       throw new Error(`the child app was not healthy within ${opts.timeoutMs} ms:\n${stderr.trim()}`);
     }
     try {
@@ -133,8 +148,8 @@ export async function spawnChildApp(opts: { root: string; cwd: string; env: Reco
     async stop() {
       clearInterval(sampler);
       if (proc.exitCode !== null || proc.signalCode !== null) return;
-      proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+      signal(proc, 'SIGTERM');
+      const timer = setTimeout(() => signal(proc, 'SIGKILL'), 10_000);
       await exited;
       clearTimeout(timer);
     },
