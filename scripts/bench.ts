@@ -26,6 +26,7 @@ import { startAppThread, type AppThread } from './bench/appThread.js';
 import { killChildren, spawnChildApp, type ChildApp } from './bench/child.js';
 import { HelpRequested, parseOptions, USAGE, type BenchOptions } from './bench/options.js';
 import { build as buildDist, staleReason } from './build.mjs';
+import { costPhase } from './bench/caching.js';
 import { seedSuspendedRuns, type RunTemplate } from './bench/seed.js';
 import { median, ms, renderTable, round, summarize, type Summary } from './bench/stats.js';
 import {
@@ -665,6 +666,11 @@ async function main(): Promise<number> {
   try {
     const template = await inProcessPhases(o, dir);
     await childPhases(o, dir, template);
+    // Cost per realistic run with and without prompt caching (scripts/bench/caching.ts).
+    if (o.phases.has('cost')) {
+      const env = (world: World, dbPath: string, model: string, knowledgeDir: string) => ({ ...appEnv(world, dir, dbPath, o), ANTHROPIC_MODEL: model, KNOWLEDGE_DIR: knowledgeDir });
+      figures.push(...(await costPhase({ quick: o.quick, modelLatencyMs: o.modelLatencyMs, dir, env, log })));
+    }
     report(o, startedAt, (performance.now() - t0) / 1000);
     return 0;
   } catch (err) {

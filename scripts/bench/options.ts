@@ -31,7 +31,7 @@ export interface BenchOptions {
   appEnv: Record<string, string>;
 }
 
-export const PHASES = ['overhead', 'isolated', 'burst', 'status', 'throughput', 'startup', 'memory'] as const;
+export const PHASES = ['overhead', 'isolated', 'burst', 'status', 'throughput', 'startup', 'memory', 'cost'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export const USAGE = `Usage: npm run bench -- [options]
@@ -48,7 +48,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --timeout-s N         abort if the whole bench takes longer (default 600; quick 180)
   --app-env NAME=VALUE  extra environment for the app under test (repeatable), e.g. MAX_CONCURRENT_RUNS=200
   --phases LIST         only these measurements (comma-separated): overhead, isolated, burst,
-                        status, throughput, startup, memory (default: all)
+                        status, throughput, startup, memory, cost (default: all)
   --help                this text
 `;
 
