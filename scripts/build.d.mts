@@ -2,5 +2,6 @@
 export const ROOT: string;
 export const STAMP: string;
 export const SOURCES: string[];
+export const BUNDLES: Record<string, string>;
 export function staleReason(root?: string, outDir?: string): string | undefined;
 export function build(root?: string, outDir?: string): void;

@@ -1,5 +1,6 @@
 /**
- * Runs a compiled entry point: `node scripts/launch.mjs src/main.ts [args]` runs dist/src/main.js.
+ * Runs a compiled entry point: `node scripts/launch.mjs src/main.ts [args]` runs the app's bundle
+ * (dist/app.mjs); other entries run as tsc compiled them (scripts/migrate.ts -> dist/scripts/migrate.js).
  * `npm start` and the operator scripts go through it, so `npm install && npm start` works on a fresh
  * clone: dist/ is built first when it is missing or older than a source (scripts/build.mjs).
  *
@@ -9,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { build, ROOT, staleReason } from './build.mjs';
+import { build, BUNDLES, ROOT, staleReason } from './build.mjs';
 
 const entry = process.argv[2];
 if (!entry || !/\.ts$/.test(entry)) {
@@ -29,7 +30,7 @@ if (why) {
   }
 }
 
-const compiled = join(outDir, entry.replace(/\.ts$/, '.js'));
+const compiled = join(outDir, BUNDLES[entry] ?? entry.replace(/\.ts$/, '.js'));
 if (!existsSync(compiled)) {
   process.stderr.write(`No compiled ${compiled}: is ${entry} part of tsconfig.build.json?\n`);
   process.exit(1);

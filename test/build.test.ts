@@ -11,8 +11,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { staleReason, STAMP } from '../scripts/build.mjs';
 import { openDatabase } from '../src/db/connection.js';
+import { startFakeClaude, textReply, toolUseReply, type FakeClaude } from './helpers/fakeClaude.js';
 import { startFakeSlack, type FakeSlack } from './helpers/fakeSlack.js';
+import { blockAction, slashCommand } from './helpers/slackRequests.js';
+import { startSmtpServer, type SmtpTestServer } from './helpers/smtpServer.js';
 import { waitUntil } from './helpers/testApp.js';
+import { BUNDLES } from '../scripts/build.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 
@@ -63,17 +67,22 @@ describe('when dist/ is stale', () => {
 describe('npm start on a fresh clone', () => {
   let copy: string;
   let slack: FakeSlack;
+  let claude: FakeClaude;
+  let smtp: SmtpTestServer;
   let child: ChildProcess | undefined;
 
   beforeAll(async () => {
     slack = await startFakeSlack({ botToken: 'xoxb-test' });
+    slack.addUser({ id: 'U_REQ', name: 'alice', real_name: 'Alice Doe', email: 'alice@acme.com' });
+    claude = await startFakeClaude();
+    smtp = await startSmtpServer();
     copy = mkdtempSync(join(tmpdir(), 'agent-build-'));
     for (const p of ['src', 'db', 'scripts', 'knowledge', 'package.json', 'tsconfig.json', 'tsconfig.build.json']) cpSync(join(ROOT, p), join(copy, p), { recursive: true });
     symlinkSync(join(ROOT, 'node_modules'), join(copy, 'node_modules'), 'dir');
   });
   afterAll(async () => {
     child?.kill('SIGKILL');
-    await slack.close();
+    await Promise.all([slack.close(), claude.close(), smtp.close()]);
     rmSync(copy, { recursive: true, force: true });
   });
 
@@ -84,7 +93,7 @@ describe('npm start on a fresh clone', () => {
     for (const s of ['migrate', 'index-knowledge', 'export-audit']) expect(scripts[s]).toBe(`node scripts/launch.mjs scripts/${s}.ts`);
   });
 
-  it('builds dist/ first, starts the compiled app on an empty database with its compiled migrations, then operator scripts reuse the build', async () => {
+  it('builds dist/ first, starts the bundled app on an empty database with its compiled migrations and carries out a run; operator scripts reuse the build', async () => {
     const port = 30_000 + Math.floor(Math.random() * 20_000);
     const env = {
       PATH: process.env['PATH'] ?? '',
@@ -92,6 +101,8 @@ describe('npm start on a fresh clone', () => {
       SLACK_SIGNING_SECRET: 'secret',
       SLACK_API_URL: slack.url,
       ANTHROPIC_API_KEY: 'sk-test',
+      ANTHROPIC_BASE_URL: claude.url,
+      SMTP_URL: smtp.url,
       DATABASE_PATH: join(copy, 'data', 'agent.db'),
       KNOWLEDGE_DIR: join(copy, 'knowledge'),
       PORT: String(port),
@@ -110,13 +121,32 @@ describe('npm start on a fresh clone', () => {
       }
     }, 'the compiled app to become healthy', 150_000);
     expect(stderr).toContain('Building dist/ (');
-    expect(existsSync(join(copy, 'dist', 'src', 'main.js'))).toBe(true);
+    expect(existsSync(join(copy, 'dist', BUNDLES['src/main.ts']!))).toBe(true);
     // The migrations it applied are the compiled ones, found next to the compiled code.
     expect(existsSync(join(copy, 'dist', 'db', 'migrations', '0001_initial.js'))).toBe(true);
     const { db } = openDatabase(env.DATABASE_PATH);
     const applied = await db.selectFrom('kysely_migration' as never).select('name' as never).execute();
     await db.destroy();
     expect(applied.map((r) => (r as { name: string }).name)).toContain('0001_initial');
+
+    // A whole run through the bundle: slash command, Claude, an approval card, the click, the mail.
+    claude.enqueue(toolUseReply([{ name: 'send_email', input: { to: 'sarah@acme.com', subject: 'Q2', body: 'Revenue grew 12%.' } }]), textReply('Emailed Sarah.'));
+    const base = `http://127.0.0.1:${port}`;
+    const started = await slashCommand(base, 'secret', { text: 'run email Sarah the Q2 numbers', userId: 'U_REQ', channelId: 'C_TASKS', responseUrl: slack.responseUrl({ channel: 'C_TASKS', userId: 'U_REQ' }) });
+    expect(started.status).toBe(200);
+    const card = await waitUntil(() => {
+      const posted = slack.channelMessages('C_TASKS').flatMap((m) => [m, ...slack.threadReplies('C_TASKS', m.ts)]);
+      for (const m of posted) {
+        const button = ((m.blocks ?? []) as Array<{ elements?: Array<{ action_id?: string; value?: string }> }>).flatMap((b) => b.elements ?? []).find((e) => e.action_id === 'approval_approve');
+        if (button?.value) return { channel: 'C_TASKS', ts: m.ts, value: button.value };
+      }
+      return undefined;
+    }, 'the approval card', 30_000);
+    const clicked = await blockAction(base, 'secret', { actionId: 'approval_approve', value: card.value, userId: 'U_REQ', channelId: card.channel, messageTs: card.ts, responseUrl: slack.responseUrl({ channel: card.channel, userId: 'U_REQ', messageTs: card.ts }), message: slack.message(card.channel, card.ts)! });
+    expect(clicked.status).toBe(200);
+    const [mail] = await smtp.waitForMail(1, 30_000);
+    expect(mail!.headers.subject).toBe('Q2');
+    await waitUntil(() => slack.calls.some((c) => c.method === 'chat.postMessage' && String(c.args['text']).includes('Emailed Sarah.')) || undefined, 'the final answer', 30_000);
     child.kill('SIGTERM');
     await new Promise((r) => child!.once('exit', r));
 
@@ -133,6 +163,6 @@ describe('npm start on a fresh clone', () => {
     expect(broken.stderr).toContain("Type 'string' is not assignable to type 'number'");
     expect(broken.status).toBe(1);
     // The failed build left the previous one whole.
-    expect(existsSync(join(copy, 'dist', 'src', 'main.js'))).toBe(true);
+    expect(existsSync(join(copy, 'dist', BUNDLES['src/main.ts']!))).toBe(true);
   }, 400_000);
 });
