@@ -17,6 +17,11 @@ export interface ChildApp {
   baseUrl: string;
   /** ms from spawn() to the first 200 from GET /healthz. */
   startupMs: number;
+  /**
+   * CPU time (user + system, all threads) the process had used by then: unlike the wall time, it hardly
+   * depends on what else the machine is doing. Undefined through npm (that pid is npm's).
+   */
+  startupCpuMs: number | undefined;
   /** Peak resident set size so far, in MiB (VmHWM, or the highest `ps` sample where /proc is missing). */
   peakRssMiB(): number;
   rssMiB(): number;
@@ -39,6 +44,16 @@ function procStatusKiB(pid: number, field: 'VmHWM' | 'VmRSS'): number | undefine
   try {
     const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** utime + stime of a process, in ms (Linux /proc; clock ticks are 100 per second there). */
+function procCpuMs(pid: number): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
   } catch {
     return undefined;
   }
@@ -130,6 +145,7 @@ export async function spawnChildApp(opts: { root: string; cwd: string; env: Reco
     if (startupMs === undefined) await new Promise((r) => setTimeout(r, 5));
   }
   sample();
+  const startupCpuMs = opts.via === 'npm' ? undefined : procCpuMs(pid);
 
   return {
     proc,
@@ -137,6 +153,7 @@ export async function spawnChildApp(opts: { root: string; cwd: string; env: Reco
     port,
     baseUrl,
     startupMs,
+    startupCpuMs,
     peakRssMiB() {
       sample();
       const hwm = procStatusKiB(pid, 'VmHWM');
