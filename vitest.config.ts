@@ -5,7 +5,10 @@ import { defineConfig } from 'vitest/config';
 const DATABASE_FREE = [
   'test/agent/cron.test.ts',
   'test/agent/pricing.test.ts',
+  'test/agent/promptCache.test.ts',
+  'test/build.test.ts',
   'test/config.test.ts',
+  'test/container.test.ts',
   'test/connectors/hubspot.test.ts',
   'test/connectors/mcpConnection.test.ts',
   'test/connectors/safeFetch.test.ts',
@@ -16,6 +19,7 @@ const DATABASE_FREE = [
   'test/helpers/fakeSlackHistory.test.ts',
   'test/helpers/fakeSlackOAuth.test.ts',
   'test/helpers/fakeSocketMode.test.ts',
+  'test/helpers/fakeClaudeCache.test.ts',
   'test/policy/decide.test.ts',
   'test/slack/clients.test.ts',
   'test/slack/commandParser.test.ts',

@@ -50,6 +50,16 @@ export const envSchema = z
     SLACK_APP_TOKEN: z.preprocess(emptyToUndefined, z.string().startsWith('xapp-', 'must start with xapp-').optional()),
     SLACK_API_URL: z.preprocess(emptyToUndefined, z.url({ error: 'must be a URL' }).optional()),
     PORT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(65535).default(3000)),
+    METRICS_PORT: z.preprocess(
+      emptyToUndefined,
+      z
+        .string()
+        .trim()
+        .regex(/^\d{1,5}$/, 'must be a port number (0-65535)')
+        .transform(Number)
+        .refine((n) => n <= 65535, 'must be a port number (0-65535)')
+        .optional(),
+    ),
     ANTHROPIC_API_KEY: z.preprocess(emptyToUndefined, z.string({ error: 'is required (the Claude API key)' })),
     ANTHROPIC_BASE_URL: z.preprocess(emptyToUndefined, z.url({ error: 'must be a URL' }).optional()),
     ANTHROPIC_MODEL: z.preprocess(emptyToUndefined, z.string().default('claude-sonnet-5-5')),
@@ -151,6 +161,10 @@ function crossFieldProblems(env: Record<string, string | undefined>): string[] {
   if ((env['EMAIL_SENDER_MODE'] ?? '').trim() === 'shared' && !set('EMAIL_FROM')) {
     problems.push('  - EMAIL_FROM is required when EMAIL_SENDER_MODE=shared');
   }
+  const metricsPort = (env['METRICS_PORT'] ?? '').trim();
+  if (metricsPort !== '' && metricsPort !== '0' && metricsPort === (env['PORT'] ?? '3000').trim()) {
+    problems.push('  - METRICS_PORT must differ from PORT (metrics are served on their own port)');
+  }
   const warn = Number(env['APPROVAL_QUEUE_WARN_AT'] || 100);
   const stop = Number(env['APPROVAL_QUEUE_STOP_AT'] || 500);
   if (Number.isFinite(warn) && Number.isFinite(stop) && warn > stop) {
@@ -210,6 +224,8 @@ export interface Config {
   /** Earlier thread messages given to a run started by a mention inside a thread. */
   threadContext: { maxMessages: number; maxChars: number };
   logLevel: Env['LOG_LEVEL'];
+  /** Set: Prometheus metrics on GET /metrics at this port (0: any free port). */
+  metricsPort: number | undefined;
 }
 
 /** Parses the environment; throws one AppError('config_invalid') naming every bad or missing variable. */
@@ -278,6 +294,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     queue: { warnAt: e.APPROVAL_QUEUE_WARN_AT, stopAt: e.APPROVAL_QUEUE_STOP_AT },
     threadContext: { maxMessages: e.THREAD_CONTEXT_MAX_MESSAGES, maxChars: e.THREAD_CONTEXT_MAX_CHARS },
     logLevel: e.LOG_LEVEL,
+    metricsPort: e.METRICS_PORT,
   };
 }
 

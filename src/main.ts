@@ -47,6 +47,9 @@ import { SlackThreadReader } from './slack/threadReader.js';
 import { InstanceRegistry } from './cluster/instances.js';
 import { RunLeases } from './cluster/runLeases.js';
 import { ClusterTimers } from './cluster/timers.js';
+import type { AppMetrics } from './metrics/appMetrics.js';
+import { instrumentModelClient } from './metrics/instrumentModel.js';
+import { listenMetrics } from './metrics/server.js';
 
 /** Everything tests and benchmarks may replace; production uses the defaults. */
 export interface AppOverrides {
@@ -70,10 +73,14 @@ export interface AppOverrides {
   socketReconnect?: Partial<ReconnectPolicy>;
   /** How long a shutdown lets steps in flight finish before handing their runs over. */
   drainMs?: number;
+  /** false: no cache_control breakpoints (the bench measures what caching saves). */
+  promptCaching?: boolean;
 }
 
 export interface RunningApp {
   port: number | undefined;
+  /** The port serving GET /metrics (METRICS_PORT), when metrics are on. */
+  metricsPort: number | undefined;
   /** Posts due digests now (what the hourly job does). */
   runDigests(): Promise<string[]>;
   /** Starts due scheduled runs now (what the per-minute job does). */
@@ -117,6 +124,9 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
   });
   const { db } = opened;
   await migrateToLatest(db);
+  // Prometheus metrics, only when METRICS_PORT is set: the services below report to it. Loaded on demand,
+  // so an app without metrics does not pay prom-client's start-up time and memory.
+  const metrics: AppMetrics | undefined = config.metricsPort !== undefined ? new (await import('./metrics/appMetrics.js')).AppMetrics(db) : undefined;
 
   // Several instances may share a Postgres database; SQLite is one instance by design, so whatever a
   // previous process left (leases, Slack messages mid-send) is taken over at once instead of after the
@@ -206,6 +216,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       baseUrl: config.anthropic.baseUrl,
       maxRetries: overrides.anthropicMaxRetries ?? 2,
       ...(overrides.anthropicMaxRetryAfterMs !== undefined ? { maxRetryAfterMs: overrides.anthropicMaxRetryAfterMs } : {}),
+      ...(overrides.promptCaching === false ? { promptCaching: false } : {}),
     });
   const queue = { warnAt: config.queue.warnAt, stopAt: config.queue.stopAt };
   const admins = new AdminCheck(config.adminUserIds, users);
@@ -215,13 +226,13 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
   // down is reported, never fatal.
   const mcp = new McpTools({ db, clock, logger, registry, outbox, config: config.mcp, requireAdmin: (teamId, userId, what) => trust.requireAdmin(teamId, userId, what) });
   await mcp.start();
-  const dispatcher = new Dispatcher({ db, registry, clock, logger, queue });
+  const dispatcher = new Dispatcher({ db, registry, clock, logger, queue, metrics });
   const engine = new RunEngine({
     db,
     clock,
     ids,
     logger,
-    model,
+    model: metrics ? instrumentModelClient(model, metrics) : model,
     outbox,
     registry,
     dispatcher,
@@ -231,7 +242,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     settings: { ...DEFAULT_ENGINE_SETTINGS, model: config.anthropic.model, queue, maxConcurrentRuns: config.maxConcurrentRuns, ...overrides.engine },
   });
   engineRef = engine;
-  const approvals = new Approvals({ db, clock, registry, engine, trust, admins, dispatcher, outbox });
+  const approvals = new Approvals({ db, clock, registry, engine, trust, admins, dispatcher, outbox, metrics });
   const control = new RunControl({ db, clock, engine, registry, admins, queue, caps, outbox });
   const conversations = new ThreadConversations({ db, clock, engine, control, outbox, logger, limits: config.threadContext });
 
@@ -249,6 +260,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     outbox,
     instanceId: instance.id,
     settings: overrides.delivery ?? {},
+    metrics,
     onUndeliverable: async (row, payload, failure) => {
       if (payload.kind === 'task') {
         await engine.taskMessageUndeliverable(payload.runId, failure.message);
@@ -347,6 +359,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
   timers.start();
   // Socket Mode: resolves after the first connection attempt; a failed one is retried in the background.
   const port = await app.start();
+  const metricsServer = metrics && config.metricsPort !== undefined ? await listenMetrics(config.metricsPort, metrics, logger) : undefined;
 
   const digestDeps = {
     db,
@@ -372,6 +385,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
   const drainMs = overrides.drainMs ?? DEFAULT_DRAIN_MS;
   return {
     port,
+    metricsPort: metricsServer?.port,
     db,
     engine,
     logger,
@@ -401,6 +415,10 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
         logger.info({ drainedMs: Date.now() - started }, 'drained: runs handed over');
         await mcp.close();
         mailer?.close();
+        if (metricsServer) {
+          metricsServer.server.closeAllConnections();
+          await new Promise<void>((resolve) => metricsServer.server.close(() => resolve()));
+        }
         await db.destroy();
       })();
       return stopping;

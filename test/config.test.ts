@@ -50,6 +50,16 @@ describe('config', () => {
     expect(describeDatabase({ engine: 'postgres', url: 'postgres://agent@db/agent' })).toBe('DATABASE_URL=postgres://agent@db/agent');
     expect(describeDatabase({ engine: 'sqlite', path: './data/agent.db' })).toBe('DATABASE_PATH=./data/agent.db');
   });
+  it('METRICS_PORT is off by default, a port when set, and never PORT itself', () => {
+    const base = { SLACK_BOT_TOKEN: 'xoxb-1', ANTHROPIC_API_KEY: 'k', SLACK_SIGNING_SECRET: 's' };
+    expect(loadConfig(base).metricsPort).toBeUndefined();
+    expect(loadConfig({ ...base, METRICS_PORT: '' }).metricsPort).toBeUndefined();
+    expect(loadConfig({ ...base, METRICS_PORT: '9464' }).metricsPort).toBe(9464);
+    for (const bad of ['abc', '70000', '-1', '94.5']) expect(() => loadConfig({ ...base, METRICS_PORT: bad }), bad).toThrow(/METRICS_PORT must be a port number/);
+    expect(() => loadConfig({ ...base, METRICS_PORT: '3000' })).toThrow(/METRICS_PORT must differ from PORT/);
+    expect(() => loadConfig({ ...base, PORT: '8080', METRICS_PORT: '8080' })).toThrow(/METRICS_PORT must differ from PORT/);
+    expect(loadConfig({ ...base, PORT: '8080', METRICS_PORT: '3000' }).metricsPort).toBe(3000);
+  });
   it('Socket Mode does not need a signing secret', () => {
     const c = loadConfig({ SLACK_BOT_TOKEN: 'xoxb-1', ANTHROPIC_API_KEY: 'k', SLACK_APP_TOKEN: 'xapp-1', ADMIN_USER_IDS: 'U01AB, U02CD' });
     expect(c.slack.appToken).toBe('xapp-1');

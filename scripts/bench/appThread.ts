@@ -1,11 +1,11 @@
 /** Main-thread handle on the app worker (scripts/bench/appWorker.ts): start it, call it, stop it. */
 import { Worker } from 'node:worker_threads';
 import type { RunTemplate } from './seed.js';
-import type { WorkerRequest } from './appWorker.js';
+import type { StartOptions, WorkerRequest } from './appWorker.js';
 
 export interface AppThread {
   call<T = unknown>(req: WorkerRequest, timeoutMs: number): Promise<T>;
-  start(env: Record<string, string>): Promise<{ port: number }>;
+  start(env: Record<string, string>, options?: StartOptions): Promise<{ port: number }>;
   snapshot(teamId: string): Promise<RunTemplate | undefined>;
   /** Stops the app (bounded), then the worker thread. */
   close(): Promise<void>;
@@ -78,7 +78,7 @@ export async function startAppThread(): Promise<AppThread> {
 
   return {
     call,
-    start: (env) => call<{ port: number }>({ cmd: 'start', env }, 60_000),
+    start: (env, options) => call<{ port: number }>({ cmd: 'start', env, ...(options ? { options } : {}) }, 60_000),
     snapshot: (teamId) => call<RunTemplate | undefined>({ cmd: 'snapshot', teamId }, 10_000),
     async close() {
       if (!failed) await call({ cmd: 'stop' }, 20_000).catch(() => undefined);

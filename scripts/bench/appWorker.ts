@@ -12,14 +12,34 @@ import { pino } from 'pino';
 import { loadConfig } from '../../src/config.js';
 import { startApp, type RunningApp } from '../../src/main.js';
 import { seedSuspendedRuns, snapshotSuspendedRun, type RunTemplate } from './seed.js';
+import { createSafeFetcher } from '../../src/connectors/safeFetch.js';
+
+/** What a bench phase may change about the app it starts (the cost phase). */
+export interface StartOptions {
+  /** false: requests carry no cache_control breakpoints. */
+  promptCaching?: boolean;
+  /** fetch_url may reach the bench's loopback "web" server (whatever host name the model asks for). */
+  loopbackWeb?: boolean;
+}
+
+export interface RunCost {
+  id: string;
+  spendUsd: number;
+  calls: number;
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+}
 
 export type WorkerRequest =
-  | { cmd: 'start'; env: Record<string, string> }
+  | { cmd: 'start'; env: Record<string, string>; options?: StartOptions }
   | { cmd: 'stop' }
   | { cmd: 'snapshot'; teamId: string }
   | { cmd: 'seed'; template: RunTemplate; count: number; teamId: string; channel: string }
   | { cmd: 'counts'; teamId: string }
   | { cmd: 'drained' }
+  | { cmd: 'runCosts'; teamId: string }
   | { cmd: 'bare'; baseUrl: string; apiKey: string; bodies: unknown[]; repeats: number }
   | { cmd: 'profileStart' }
   | { cmd: 'profileStop'; file: string };
@@ -39,6 +59,8 @@ async function handle(req: WorkerRequest): Promise<unknown> {
         slackRetryConfig: { retries: 0 },
         anthropicMaxRetries: 0,
         botIdentity: { botId: 'B_BOT', botUserId: 'U_BOT' },
+        ...(req.options?.promptCaching === false ? { promptCaching: false } : {}),
+        ...(req.options?.loopbackWeb ? { fetcher: createSafeFetcher({ resolve: async () => ['127.0.0.1'], addressAllowed: () => true }) } : {}),
       });
       return { port: app.port };
     }
@@ -76,6 +98,36 @@ async function handle(req: WorkerRequest): Promise<unknown> {
       // Everything the app queued for Slack has been delivered (or given up on as undeliverable).
       await mustApp().slackDrained();
       return null;
+    case 'runCosts': {
+      const rows = await mustApp()
+        .db.selectFrom('model_calls')
+        .innerJoin('runs', 'runs.id', 'model_calls.run_id')
+        .select((eb) => [
+          'runs.id as id',
+          'runs.created_at as created',
+          eb.fn.sum<number>('model_calls.cost_usd').as('spend'),
+          eb.fn.countAll<number>().as('calls'),
+          eb.fn.sum<number>('model_calls.input_tokens').as('input'),
+          eb.fn.sum<number>('model_calls.output_tokens').as('output'),
+          eb.fn.sum<number>('model_calls.cache_read_tokens').as('read'),
+          eb(eb.fn.sum<number>('model_calls.cache_write_5m_tokens'), '+', eb.fn.sum<number>('model_calls.cache_write_1h_tokens')).as('write'),
+        ])
+        .where('runs.team_id', '=', req.teamId)
+        .groupBy(['runs.id', 'runs.created_at'])
+        .orderBy('runs.created_at')
+        .execute();
+      return rows.map(
+        (r): RunCost => ({
+          id: r.id,
+          spendUsd: Number(r.spend),
+          calls: Number(r.calls),
+          inputTokens: Number(r.input),
+          outputTokens: Number(r.output),
+          cacheReadTokens: Number(r.read),
+          cacheWriteTokens: Number(r.write),
+        }),
+      );
+    }
     case 'bare': {
       // The same requests the app sent, through the real SDK client, one after the other: the model
       // latency floor a run cannot go below.

@@ -1,10 +1,11 @@
 /**
- * The app as operators run it: `node --import tsx src/main.ts` in a child process, configured only
- * through its environment. Used for the startup and memory figures, which must include everything a
- * fresh process does (loading modules, migrations, recovery).
+ * The app as operators run it: what `npm start` runs (`node scripts/launch.mjs src/main.ts`: the
+ * compiled app in dist/) in a child process, configured only through its environment; or `npm start`
+ * itself, npm's own start-up included. Used for the startup and memory figures, which must include
+ * everything a fresh process does (loading modules, migrations, recovery).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -16,6 +17,11 @@ export interface ChildApp {
   baseUrl: string;
   /** ms from spawn() to the first 200 from GET /healthz. */
   startupMs: number;
+  /**
+   * CPU time (user + system, all threads) the process had used by then: unlike the wall time, it hardly
+   * depends on what else the machine is doing. Undefined through npm (that pid is npm's).
+   */
+  startupCpuMs: number | undefined;
   /** Peak resident set size so far, in MiB (VmHWM, or the highest `ps` sample where /proc is missing). */
   peakRssMiB(): number;
   rssMiB(): number;
@@ -43,6 +49,16 @@ function procStatusKiB(pid: number, field: 'VmHWM' | 'VmRSS'): number | undefine
   }
 }
 
+/** utime + stime of a process, in ms (Linux /proc; clock ticks are 100 per second there). */
+function procCpuMs(pid: number): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
 function psRssKiB(pid: number): number | undefined {
   try {
     const out = execFileSync('ps', ['-o', 'rss=', '-p', String(pid)], { encoding: 'utf8', timeout: 2000 });
@@ -55,24 +71,38 @@ function psRssKiB(pid: number): number | undefined {
 
 const live = new Set<ChildProcess>();
 
+/** Each child leads its own process group: `npm start` runs the app as a grandchild, which must go too. */
+function signal(p: ChildProcess, sig: NodeJS.Signals): void {
+  try {
+    if (p.pid !== undefined) process.kill(-p.pid, sig);
+  } catch {
+    p.kill(sig);
+  }
+}
+
 /** Kills every child this module started that is still running (exit paths, watchdog). */
 export function killChildren(): void {
-  for (const p of live) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  for (const p of live) if (p.exitCode === null && p.signalCode === null) signal(p, 'SIGKILL');
 }
 
 /**
- * `node --import tsx <root>/src/main.ts`, with absolute paths so the working directory can be an empty
- * temporary one: the app reads `.env` from its working directory, and a developer's `.env` must not leak
- * real credentials or endpoints into the benchmark.
+ * `node <root>/scripts/launch.mjs src/main.ts` (dist/ must be built: the bench builds it first), with
+ * absolute paths so the working directory can be an empty temporary one: the app reads `.env` from its
+ * working directory, and a developer's `.env` must not leak real credentials or endpoints into the
+ * benchmark. `via: 'npm'` runs `npm start` from a package.json in that directory whose start script is
+ * the same command, so the figure includes npm's own start-up.
  */
-export async function spawnChildApp(opts: { root: string; cwd: string; env: Record<string, string>; timeoutMs: number }): Promise<ChildApp> {
+export async function spawnChildApp(opts: { root: string; cwd: string; env: Record<string, string>; timeoutMs: number; via?: 'node' | 'npm' }): Promise<ChildApp> {
   const port = await freePort();
-  const tsx = import.meta.resolve('tsx');
+  const launch = [join(opts.root, 'scripts', 'launch.mjs'), 'src/main.ts'];
+  if (opts.via === 'npm') writeFileSync(join(opts.cwd, 'package.json'), JSON.stringify({ private: true, scripts: { start: `node ${launch.map((a) => JSON.stringify(a)).join(' ')}` } }));
   const t0 = performance.now();
-  const proc = spawn(process.execPath, ['--import', tsx, join(opts.root, 'src', 'main.ts')], {
+  const [cmd, args] = opts.via === 'npm' ? ['npm', ['start', '--silent']] : [process.execPath, launch];
+  const proc = spawn(cmd, args, {
     cwd: opts.cwd,
     env: { ...opts.env, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true,
   });
   live.add(proc);
   let stderr = '';
@@ -102,7 +132,7 @@ export async function spawnChildApp(opts: { root: string; cwd: string; env: Reco
     }
     if (performance.now() > deadline) {
       clearInterval(sampler);
-      proc.kill('SIGKILL');
+      signal(proc, 'SIGKILL');
       throw new Error(`the child app was not healthy within ${opts.timeoutMs} ms:\n${stderr.trim()}`);
     }
     try {
@@ -115,6 +145,7 @@ export async function spawnChildApp(opts: { root: string; cwd: string; env: Reco
     if (startupMs === undefined) await new Promise((r) => setTimeout(r, 5));
   }
   sample();
+  const startupCpuMs = opts.via === 'npm' ? undefined : procCpuMs(pid);
 
   return {
     proc,
@@ -122,6 +153,7 @@ export async function spawnChildApp(opts: { root: string; cwd: string; env: Reco
     port,
     baseUrl,
     startupMs,
+    startupCpuMs,
     peakRssMiB() {
       sample();
       const hwm = procStatusKiB(pid, 'VmHWM');
@@ -133,8 +165,8 @@ export async function spawnChildApp(opts: { root: string; cwd: string; env: Reco
     async stop() {
       clearInterval(sampler);
       if (proc.exitCode !== null || proc.signalCode !== null) return;
-      proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+      signal(proc, 'SIGTERM');
+      const timer = setTimeout(() => signal(proc, 'SIGKILL'), 10_000);
       await exited;
       clearTimeout(timer);
     },

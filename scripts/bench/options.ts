@@ -34,7 +34,7 @@ export interface BenchOptions {
   limitsChannels: number;
 }
 
-export const PHASES = ['overhead', 'isolated', 'burst', 'status', 'throughput', 'startup', 'memory', 'limits'] as const;
+export const PHASES = ['overhead', 'isolated', 'burst', 'status', 'throughput', 'startup', 'memory', 'limits', 'cost'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export const USAGE = `Usage: npm run bench -- [options]
@@ -54,7 +54,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --timeout-s N         abort if the whole bench takes longer (default 900; quick 300)
   --app-env NAME=VALUE  extra environment for the app under test (repeatable), e.g. MAX_CONCURRENT_RUNS=200
   --phases LIST         only these measurements (comma-separated): overhead, isolated, burst,
-                        status, throughput, startup, memory, limits (default: all)
+                        status, throughput, startup, memory, limits, cost (default: all)
   --help                this text
 `;
 

@@ -24,6 +24,8 @@ import { actionTypeFor } from './externalTrust.js';
 import { code } from '../text/mrkdwn.js';
 import { organisationRefusal, type Clicker } from './organisation.js';
 import { Visibility, type Viewer } from './visibility.js';
+import type { MetricsSink } from '../metrics/sink.js';
+import { secondsBetween } from '../metrics/time.js';
 
 export type Decision =
   | { outcome: 'approved'; action: Action; waitingFor: number; remembered: boolean }
@@ -53,6 +55,7 @@ export interface ApprovalDeps {
   admins: AdminCheck;
   dispatcher: Dispatcher;
   outbox: Outbox;
+  metrics?: MetricsSink;
 }
 
 /**
@@ -125,6 +128,7 @@ export class Approvals {
     });
     const fresh = (await getAction(db, action.id)) ?? action;
     if (!won) return { outcome: 'already_decided', action: fresh };
+    this.deps.metrics?.approvalDecided('approved', secondsBetween(action.created_at, at));
     this.deps.outbox.wake();
 
     const turn = await listTurnActions(db, action.run_id, action.message_seq);
@@ -264,6 +268,7 @@ export class Approvals {
     });
     const fresh = (await getAction(db, action.id)) ?? action;
     if (!cancelled) return { outcome: 'already_decided', action: fresh };
+    this.deps.metrics?.approvalDecided('rejected', secondsBetween(action.created_at, at));
     this.deps.outbox.wake();
     return { outcome: 'rejected', action: fresh };
   }

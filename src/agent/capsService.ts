@@ -2,6 +2,7 @@ import type { Clock } from '../clock.js';
 import type { Db } from '../db/connection.js';
 import { appendActivity } from '../db/repos/activity.js';
 import { spendSince } from '../db/repos/modelCalls.js';
+import { cacheSavedUsd } from './cacheSavings.js';
 import { ensureWorkspace, getWorkspace } from '../db/repos/workspace.js';
 import type { Run } from '../db/schema.js';
 import { AppError } from '../errors.js';
@@ -54,6 +55,11 @@ export class CapsService {
 
   async spendToday(teamId: string): Promise<number> {
     return spendSince(this.db, teamId, this.dayStart());
+  }
+
+  /** What prompt caching saved this workspace today (UTC day), next to its spend. */
+  async cacheSavedToday(teamId: string): Promise<number> {
+    return cacheSavedUsd(this.db, { teamId, sinceIso: this.dayStart() });
   }
 
   async set(teamId: string, userId: string, name: CapName, value: number): Promise<{ before: number; after: number }> {

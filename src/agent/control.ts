@@ -26,6 +26,8 @@ export interface WorkspaceStatus {
   queue: QueueThresholds;
   runs: Partial<Record<RunStatus, number>>;
   spendTodayUsd: number;
+  /** What prompt caching saved today (negative if it cost more). */
+  cacheSavedTodayUsd: number;
   toolsOffered: string[];
   toolsUnavailable: Array<{ name: string; why: string }>;
   /** MCP servers of MCP_CONFIG and their state (connected, unavailable and why, disabled). */
@@ -108,11 +110,12 @@ export class RunControl {
 
   async status(teamId: string): Promise<WorkspaceStatus> {
     const { db, registry } = this.deps;
-    const [workspace, pendingApprovals, runs, spendTodayUsd] = await Promise.all([
+    const [workspace, pendingApprovals, runs, spendTodayUsd, cacheSavedTodayUsd] = await Promise.all([
       getWorkspace(db, teamId),
       countPendingApprovals(db, teamId),
       countRunsByStatus(db, teamId),
       this.deps.caps.spendToday(teamId),
+      this.deps.caps.cacheSavedToday(teamId),
     ]);
     return {
       workspace,
@@ -121,6 +124,7 @@ export class RunControl {
       queue: this.deps.queue,
       runs,
       spendTodayUsd,
+      cacheSavedTodayUsd,
       toolsOffered: registry.names(),
       toolsUnavailable: [...registry.unavailable.entries()].map(([name, why]) => ({ name, why })),
       mcpServers: registry.sources().filter((s) => s.kind === 'mcp'),

@@ -11,6 +11,8 @@ import type { ToolRegistry } from '../tools/registry.js';
 import { ToolError, type ToolRunContext } from '../tools/types.js';
 import { callHash } from './hash.js';
 import { decideFor, type QueueThresholds } from './policyContext.js';
+import type { MetricsSink } from '../metrics/sink.js';
+import { secondsBetween } from '../metrics/time.js';
 
 /** The decided_by value for calls the policy let run without a human. */
 export const POLICY_ACTOR = 'policy';
@@ -21,6 +23,7 @@ export interface DispatcherDeps {
   clock: Clock;
   logger: Logger;
   queue: QueueThresholds;
+  metrics?: MetricsSink;
 }
 
 export type DispatchResult = {
@@ -86,6 +89,7 @@ export class Dispatcher {
       throw new AppError(outcome.code, outcome.why);
     }
     const action = outcome.action;
+    if (action.decided_by !== POLICY_ACTOR && action.decided_at) this.deps.metrics?.dispatchStarted(secondsBetween(action.decided_at, startedAt));
     const { result, unknown } = await this.execute(action);
     const at = clock.now().toISOString();
     const recorded = await db.transaction().execute(async (trx) => {

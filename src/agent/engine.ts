@@ -322,11 +322,15 @@ export class RunEngine {
    * which it can only do once the dispatching instance's lease has expired: never because this one started.
    */
   async recover(): Promise<{ resumed: string[] }> {
-    // A run suspended for approval whose cards are all decided was interrupted before it resumed.
-    for (const id of await listRunIdsByStatus(this.deps.db, 'awaiting_approval')) {
-      const pending = await this.deps.db.selectFrom('actions').select('id').where('run_id', '=', id).where('status', '=', 'pending').executeTakeFirst();
-      if (!pending) await transitionRun(this.deps.db, id, ['awaiting_approval'], { status: 'running', updated_at: this.now() });
-    }
+    // A run suspended for approval whose cards are all decided was interrupted before it resumed. One
+    // query, not one per suspended run: with thousands suspended that loop was most of the start-up.
+    const allDecided = await this.deps.db
+      .selectFrom('runs')
+      .select('id')
+      .where('status', '=', 'awaiting_approval')
+      .where(({ not, exists, selectFrom }) => not(exists(selectFrom('actions').select('actions.id').whereRef('actions.run_id', '=', 'runs.id').where('actions.status', '=', 'pending'))))
+      .execute();
+    for (const { id } of allDecided) await transitionRun(this.deps.db, id, ['awaiting_approval'], { status: 'running', updated_at: this.now() });
     // Runs stored before the outbox existed, or whose task message row is missing: queue it once.
     const untracked = await this.deps.db
       .selectFrom('runs')

@@ -2,6 +2,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
 import type { StoredBlock } from '../db/repos/messages.js';
+import { addCacheBreakpoints } from './promptCache.js';
 
 export interface ModelRequest {
   model: string;
@@ -90,6 +91,8 @@ export interface AnthropicClientOptions {
   timeoutMs?: number;
   /** The SDK honours Retry-After without limit; we cap it so a 429/529 cannot park a run for long. */
   maxRetryAfterMs?: number;
+  /** `cache_control` breakpoints on the request (default on); off only to measure what caching saves. */
+  promptCaching?: boolean;
 }
 
 /**
@@ -142,14 +145,16 @@ export function createAnthropicModelClient(opts: AnthropicClientOptions): ModelC
   });
   return {
     async create(req, callOpts) {
+      // Breakpoints go on a copy of the request; the stored conversation stays byte for byte as it was.
+      const parts = opts.promptCaching === false ? req : addCacheBreakpoints(req);
       try {
         const raw = await client.messages.create(
           {
             model: req.model,
             max_tokens: req.maxTokens,
-            system: req.system,
-            tools: req.tools as never,
-            messages: req.messages as never,
+            system: parts.system as never,
+            tools: parts.tools as never,
+            messages: parts.messages as never,
           },
           callOpts?.signal ? { signal: callOpts.signal } : undefined,
         );

@@ -45,19 +45,48 @@ export function priceFor(model: string): { price: ModelPrice; known: boolean } {
   return known ? { price: known, known: true } : { price: mostExpensive(), known: false };
 }
 
-export function costUsd(model: string, usage: TokenUsage): number {
+/** Each part of one call's cost in USD, at the rates the whole call's prompt size selects. */
+export function costBreakdown(model: string, usage: TokenUsage): Record<keyof TokenUsage, number> {
   const { price } = priceFor(model);
   const promptTokens =
     usage.inputTokens + usage.cacheReadTokens + usage.cacheWrite5mTokens + usage.cacheWrite1hTokens;
   const rates =
     price.longPrompt && promptTokens > price.longPrompt.aboveTokens ? price.longPrompt : price;
   const perToken = (usdPerMillion: number) => usdPerMillion / 1_000_000;
-  const cost =
-    usage.inputTokens * perToken(rates.input) +
-    usage.outputTokens * perToken(rates.output) +
-    usage.cacheReadTokens * perToken(rates.cacheRead) +
-    usage.cacheWrite5mTokens * perToken(rates.input * CACHE_WRITE_5M_FACTOR) +
-    usage.cacheWrite1hTokens * perToken(rates.input * CACHE_WRITE_1H_FACTOR);
+  return {
+    inputTokens: usage.inputTokens * perToken(rates.input),
+    outputTokens: usage.outputTokens * perToken(rates.output),
+    cacheReadTokens: usage.cacheReadTokens * perToken(rates.cacheRead),
+    cacheWrite5mTokens: usage.cacheWrite5mTokens * perToken(rates.input * CACHE_WRITE_5M_FACTOR),
+    cacheWrite1hTokens: usage.cacheWrite1hTokens * perToken(rates.input * CACHE_WRITE_1H_FACTOR),
+  };
+}
+
+export function costUsd(model: string, usage: TokenUsage): number {
+  const parts = costBreakdown(model, usage);
+  const cost = parts.inputTokens + parts.outputTokens + parts.cacheReadTokens + parts.cacheWrite5mTokens + parts.cacheWrite1hTokens;
   // Round to a millionth of a dollar: enough precision for caps, stable in SQLite REAL columns.
   return Math.round(cost * 1_000_000) / 1_000_000;
+}
+
+/**
+ * What prompt caching saved: the same prompt billed as plain input, minus what was billed. Negative when
+ * a prefix was written (1.25x or 2x) and never read back. `longPrompt` picks the rates for usage summed
+ * over several calls (whose total says nothing about each call's size); by default the usage is one call.
+ */
+export function cachingSavedUsd(model: string, usage: TokenUsage, longPrompt?: boolean): number {
+  const { price } = priceFor(model);
+  const promptTokens = usage.inputTokens + usage.cacheReadTokens + usage.cacheWrite5mTokens + usage.cacheWrite1hTokens;
+  const long = longPrompt ?? (price.longPrompt !== undefined && promptTokens > price.longPrompt.aboveTokens);
+  const rates = long && price.longPrompt ? price.longPrompt : price;
+  const saved =
+    usage.cacheReadTokens * (rates.input - rates.cacheRead) -
+    usage.cacheWrite5mTokens * rates.input * (CACHE_WRITE_5M_FACTOR - 1) -
+    usage.cacheWrite1hTokens * rates.input * (CACHE_WRITE_1H_FACTOR - 1);
+  return Math.round(saved) / 1_000_000;
+}
+
+/** Prompt sizes above which a model is priced at its long-prompt rates (for grouping stored usage). */
+export function longPromptThresholds(): Record<string, number> {
+  return Object.fromEntries(Object.entries(PRICE_TABLE).flatMap(([m, p]) => (p.longPrompt ? [[m, p.longPrompt.aboveTokens]] : [])));
 }

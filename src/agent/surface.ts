@@ -67,6 +67,8 @@ export interface TaskView {
   progressTotal: number;
   /** Undecided cards posted outside the task thread (the approvals channel), to link from the task. */
   cardsElsewhere: Array<{ summary: string; channel: string; ts: string }>;
+  /** What prompt caching saved this run so far (negative if it cost more). */
+  cacheSavedUsd?: number;
 }
 
 /**

@@ -6,6 +6,7 @@ import { getWorkspace } from '../db/repos/workspace.js';
 import type { ToolRegistry } from '../tools/registry.js';
 import { buildCardView, describeAction, reasoningOf } from './cards.js';
 import { POLICY_ACTOR } from './dispatcher.js';
+import { cacheSavedUsd } from './cacheSavings.js';
 import type { QueueThresholds } from './policyContext.js';
 import type { CardView, MessageViews, TaskView } from './surface.js';
 import { getAcceptedDefinition } from '../db/repos/mcpDefinitions.js';
@@ -44,7 +45,8 @@ export class AgentViews implements MessageViews {
     const cardsElsewhere = actions
       .filter((a) => a.status === 'pending' && a.card_channel && a.card_ts && a.card_channel !== run.channel_id)
       .map((a) => ({ summary: describeAction(registry, a).summary, channel: a.card_channel as string, ts: a.card_ts as string }));
-    return { run, queuePosition: await this.deps.queuePosition(run.team_id, run.id), progress, progressTotal: auto.length, cardsElsewhere };
+    const cacheSaved = run.turns > 0 ? await cacheSavedUsd(db, { runId }) : 0;
+    return { run, queuePosition: await this.deps.queuePosition(run.team_id, run.id), progress, progressTotal: auto.length, cardsElsewhere, cacheSavedUsd: cacheSaved };
   }
 
   async card(actionId: string): Promise<CardView | undefined> {

@@ -1,10 +1,20 @@
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { AppError } from '../errors.js';
 
-export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../db/migrations');
+/**
+ * The nearest db/migrations above this module: db/migrations from src/db/migrate.ts (tsx, tests),
+ * dist/db/migrations from the compiled dist/src/db/migrate.js and from the bundled dist/app.mjs.
+ */
+function findMigrationsDir(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const candidates = ['db/migrations', '../db/migrations', '../../db/migrations'].map((p) => path.resolve(here, p));
+  return candidates.find((dir) => existsSync(dir)) ?? candidates.at(-1)!;
+}
+
+export const MIGRATIONS_DIR = findMigrationsDir();
 
 /**
  * Loads db/migrations/*.ts. The import happens here rather than inside Kysely's FileMigrationProvider

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { costUsd, priceFor } from '../../src/agent/pricing.js';
+import { cachingSavedUsd, costUsd, priceFor, type TokenUsage } from '../../src/agent/pricing.js';
 import { checkCaps } from '../../src/policy/caps.js';
 
 const usage = { inputTokens: 1000, outputTokens: 500, cacheReadTokens: 2000, cacheWrite5mTokens: 400, cacheWrite1hTokens: 100 };
@@ -44,5 +44,30 @@ describe('checkCaps', () => {
     expect(checkCaps({ ...ok, turns: 25 }, caps)).toMatchObject({ ok: false, cap: 'turns' });
     expect(checkCaps({ ...ok, userDayUsd: 5.01 }, caps)).toMatchObject({ ok: false, cap: 'user-day' });
     expect(checkCaps({ ...ok, workspaceDayUsd: 30 }, caps)).toMatchObject({ ok: false, cap: 'workspace-day', used: 30 });
+  });
+});
+
+describe('what prompt caching saved', () => {
+  const usage = (u: Partial<TokenUsage>): TokenUsage => ({ inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWrite5mTokens: 0, cacheWrite1hTokens: 0, ...u });
+
+  it('is the plain-input price of the cached tokens minus what reads and writes cost', () => {
+    // Sonnet 5.5: input $2, read $0.10 per million; a 5-minute write costs 0.25x input extra, 1-hour 1x.
+    expect(cachingSavedUsd('claude-sonnet-5-5', usage({ cacheReadTokens: 1_000_000 }))).toBeCloseTo(1.9, 6);
+    expect(cachingSavedUsd('claude-sonnet-5-5', usage({ cacheWrite5mTokens: 1_000_000 }))).toBeCloseTo(-0.5, 6);
+    expect(cachingSavedUsd('claude-sonnet-5-5', usage({ cacheWrite1hTokens: 1_000_000 }))).toBeCloseTo(-2, 6);
+    // Output and plain input are the same either way.
+    expect(cachingSavedUsd('claude-sonnet-5-5', usage({ inputTokens: 5000, outputTokens: 5000 }))).toBe(0);
+    // It agrees with costUsd: billed + saved = the same prompt with no caching at all.
+    const u = usage({ inputTokens: 300, outputTokens: 200, cacheReadTokens: 9000, cacheWrite5mTokens: 1200 });
+    const plain = costUsd('claude-opus-5-5', usage({ inputTokens: 10_500, outputTokens: 200 }));
+    expect(costUsd('claude-opus-5-5', u) + cachingSavedUsd('claude-opus-5-5', u)).toBeCloseTo(plain, 6);
+  });
+
+  it('uses the long-prompt rates of a long call, or of summed calls when told', () => {
+    const long = usage({ cacheReadTokens: 150_000 });
+    // Haiku above 100k prompt tokens: input $0.50, read $0.05.
+    expect(cachingSavedUsd('claude-haiku-5-5', long)).toBeCloseTo(150_000 * 0.45 / 1e6, 6);
+    // Thirty short calls summed: the total is above 100k but each call was priced at the standard rates.
+    expect(cachingSavedUsd('claude-haiku-5-5', long, false)).toBeCloseTo(150_000 * 0.09 / 1e6, 6);
   });
 });

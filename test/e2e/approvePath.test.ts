@@ -77,7 +77,8 @@ describe('/agent run -> card -> Approve -> email sent exactly once', () => {
     const third = h.claude.requests.filter((r) => !r.rejected)[2]!.body;
     const toolUse = third.messages[3].content.find((b: { type: string }) => b.type === 'tool_use');
     const results = third.messages[4].content;
-    expect(results).toEqual([{ type: 'tool_result', tool_use_id: toolUse.id, content: expect.stringContaining('Email sent to sarah@acme.com') }]);
+    // The request's last block carries the prompt-cache breakpoint (added to the request only, never stored).
+    expect(results).toEqual([{ type: 'tool_result', tool_use_id: toolUse.id, content: expect.stringContaining('Email sent to sarah@acme.com'), cache_control: { type: 'ephemeral' } }]);
     expect(h.claude.requests.every((r) => !r.rejected)).toBe(true);
 
     // The activity log records who approved.

@@ -7,6 +7,10 @@
  * point of this fake is to catch conversation-bookkeeping bugs (missing tool results, edited thinking
  * blocks, a system prompt that drifted mid-run) before production does.
  *
+ * Prompt caching follows the API's rules (fakeClaudeCache.ts): usage reports cache reads only for a prefix
+ * seen within its TTL, writes for new prefixes, nothing below the model's minimum; more than 4 breakpoints
+ * is a 400. A reply that scripts its own prompt usage gets exactly that instead.
+ *
  * Thinking signatures are HMACs over the thinking text, the request's `system` + `tools` and the messages
  * before the block, with a key fixed in this module. Verification is stateless, so a restarted fake (or a
  * second one) still accepts blocks a run persisted before a simulated process restart.
@@ -15,6 +19,8 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { canonical, isObject, normalizeContent, type Json } from './fakeClaudeCanonical.js';
+import { PromptCache, CacheRequestError, type CacheCharge, type CachePlan } from './fakeClaudeCache.js';
 
 export type FakeStopReason =
   | 'end_turn'
@@ -92,11 +98,19 @@ export interface FakeClaude {
   /** Resolves with the first n answered requests once there are n. */
   waitForRequests(n: number, timeoutMs?: number): Promise<FakeClaudeRequest[]>;
   setLatency(ms: number): void;
+  /** The prompt cache (see fakeClaudeCache.ts): prefixes alive now, and a way to empty it. */
+  cache: { size(): number; clear(): void };
+  /** Moves the cache's clock forward (a TTL runs out without waiting for it). */
+  advanceClock(ms: number): void;
   close(): Promise<void>;
 }
 
 export interface FakeClaudeOptions {
   latencyMs?: number;
+  /** The cache's clock (ms); Date.now by default. */
+  now?: () => number;
+  /** Minimum cacheable prefix per model, overriding the API's. */
+  cacheMinimums?: Record<string, number>;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -185,32 +199,6 @@ function thinkingBlock(thinking: string | undefined): FakeContentBlock[] {
 // ---------------------------------------------------------------------------------------------------
 // Canonical hashing and thinking signatures
 // ---------------------------------------------------------------------------------------------------
-
-type Json = Record<string, unknown>;
-
-function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/**
- * Sorted-key JSON that ignores `cache_control` and null/undefined fields: moving a cache breakpoint or
- * a storage layer dropping `citations: null` is not a change the real API cares about.
- */
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (isObject(v)) {
-    const keys = Object.keys(v)
-      .filter((k) => k !== 'cache_control' && v[k] !== null && v[k] !== undefined)
-      .sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(v) ?? 'null';
-}
-
-/** A string prompt and one text block are the same prompt. */
-function normalizeContent(content: unknown): unknown {
-  return typeof content === 'string' ? [{ type: 'text', text: content }] : content;
-}
 
 function hash16(v: unknown): Buffer {
   return createHash('sha256').update(canonical(v)).digest().subarray(0, 16);
@@ -570,7 +558,7 @@ function estimateTokens(v: unknown): number {
   return Math.max(1, Math.ceil(JSON.stringify(v ?? '').length / 4));
 }
 
-function renderMessage(reply: FakeMessageReply, body: Json): Json {
+function renderMessage(reply: FakeMessageReply, body: Json, charge: CacheCharge): Json {
   const messages = body.messages as Json[];
   // A continuation's thinking sits after the same history as the turn it continues.
   const last = messages[messages.length - 1];
@@ -598,14 +586,18 @@ function renderMessage(reply: FakeMessageReply, body: Json): Json {
 
   const u = reply.usage ?? {};
   const output = u.output_tokens ?? estimateTokens(content);
+  // A test that scripts any prompt figure gets exactly what it scripted; otherwise the cache decides.
+  const scripted = u.input_tokens !== undefined || u.cache_creation_input_tokens !== undefined || u.cache_read_input_tokens !== undefined || u.cache_creation !== undefined;
+  const write5m = scripted ? (u.cache_creation?.ephemeral_5m_input_tokens ?? 0) : charge.cacheWrite5mTokens;
+  const write1h = scripted ? (u.cache_creation?.ephemeral_1h_input_tokens ?? 0) : charge.cacheWrite1hTokens;
   const usage = {
-    input_tokens: u.input_tokens ?? estimateTokens([body.system, body.tools, body.messages]),
+    input_tokens: scripted ? (u.input_tokens ?? 0) : charge.inputTokens,
     output_tokens: output,
-    cache_creation_input_tokens: u.cache_creation_input_tokens ?? 0,
-    cache_read_input_tokens: u.cache_read_input_tokens ?? 0,
+    cache_creation_input_tokens: scripted ? (u.cache_creation_input_tokens ?? 0) : write5m + write1h,
+    cache_read_input_tokens: scripted ? (u.cache_read_input_tokens ?? 0) : charge.cacheReadTokens,
     cache_creation: {
-      ephemeral_5m_input_tokens: u.cache_creation?.ephemeral_5m_input_tokens ?? 0,
-      ephemeral_1h_input_tokens: u.cache_creation?.ephemeral_1h_input_tokens ?? 0,
+      ephemeral_5m_input_tokens: write5m,
+      ephemeral_1h_input_tokens: write1h,
     },
     inference_geo: 'global',
     output_tokens_details: { thinking_tokens: Math.min(output, Math.ceil(thinkingChars / 4)) },
@@ -660,6 +652,9 @@ export async function startFakeClaude(opts: FakeClaudeOptions = {}): Promise<Fak
   const issuedPauseTurns: string[][] = [];
   const waiters = new Set<() => void>();
   let callIndex = 0;
+  let clockOffset = 0;
+  const baseNow = opts.now ?? Date.now;
+  const cache = new PromptCache({ now: () => baseNow() + clockOffset, ...(opts.cacheMinimums ? { minimums: opts.cacheMinimums } : {}) });
 
   const send = (res: ServerResponse, record: FakeClaudeRequest, status: number, body: Json, headers: Record<string, string> = {}): void => {
     record.status = status;
@@ -700,10 +695,13 @@ export async function startFakeClaude(opts: FakeClaudeOptions = {}): Promise<Fak
     }
 
     let body: Json;
+    let plan: CachePlan;
     try {
       validateHeaders(headers);
       body = validateBody(parsed, issuedPauseTurns);
+      plan = cache.plan(body);
     } catch (err) {
+      if (err instanceof CacheRequestError) return reject(res, record, 400, 'invalid_request_error', err.message);
       if (!(err instanceof ApiReject)) throw err;
       return reject(res, record, err.status, err.errorType, err.message);
     }
@@ -723,7 +721,8 @@ export async function startFakeClaude(opts: FakeClaudeOptions = {}): Promise<Fak
       const message = reply.message ?? `${reply.errorType} (scripted by the test)`;
       return send(res, record, reply.httpStatus, errorEnvelope(reply.errorType, message, ''), headersOut);
     }
-    const message = renderMessage(reply, body);
+    // Only a request that is processed reads and writes the cache (an error reply does neither).
+    const message = renderMessage(reply, body, cache.charge(plan));
     if (reply.stopReason === 'pause_turn') issuedPauseTurns.push((message.content as unknown[]).map(canonical));
     send(res, record, 200, message);
   };
@@ -779,6 +778,10 @@ export async function startFakeClaude(opts: FakeClaudeOptions = {}): Promise<Fak
       }),
     setLatency: (ms) => {
       latencyMs = ms;
+    },
+    cache: { size: () => cache.size(), clear: () => cache.clear() },
+    advanceClock: (ms) => {
+      clockOffset += ms;
     },
     close: async () => {
       waiters.clear();

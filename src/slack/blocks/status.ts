@@ -1,7 +1,7 @@
 import type { WorkspaceStatus } from '../../agent/control.js';
 import type { Run } from '../../db/schema.js';
 import { channelRef, clipped, code, dateRef, md, mention, trusted, withUserMentions } from '../../text/mrkdwn.js';
-import { section, truncate, usd } from './text.js';
+import { cachingNote, section, truncate, usd } from './text.js';
 import { statusLabel } from './taskMessage.js';
 
 /** One MCP server for `/agent status`: its state, and why when it is not connected. */
@@ -20,7 +20,7 @@ export function renderWorkspaceStatus(s: WorkspaceStatus): { text: string; block
     `*Automation:* ${w.disabled ? `:octagonal_sign: disabled${w.disabledReason ? ` (${clipped(w.disabledReason, 300).value})` : ''}` : w.paused ? `:double_vertical_bar: paused — every action needs approval${w.pausedReason ? ` (${clipped(w.pausedReason, 300).value})` : ''}` : ':large_green_circle: active'}`,
     `*Pending approvals:* ${s.pendingApprovals} (warn at ${s.queue.warnAt}, stop queuing at ${s.queue.stopAt})${s.pendingApprovals >= s.queue.warnAt ? ' :warning: the approval queue is long' : ''}`,
     `*Runs:* ${s.runs.running ?? 0} running, ${s.runs.awaiting_approval ?? 0} waiting for approval, ${s.runs.completed ?? 0} completed, ${s.runs.failed ?? 0} failed, ${s.runs.cancelled ?? 0} cancelled, ${s.runs.stopped ?? 0} stopped`,
-    `*Spend today (UTC):* ${usd(s.spendTodayUsd)} of ${usd(s.caps.workspaceDayUsd)} workspace cap · caps: ${usd(s.caps.runUsd)} per run, ${usd(s.caps.userDayUsd)} per person per day, ${s.caps.turns} turns per run`,
+    `*Spend today (UTC):* ${usd(s.spendTodayUsd)} of ${usd(s.caps.workspaceDayUsd)} workspace cap${cachingNote(s.cacheSavedTodayUsd)} · caps: ${usd(s.caps.runUsd)} per run, ${usd(s.caps.userDayUsd)} per person per day, ${s.caps.turns} turns per run`,
     `*Tools offered:* ${builtIn.map((t) => code(t).value).join(', ') || 'none'}${external.length ? ` and ${external.length} MCP tool${external.length === 1 ? '' : 's'}` : ''}`,
   ];
   if (s.mcpServers.length) lines.push(`*MCP servers:* ${s.mcpServers.map(mcpServerLine).join(', ')} · details: \`/agent tools\``);

@@ -1,7 +1,7 @@
 import type { Run } from '../../db/schema.js';
 import { subtasksOf, type Subtask } from '../../agent/taskBoard.js';
 import { clipped, code, md, mention, trusted, withUserMentions } from '../../text/mrkdwn.js';
-import { context, fallbackText, section, truncate, usd } from './text.js';
+import { cachingNote, context, fallbackText, section, truncate, usd } from './text.js';
 
 const STATUS_LABEL: Record<Run['status'], string> = {
   running: ':hourglass_flowing_sand: running',
@@ -17,7 +17,7 @@ export function statusLabel(status: Run['status']): string {
 }
 
 /** The task message: its thread is where everything about the run happens. */
-export function renderTaskMessage(run: Run, queuePosition?: number, extra: Record<string, unknown>[] = []): { text: string; blocks: Record<string, unknown>[] } {
+export function renderTaskMessage(run: Run, queuePosition?: number, extra: Record<string, unknown>[] = [], cacheSavedUsd = 0): { text: string; blocks: Record<string, unknown>[] } {
   const blocks = [
     section(md`*Task* (run ${code(run.id)})\n${clipped(run.task, 2500)}`),
     context(
@@ -26,7 +26,7 @@ export function renderTaskMessage(run: Run, queuePosition?: number, extra: Recor
         md`Run ${code(run.id)}`,
         trusted(`Status: ${queuePosition && run.status === 'running' ? `:hourglass: queued (position ${queuePosition})` : statusLabel(run.status)}`),
         trusted(`${run.turns} turn${run.turns === 1 ? '' : 's'}`),
-        trusted(`spend ${usd(run.spend_usd)}`),
+        trusted(`spend ${usd(run.spend_usd)}${cachingNote(cacheSavedUsd)}`),
         ...(run.parent_run_id ? [md`rerun of ${code(run.parent_run_id)}`] : []),
       ]
         .map((m) => m.value)

@@ -75,3 +75,10 @@ export { slackDateText as slackDate } from '../../agent/text.js';
 export function usd(n: number): string {
   return `$${n.toFixed(n < 1 ? 4 : 2)}`;
 }
+
+/** " (prompt caching saved $x)", or what it cost when nothing was read back; nothing when negligible. */
+export function cachingNote(savedUsd: number): string {
+  if (Math.abs(savedUsd) < 0.00005) return '';
+  return savedUsd > 0 ? ` (prompt caching saved ${usd(savedUsd)})` : ` (prompt caching cost ${usd(-savedUsd)} more)`;
+}
+

@@ -14,6 +14,7 @@ import { classifySlackError, type SlackFailure } from './slackErrors.js';
 import type { SlackClients } from '../clients.js';
 import type { SlackPacer } from './pacer.js';
 import type { OutboxRenderer } from './render.js';
+import type { MetricsSink } from '../../metrics/sink.js';
 
 /** Marks our posts so a post whose fate is unknown (5xx, timeout, crash) can be found in Slack. */
 export const OUTBOX_EVENT_TYPE = 'agent_outbox';
@@ -62,6 +63,8 @@ export interface DeliveryDeps {
   /** This instance (src/cluster/instances.ts): rows it claims carry this id. */
   instanceId: string;
   settings?: Partial<DeliverySettings>;
+  /** Counts each Web API call by method and outcome (METRICS_PORT). */
+  metrics?: MetricsSink;
 }
 
 const OPEN: OutboxStatus[] = ['queued', 'sending', 'unknown'];
@@ -344,6 +347,7 @@ export class OutboxDelivery {
       const client = await this.deps.clients.forTeam(row.team_id);
       if (target.lookup) {
         const found = await this.lookup(client, row, target);
+        this.deps.metrics?.slackCall(target.method, 'ok');
         if (found) {
           this.deps.logger.info({ outboxId: row.id, ts: found }, 'a post of unknown outcome was found in Slack; not sending it again');
           await this.markSent(row, target.channel, found);
@@ -371,14 +375,18 @@ export class OutboxDelivery {
           unfurl_media: false,
           metadata: { event_type: OUTBOX_EVENT_TYPE, event_payload: { outbox_id: String(row.id) } },
         });
+        this.deps.metrics?.slackCall(target.method, 'ok');
         if (!res.ts) throw new Error('chat.postMessage returned no ts');
         await this.markSent(row, res.channel ?? target.channel, res.ts);
       } else {
         await client.chat.update({ channel: target.channel, ts: target.ts ?? '', text: content.text, ...(content.blocks ? { blocks: content.blocks as never } : {}) });
+        this.deps.metrics?.slackCall(target.method, 'ok');
         await this.finish(row, 'sent', { sent_ts: target.ts ?? null });
       }
     } catch (err) {
-      await this.failed(row, payload, target, classifySlackError(err));
+      const failure = classifySlackError(err);
+      this.deps.metrics?.slackCall(target.method, failure.kind === 'rate_limited' ? 'rate_limited' : 'error');
+      await this.failed(row, payload, target, failure);
     }
   }
 

@@ -39,7 +39,7 @@ export class OutboxRenderer {
           const link = await this.permalink(at.teamId, c.channel, c.ts);
           if (link) links.set(`${c.channel}/${c.ts}`, link);
         }
-        return renderTaskMessage(view.run, view.queuePosition, renderTaskProgress(view, links));
+        return renderTaskMessage(view.run, view.queuePosition, renderTaskProgress(view, links), view.cacheSavedUsd);
       }
       case 'card': {
         const card = await this.views.card(payload.actionId);

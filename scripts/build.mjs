@@ -1,0 +1,109 @@
+/**
+ * `npm run build`: compiles src/, db/migrations and the operator scripts to dist/ with tsc
+ * (tsconfig.build.json), then bundles the app's compiled entry point with its dependencies into
+ * dist/app.mjs (esbuild). Plain JavaScript so it runs before anything is compiled.
+ *
+ * Why a bundle: loading ~500 modules one by one from node_modules was most of the app's start-up time and
+ * a good part of its memory; one file loads in about a third of the time. Native and optional modules
+ * stay outside it, migrations stay files in dist/db/migrations (found next to the bundle).
+ *
+ * The build goes to a temporary folder that replaces dist/ only once tsc succeeded: a failed build
+ * leaves the previous dist/ whole, and deleted sources (a renamed migration) leave nothing behind.
+ * dist/.build-stamp records when the build started; scripts/launch.mjs rebuilds when a source is newer.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const STAMP = '.build-stamp';
+
+/** What dist/ is built from: a change to any of these makes it stale. */
+export const SOURCES = ['src', 'db', 'scripts/migrate.ts', 'scripts/index-knowledge.ts', 'scripts/export-audit.ts', 'scripts/build.mjs', 'tsconfig.json', 'tsconfig.build.json'];
+
+/** Entry points run from a bundle (relative to dist/); other entries run as compiled by tsc. */
+export const BUNDLES = { 'src/main.ts': 'app.mjs' };
+/** Native addons and optional peers cannot be bundled; they load from node_modules as usual. */
+const EXTERNAL = ['better-sqlite3', 'pg-native'];
+
+/** Newest modification time under `path` (directories count too: deleting a file changes its folder). */
+function newestMtime(path) {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    return 0;
+  }
+  let newest = st.mtimeMs;
+  if (st.isDirectory()) for (const name of readdirSync(path)) newest = Math.max(newest, newestMtime(join(path, name)));
+  return newest;
+}
+
+/** Why `outDir` must be (re)built, or undefined when it is up to date with the sources under `root`. */
+export function staleReason(root = ROOT, outDir = join(root, 'dist')) {
+  const stamp = join(outDir, STAMP);
+  if (!existsSync(stamp)) return `${outDir} has not been built`;
+  const builtAt = statSync(stamp).mtimeMs;
+  const changed = SOURCES.find((s) => newestMtime(join(root, s)) > builtAt);
+  return changed ? `${changed} changed since the last build` : undefined;
+}
+
+/** Compiles into `outDir`; throws with tsc's output when the build fails. */
+export function build(root = ROOT, outDir = join(root, 'dist')) {
+  let tsc;
+  try {
+    tsc = createRequire(join(root, 'package.json')).resolve('typescript/bin/tsc');
+  } catch {
+    throw new Error(`${outDir} must be built, but TypeScript is not installed. Run \`npm install\` (with dev dependencies), or use a build that ships dist/ (see the Dockerfile).`);
+  }
+  const startedAt = new Date();
+  const tmp = `${outDir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  const r = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', tmp], { cwd: root, encoding: 'utf8' });
+  if (r.status !== 0) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw new Error(`The build failed (tsc -p tsconfig.build.json):\n${r.stdout}${r.stderr}`);
+  }
+  // The compiled app is ESM: package.json's "type" is found by walking up from dist/, so nothing to copy.
+  mkdirSync(tmp, { recursive: true });
+  const esbuild = createRequire(join(root, 'package.json'))('esbuild');
+  for (const [entry, bundle] of Object.entries(BUNDLES)) {
+    esbuild.buildSync({
+      entryPoints: [join(tmp, entry.replace(/\.ts$/, '.js'))],
+      outfile: join(tmp, bundle),
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      external: EXTERNAL,
+      sourcemap: true,
+      logLevel: 'error',
+      // CommonJS dependencies call require(); in an ES module it has to be made.
+      banner: { js: "import { createRequire as __bundleRequire } from 'node:module'; const require = __bundleRequire(import.meta.url);" },
+    });
+  }
+  const stamp = join(tmp, STAMP);
+  writeFileSync(stamp, `${startedAt.toISOString()}\n`);
+  // The stamp carries the build's start: a source saved while tsc ran is newer, so the next start rebuilds.
+  utimesSync(stamp, startedAt, startedAt);
+  rmSync(outDir, { recursive: true, force: true });
+  renameSync(tmp, outDir);
+}
+
+function main() {
+  const args = process.argv.slice(2);
+  const i = args.indexOf('--out-dir');
+  const outDir = i >= 0 && args[i + 1] ? resolve(args[i + 1]) : join(ROOT, 'dist');
+  const t0 = Date.now();
+  try {
+    build(ROOT, outDir);
+  } catch (err) {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  }
+  process.stdout.write(`Built ${outDir} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) main();
