@@ -4,6 +4,9 @@ import type { Db } from '../db/connection.js';
 import type { OutboxOp, Run } from '../db/schema.js';
 import type { Mrkdwn } from '../text/mrkdwn.js';
 
+/** What the outbox needs of a run to address its messages. */
+type RunRef = Pick<Run, 'id' | 'team_id' | 'channel_id'>;
+
 /**
  * What the agent asks to show in Slack. Stored as JSON in `slack_outbox` and rendered when it is sent, so
  * a message that waited behind a rate limit shows the latest state, not the state when it was queued.
@@ -232,34 +235,24 @@ export class Outbox {
     });
   }
 
+  /** A post in the run's task thread (it waits for the task message's ts, in the run's lane). */
+  private threadPost(db: Db, run: RunRef, priority: Priority, payload: OutboxPayload, key: string | null = null): Promise<void> {
+    return this.insert(db, { teamId: run.team_id, runId: run.id, lane: this.runLane(run), key, op: 'post', priority, channel: run.channel_id, threadKey: taskKey(run.id), payload });
+  }
+
+  /** An update of one of the run's messages (folded into a queued one for the same key). */
+  private runUpdate(db: Db, run: RunRef, key: string, payload: OutboxPayload, delayMs = 0): Promise<void> {
+    return this.upsertUpdate(db, { teamId: run.team_id, runId: run.id, lane: this.runLane(run), key, op: 'update', priority: PRIORITY.decision, channel: run.channel_id, threadKey: null, payload, delayMs });
+  }
+
   /** A line in the task thread. */
-  line(db: Db, run: Pick<Run, 'id' | 'team_id' | 'channel_id'>, text: Mrkdwn, priority: Priority = PRIORITY.normal): Promise<void> {
-    return this.insert(db, {
-      teamId: run.team_id,
-      runId: run.id,
-      lane: this.runLane(run),
-      key: null,
-      op: 'post',
-      priority,
-      channel: run.channel_id,
-      threadKey: taskKey(run.id),
-      payload: { kind: 'line', text: text.value },
-    });
+  line(db: Db, run: RunRef, text: Mrkdwn, priority: Priority = PRIORITY.normal): Promise<void> {
+    return this.threadPost(db, run, priority, { kind: 'line', text: text.value });
   }
 
   /** The run's answer: model text, formatted safely by the Slack layer. */
   finalAnswer(db: Db, run: Run, text: string, note?: Mrkdwn): Promise<void> {
-    return this.insert(db, {
-      teamId: run.team_id,
-      runId: run.id,
-      lane: this.runLane(run),
-      key: null,
-      op: 'post',
-      priority: PRIORITY.decision,
-      channel: run.channel_id,
-      threadKey: taskKey(run.id),
-      payload: { kind: 'final', text, ...(note ? { note: note.value } : {}) },
-    });
+    return this.threadPost(db, run, PRIORITY.decision, { kind: 'final', text, ...(note ? { note: note.value } : {}) });
   }
 
   /** An approval card: in `route` (the approvals channel) or, when undefined, the task thread. */
@@ -279,76 +272,25 @@ export class Outbox {
   }
 
   /** Re-renders a card from the database (after a decision, a dispatch, a cancel). */
-  updateCard(db: Db, run: Pick<Run, 'id' | 'team_id' | 'channel_id'>, actionId: string, opts: { settle?: boolean } = {}): Promise<void> {
-    return this.upsertUpdate(db, {
-      teamId: run.team_id,
-      runId: run.id,
-      lane: this.runLane(run),
-      key: cardKey(actionId),
-      op: 'update',
-      priority: PRIORITY.decision,
-      channel: run.channel_id,
-      threadKey: null,
-      payload: { kind: 'card', actionId },
-      delayMs: opts.settle ? this.settings.settleMs : 0,
-    });
+  updateCard(db: Db, run: RunRef, actionId: string, opts: { settle?: boolean } = {}): Promise<void> {
+    return this.runUpdate(db, run, cardKey(actionId), { kind: 'card', actionId }, opts.settle ? this.settings.settleMs : 0);
   }
 
   notice(db: Db, run: Run, actionId: string, text: Mrkdwn, undo: boolean): Promise<void> {
-    return this.insert(db, {
-      teamId: run.team_id,
-      runId: run.id,
-      lane: this.runLane(run),
-      key: noticeKey(actionId),
-      op: 'post',
-      priority: PRIORITY.normal,
-      channel: run.channel_id,
-      threadKey: taskKey(run.id),
-      payload: { kind: 'notice', text: text.value, ...(undo ? { undoActionId: actionId } : {}) },
-    });
+    return this.threadPost(db, run, PRIORITY.normal, { kind: 'notice', text: text.value, ...(undo ? { undoActionId: actionId } : {}) }, noticeKey(actionId));
   }
 
   updateNotice(db: Db, run: Run, actionId: string, text: Mrkdwn): Promise<void> {
-    return this.upsertUpdate(db, {
-      teamId: run.team_id,
-      runId: run.id,
-      lane: this.runLane(run),
-      key: noticeKey(actionId),
-      op: 'update',
-      priority: PRIORITY.decision,
-      channel: run.channel_id,
-      threadKey: null,
-      payload: { kind: 'notice', text: text.value },
-    });
+    return this.runUpdate(db, run, noticeKey(actionId), { kind: 'notice', text: text.value });
   }
 
   /** A failed run's message with a Retry button. */
-  retry(db: Db, run: Pick<Run, 'id' | 'team_id' | 'channel_id'>, text: Mrkdwn): Promise<void> {
-    return this.insert(db, {
-      teamId: run.team_id,
-      runId: run.id,
-      lane: this.runLane(run),
-      key: null,
-      op: 'post',
-      priority: PRIORITY.decision,
-      channel: run.channel_id,
-      threadKey: taskKey(run.id),
-      payload: { kind: 'retry', text: text.value, runId: run.id },
-    });
+  retry(db: Db, run: RunRef, text: Mrkdwn): Promise<void> {
+    return this.threadPost(db, run, PRIORITY.decision, { kind: 'retry', text: text.value, runId: run.id });
   }
 
-  capStop(db: Db, run: Pick<Run, 'id' | 'team_id' | 'channel_id'>, text: Mrkdwn, cap: string): Promise<void> {
-    return this.insert(db, {
-      teamId: run.team_id,
-      runId: run.id,
-      lane: this.runLane(run),
-      key: null,
-      op: 'post',
-      priority: PRIORITY.decision,
-      channel: run.channel_id,
-      threadKey: taskKey(run.id),
-      payload: { kind: 'capstop', text: text.value, runId: run.id, cap },
-    });
+  capStop(db: Db, run: RunRef, text: Mrkdwn, cap: string): Promise<void> {
+    return this.threadPost(db, run, PRIORITY.decision, { kind: 'capstop', text: text.value, runId: run.id, cap });
   }
 
   /** A top-level message in a channel, or a DM when `channel` is a user id. */
