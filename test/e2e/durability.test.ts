@@ -103,5 +103,5 @@ describe('durability across restarts and crashes', () => {
     await h.app.engine.idle();
     expect(h.smtp.dataAttempts()).toBe(1);
     expect(h.smtp.mails).toHaveLength(0);
-  }, 40_000);
+  }, 120_000);
 });

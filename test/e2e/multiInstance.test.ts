@@ -68,7 +68,7 @@ describe.skipIf(TEST_ENGINE !== 'postgres')('several instances on one Postgres d
     expect(h.smtp.dataAttempts()).toBe(3);
     expect(await db().selectFrom('activity').select('id').where('kind', '=', 'approved').execute()).toHaveLength(3);
     expect(await db().selectFrom('activity').select('id').where('kind', '=', 'action_dispatched').execute()).toHaveLength(3);
-  }, 60_000);
+  }, 150_000);
 
   it('a click on one instance while another still holds the run is not stranded: the holder carries on (no lease expiry needed)', async () => {
     // A long lease: a click that had to wait for it to expire would take 30 s.
@@ -87,7 +87,7 @@ describe.skipIf(TEST_ENGINE !== 'postgres')('several instances on one Postgres d
     expect(Date.now() - clickedAt).toBeLessThan(15_000);
     expect(h.smtp.dataAttempts()).toBe(1);
     expect((await runRow(run.id))?.lease_owner).toBeNull();
-  }, 60_000);
+  }, 150_000);
 
   it("the concurrency limit and the queue are the workspace's, across instances: one model call at a time, FIFO, positions shown", async () => {
     h = await startHarness({ env: { MAX_CONCURRENT_RUNS: '1' } });
@@ -120,7 +120,7 @@ describe.skipIf(TEST_ENGINE !== 'postgres')('several instances on one Postgres d
     expect(maxInFlight).toBe(1);
     const order = h.claude.requests.map((r) => String(r.body.messages[0].content[0].text));
     expect(order.map((t) => ['first', 'second', 'third'].find((w) => t.includes(`${w} task`)))).toEqual(['first', 'second', 'third']);
-  }, 60_000);
+  }, 150_000);
 
   it('kill -9 of the instance running a run mid-turn: another instance resumes it within the lease time, nothing done twice', async () => {
     h = await startHarness();
@@ -157,7 +157,7 @@ describe.skipIf(TEST_ENGINE !== 'postgres')('several instances on one Postgres d
     const assistant = await db().selectFrom('run_messages').select('seq').where('run_id', '=', runId).where('role', '=', 'assistant').execute();
     expect(assistant).toHaveLength(2);
     expect(h.threadTexts(run).filter((t) => t.includes('Q2 revenue grew 12%.'))).toHaveLength(1);
-  }, 60_000);
+  }, 150_000);
 
   it("an instance starting or restarting never marks another instance's dispatch in flight outcome_unknown", async () => {
     h = await startHarness({ smtp: { holdData: true } });
@@ -189,7 +189,7 @@ describe.skipIf(TEST_ENGINE !== 'postgres')('several instances on one Postgres d
     await h.waitForRun((r) => r.status === 'completed');
     expect(h.smtp.mails).toHaveLength(1);
     expect(await db().selectFrom('activity').select('id').where('kind', '=', 'action_outcome_unknown').execute()).toHaveLength(0);
-  }, 60_000);
+  }, 150_000);
 
   it('SIGTERM drains: /healthz answers 503, the step in flight finishes, the run is handed over at once (not after the lease), exit 0', async () => {
     // A long lease: a handover that waited for it to expire would take 30 s.
@@ -218,7 +218,7 @@ describe.skipIf(TEST_ENGINE !== 'postgres')('several instances on one Postgres d
     expect(h.claude.requests.filter((r) => !r.rejected).map((r) => r.body.messages.length)).toEqual([1, 3]);
     expect(await db().selectFrom('actions').select('status').where('run_id', '=', runId).execute()).toEqual([{ status: 'succeeded' }]);
     expect(await db().selectFrom('instances').select('id').where('id', '=', bId).execute()).toEqual([]);
-  }, 60_000);
+  }, 150_000);
 
   it('a second signal exits at once, without waiting for the step in flight', async () => {
     h = await startHarness();

@@ -35,7 +35,7 @@ describe.skipIf(TEST_ENGINE !== 'postgres')('three instances share the schedules
     instances = [];
     for (let i = 0; i < 3; i++) instances.push(await h.spawnInstance());
     allUpAt = Date.now();
-  }, 60_000);
+  }, 150_000);
 
   afterAll(async () => {
     await probe?.db.destroy();
@@ -63,7 +63,7 @@ describe.skipIf(TEST_ENGINE !== 'postgres')('three instances share the schedules
     const byInstance = new Map<string, number>();
     for (const r of rows) byInstance.set(String(r.claimed_by), (byInstance.get(String(r.claimed_by)) ?? 0) + 1);
     console.info(`multi-instance: ${rows.length} messages sent by ${byInstance.size} instance(s): ${[...byInstance.values()].join(', ')}`);
-  }, 60_000);
+  }, 150_000);
 
   it('a schedule due every minute fires once per minute, whichever of the three instances claims it', async () => {
     // The first minute that starts with all three running: each of them ticks at its second 0.
@@ -85,5 +85,5 @@ describe.skipIf(TEST_ENGINE !== 'postgres')('three instances share the schedules
     expect(fired).toHaveLength(all.length);
     const [run] = await inMinute(minute);
     await waitUntil(async () => ((await probe.db.selectFrom('runs').select('status').where('id', '=', run!.id).executeTakeFirst())?.status === 'completed' ? true : undefined), 'the scheduled run to complete', 20_000);
-  }, 120_000);
+  }, 180_000);
 });

@@ -44,7 +44,7 @@ describe('crashes right after Slack was acknowledged lose nothing (a real child 
     const final = await h.app.db.selectFrom('actions').select('status').where('id', '=', card!.actionId).executeTakeFirstOrThrow();
     if (final.status === 'succeeded') expect(h.smtp.mails).toHaveLength(1);
     else expect(final.status).toBe('outcome_unknown');
-  }, 40_000);
+  }, 120_000);
 
   it('Reject dialog: the submission answered 200 is recorded; after the restart the run is cancelled and the card says who rejected', async () => {
     h = await startHarness();
@@ -65,7 +65,7 @@ describe('crashes right after Slack was acknowledged lose nothing (a real child 
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain('wrong numbers');
     expect(h.smtp.dataAttempts()).toBe(0);
-  }, 40_000);
+  }, 120_000);
 
   it('/agent run: the command answered 200 is stored with its task message; after the restart the task message is posted once and the run completes', async () => {
     h = await startHarness();
@@ -83,7 +83,7 @@ describe('crashes right after Slack was acknowledged lose nothing (a real child 
     expect(taskMessages).toHaveLength(1);
     await waitUntil(() => h!.threadTexts(run).includes('All done.'), 'final answer');
     expect(h.threadTexts(run).filter((t) => t === 'All done.')).toHaveLength(1);
-  }, 40_000);
+  }, 120_000);
 
   it('killed while a failed send is being reported: after the restart the card says it failed (the update was queued with the failure)', async () => {
     h = await startHarness({ smtp: { rejectRecipients: ['sarah@acme.com'] } });
@@ -114,5 +114,5 @@ describe('crashes right after Slack was acknowledged lose nothing (a real child 
     const shown = JSON.stringify(h.slack.message(card!.channel, card!.ts)!.blocks);
     expect(shown).toContain('but it failed');
     expect(shown).not.toContain('approval_approve');
-  }, 40_000);
+  }, 120_000);
 });

@@ -234,7 +234,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     const url = `http://127.0.0.1:${port}`;
     const instance: AppInstance = { child, port, url, exited, health: () => health(url) };
     instances.push(instance);
-    await waitUntil(async () => ((await health(url)) === 200 ? true : undefined), 'the child app to become healthy', 30_000);
+    await waitUntil(async () => ((await health(url)) === 200 ? true : undefined), 'the child app to become healthy', 60_000);
     return instance;
   };
   const h: Harness = {
