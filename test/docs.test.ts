@@ -146,7 +146,7 @@ describe('docs', () => {
     const reference = section(read(join(DOCS, 'operations.md')), '## Configure');
     expect(reference, 'docs/operations.md has a "## Configure" section').not.toBe('');
     const documented = new Set(firstCells(reference).flatMap((c) => [...c.matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1]!)));
-    expect(names.filter((n) => !documented.has(n))).toEqual([]);
+    expect(names.filter((n) => !documented.has(n)), 'add a row to the table under "## Configure" in docs/operations.md').toEqual([]);
   });
 
   it('every /agent subcommand the parser and the command handlers know is in a command table', () => {
