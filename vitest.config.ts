@@ -9,6 +9,7 @@ const DATABASE_FREE = [
   'test/build.test.ts',
   'test/config.test.ts',
   'test/container.test.ts',
+  'test/docs.test.ts',
   'test/connectors/hubspot.test.ts',
   'test/connectors/mcpConnection.test.ts',
   'test/connectors/safeFetch.test.ts',
