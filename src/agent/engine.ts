@@ -1,4 +1,4 @@
-import { requesterPing } from './deciders.js';
+import { doneNote, requesterPing } from './deciders.js';
 import { editNoteForModel } from './edits.js';
 import { editsOf } from './editLog.js';
 import { sql } from 'kysely';
@@ -571,7 +571,7 @@ export class RunEngine {
       }
       if (!(await transitionRun(trx, run.id, ['running'], { status: 'completed', finished_at: at, updated_at: at }))) return false;
       await appendActivity(trx, { at, teamId: run.team_id, runId: run.id, actor: 'agent', kind: 'run_completed', detail: {} });
-      await this.deps.outbox.finalAnswer(trx, run, text, cut ? trusted(cut) : undefined);
+      await this.deps.outbox.finalAnswer(trx, run, text, doneNote(run, cut));
       await this.deps.outbox.updateTaskMessage(trx, run, 'now');
       return true;
     });
