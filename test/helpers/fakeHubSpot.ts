@@ -66,14 +66,17 @@ export const SALES_PIPELINE: FakePipeline = {
 
 const CREATED = '2026-01-10T09:00:00.000Z';
 
-export async function startFakeHubSpot(opts: { token?: string; pipelines?: FakePipeline[]; deals?: FakeDeal[]; requestsPerTenSeconds?: number } = {}): Promise<FakeHubSpot> {
+export async function startFakeHubSpot(
+  opts: { token?: string; pipelines?: FakePipeline[]; deals?: FakeDeal[]; requestsPerTenSeconds?: number; now?: () => number } = {},
+): Promise<FakeHubSpot> {
+  const now = opts.now ?? Date.now;
   const token = opts.token ?? 'pat-na1-fake-hubspot-token';
   const pipelines = new Map((opts.pipelines ?? [SALES_PIPELINE]).map((p) => [p.id, structuredClone(p)]));
   const deals = new Map((opts.deals ?? []).map((d) => [d.id, { ...d }]));
   const limit = opts.requestsPerTenSeconds ?? 100;
   const requests: FakeHubSpotRequest[] = [];
   const failures: Array<{ match: string; status: number; left: number }> = [];
-  let windowStart = Date.now();
+  let windowStart = now();
   let inWindow = 0;
 
   const error = (res: ServerResponse, status: number, category: string, message: string, extra: Record<string, unknown> = {}) => {
@@ -123,8 +126,8 @@ export async function startFakeHubSpot(opts: { token?: string; pipelines?: FakeP
       injected.left -= 1;
       return failureBody(res, injected.status);
     }
-    if (Date.now() - windowStart >= 10_000) {
-      windowStart = Date.now();
+    if (now() - windowStart >= 10_000) {
+      windowStart = now();
       inWindow = 0;
     }
     if (++inWindow > limit) {
