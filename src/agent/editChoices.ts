@@ -9,6 +9,8 @@ import { editableFields } from './edits.js';
 /** Slack's limits for a static select: at most 100 options, values of at most 150 characters. */
 const MAX_OPTIONS = 100;
 const MAX_VALUE = 150;
+/** The dialog must open within Slack's 3 s trigger lifetime: a slower list is given up for a typed field. */
+const LIST_WAIT_MS = 1500;
 
 export interface LoadedChoices {
   /** The lists that could be read, by field. */
@@ -22,7 +24,7 @@ export interface LoadedChoices {
  * that cannot be read, or that Slack cannot show, is reported instead: the field is then typed, and the
  * tool's own checks on submit still refuse anything its list would not have offered.
  */
-export async function loadEditChoices(registry: ToolRegistry, action: Action): Promise<LoadedChoices> {
+export async function loadEditChoices(registry: ToolRegistry, action: Action, waitMs = LIST_WAIT_MS): Promise<LoadedChoices> {
   const fields = (editableFields(action.tool) ?? []).filter((f) => f.choices);
   if (fields.length === 0) return { choices: {}, unavailable: undefined };
   const tool = registry.get(action.tool);
@@ -30,10 +32,16 @@ export async function loadEditChoices(registry: ToolRegistry, action: Action): P
   const input = parseStoredJson(z.record(z.string(), z.unknown()), action.input_json, 'input of an action');
   const prepared = action.prepared_json ? parseStoredJson(z.record(z.string(), z.unknown()), action.prepared_json, 'prepared facts of an action') : {};
   let read: Record<string, EditChoices>;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    read = await tool.editChoices(input, prepared);
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the list did not arrive within ${waitMs / 1000} s`)), waitMs);
+    });
+    read = await Promise.race([tool.editChoices(input, prepared), late]);
   } catch (err) {
     return { choices: {}, unavailable: errorMessage(err) };
+  } finally {
+    clearTimeout(timer);
   }
   const choices: Record<string, EditChoices> = {};
   for (const f of fields) {
