@@ -68,7 +68,7 @@ function textBlock(f: EditField, input: Record<string, unknown>): Record<string,
     optional: f.optional === true,
     label: { type: 'plain_text', text: f.label },
     ...(f.hint && !f.choices ? { hint: { type: 'plain_text', text: f.hint } } : {}),
-    ...(f.choices ? { hint: { type: 'plain_text', text: 'Its label or id, exactly as the list would show it.' } } : {}),
+    ...(f.choices ? { hint: { type: 'plain_text', text: 'Type its label or its id; it is checked when you submit.' } } : {}),
     element: {
       type: 'plain_text_input',
       action_id: EDIT_VALUE_ACTION,
