@@ -8,6 +8,7 @@ import { getWorkspace } from '../db/repos/workspace.js';
 import type { Action, Run } from '../db/schema.js';
 import { AppError, errorMessage } from '../errors.js';
 import { applyEdit, changesOf, editableFields, type FieldChange } from './edits.js';
+import { loadEditChoices, type LoadedChoices } from './editChoices.js';
 import { callHash } from './hash.js';
 import type { ToolRegistry } from '../tools/registry.js';
 import type { CallDescription } from '../tools/types.js';
@@ -157,7 +158,7 @@ export class Approvals {
    * approve it. Nothing changes when the edit is invalid, the editor may not decide, or the call was
    * decided or changed since the dialog opened (`expectHash`).
    */
-  async editAndApprove(input: { actionId: string; userId: string; values: Record<string, string | null | undefined>; expectHash: string; clicker?: Clicker }): Promise<EditDecision> {
+  async editAndApprove(input: { actionId: string; userId: string; values: Record<string, string | null | undefined>; expectHash: string; clicker?: Clicker; keep?: readonly string[] }): Promise<EditDecision> {
     const action = await this.mustGetAction(input.actionId);
     if (action.status !== 'pending' || action.input_hash !== input.expectHash) return { outcome: 'already_decided', action };
     const refusal = await this.refusal(action, input.userId, false, input.clicker);
@@ -166,7 +167,7 @@ export class Approvals {
     const tool = this.deps.registry.get(action.tool);
     if (!fields || !tool) return { outcome: 'not_allowed', action, why: `${code(action.tool).value} calls cannot be edited.` };
     const before = JSON.parse(action.input_json) as Record<string, unknown>;
-    const parsed = tool.inputSchema.safeParse(applyEdit(action.tool, before, input.values));
+    const parsed = tool.inputSchema.safeParse(applyEdit(action.tool, before, input.values, input.keep));
     const first = fields[0]!.key;
     if (!parsed.success) {
       const errors: Record<string, string> = {};
@@ -177,7 +178,7 @@ export class Approvals {
       return { outcome: 'invalid', action, errors };
     }
     const after = parsed.data as Record<string, unknown>;
-    const changes = changesOf(action.tool, before, after);
+    let changes = changesOf(action.tool, before, after);
     if (changes.length === 0) return this.approve({ actionId: action.id, userId: input.userId, ...(input.clicker ? { clicker: input.clicker } : {}), expectHash: input.expectHash });
     let preparedJson = action.prepared_json;
     if (tool.prepare) {
@@ -186,6 +187,8 @@ export class Approvals {
       try {
         const prepared = await tool.prepare(after, { run: { id: run.id, teamId: run.team_id, channelId: run.channel_id, threadTs: run.thread_ts, requesterId: run.requester_id } });
         preparedJson = JSON.stringify(prepared);
+        // Described by what the call resolves to (a stage's label and id), not only by what was typed.
+        changes = changesOf(action.tool, before, after, { before: action.prepared_json ? (JSON.parse(action.prepared_json) as Record<string, unknown>) : {}, after: prepared });
       } catch (err) {
         const changed = fields.find((f) => changes.some((c) => c.field === f.label))?.key ?? first;
         return { outcome: 'invalid', action, errors: { [changed]: errorMessage(err).slice(0, 150) } };
@@ -339,6 +342,11 @@ export class Approvals {
     const action = await this.mustGetAction(actionId);
     if (action.status !== 'pending') return { outcome: 'already_decided', action };
     return this.refusal(action, userId, opts.remember === true, opts.clicker);
+  }
+
+  /** The lists the Edit dialog offers for this call's pick-from-a-list fields (read from the tool now). */
+  editChoices(action: Action): Promise<LoadedChoices> {
+    return loadEditChoices(this.deps.registry, action);
   }
 
   /** For the "View full" modal: the exact content of a call as its card describes it. */
