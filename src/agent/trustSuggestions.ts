@@ -64,8 +64,14 @@ export async function trustSuggestions(db: Db, teamId: string, now: Date, rows: 
   return out.sort((a, b) => b.approved - a.approved || a.actionType.localeCompare(b.actionType));
 }
 
+/**
+ * Still asking, not on the hard floor (the row's flag covers the catalog and tools declaring it; the catalog
+ * is checked again by name), and a tool whose mode a setting can lower: not an uncategorised custom tool
+ * (those always ask) and not a server-wide MCP pattern (suggestions are per tool).
+ */
 function eligible(row: TrustRow): boolean {
-  return row.mode === 'require_approval' && !row.hardFloor && findActionType(row.actionType)?.hardFloor !== true && !isServerPattern(row.actionType);
+  if (row.mode !== 'require_approval' || row.hardFloor || findActionType(row.actionType)?.hardFloor === true) return false;
+  return row.category !== 'custom' && !isServerPattern(row.actionType);
 }
 
 function closedRecently(r: SuggestionRecord | undefined, quietSince: string): boolean {

@@ -1,73 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Db } from '../../src/db/connection.js';
-import { appendActivity } from '../../src/db/repos/activity.js';
 import { verifyActivityChain } from '../../src/db/repos/activityVerify.js';
+import { decided, seedRun } from '../helpers/decisionHistory.js';
 import type { FakeSlackMessage } from '../helpers/fakeSlack.js';
-import { blockAction } from '../helpers/slackRequests.js';
+import { blockAction, blockActionPayload, postSigned } from '../helpers/slackRequests.js';
+import { renderTrustSuggestions } from '../../src/slack/blocks/trustSuggestions.js';
 import { REQUESTER, SIGNING_SECRET, startHarness, waitUntil, type Harness } from '../helpers/testApp.js';
 
 const ADMIN = 'U0ADMIN';
 const CHANNEL = 'C0APPROVE';
 const DAY = 86_400_000;
-
-let seq = 0;
-
-/**
- * History as the app records it: one action per call, decided by a person, and the decision rows of the
- * activity log ('approved', 'rejected', and 'action_edited' for Edit & approve).
- */
-async function decided(db: Db, tool: string, n: number, at: Date, kinds: Array<'approved' | 'rejected' | 'action_edited'> = ['approved']): Promise<void> {
-  for (let i = 0; i < n; i++) {
-    const id = `a-seed${String(++seq).padStart(6, '0')}`;
-    const when = new Date(at.getTime() + i * 60_000).toISOString();
-    await db
-      .insertInto('actions')
-      .values({
-        id,
-        run_id: 'r-seed01',
-        team_id: 'T_TEST',
-        message_seq: seq,
-        block_index: 0,
-        tool_use_id: `toolu_${id}`,
-        tool,
-        input_json: '{}',
-        prepared_json: null,
-        input_hash: 'h',
-        mode: 'require_approval',
-        decision: 'ask',
-        status: kinds.includes('rejected') ? 'rejected' : 'succeeded',
-        approved_hash: null,
-        result_json: null,
-        decided_by: 'U_APPROVER',
-        decided_at: when,
-        decision_note: null,
-        card_channel: null,
-        card_ts: null,
-        card_error: null,
-        dispatch_started_at: null,
-        dispatched_at: null,
-        undone_at: null,
-        undone_by: null,
-        notice_ts: null,
-        created_at: when,
-        updated_at: when,
-      })
-      .execute();
-    for (const kind of kinds) await appendActivity(db, { at: when, teamId: 'T_TEST', runId: 'r-seed01', actionId: id, actor: 'U_APPROVER', kind, detail: { tool } });
-  }
-}
-
-async function seedRun(db: Db): Promise<void> {
-  const at = '2026-10-01T00:00:00.000Z';
-  await db
-    .insertInto('runs')
-    .values({
-      id: 'r-seed01', team_id: 'T_TEST', channel_id: 'C_TASKS', thread_ts: null, requester_id: REQUESTER, task: 'seeded history', status: 'completed', model: 'm',
-      spend_usd: 0, turns: 1, parent_run_id: null, extra_context: null, system_prompt: 's', tools_json: '[]', task_status: 'done', subtasks_json: '[]',
-      cost_cap_usd: null, max_turns: null, error_code: null, error_message: null, created_at: at, updated_at: at, finished_at: at,
-    })
-    .execute();
-}
 
 const suggestionIds = (m: FakeSlackMessage | undefined) =>
   ((m?.blocks ?? []) as Array<{ block_id?: string; type: string }>).filter((b) => b.type === 'actions' && b.block_id?.startsWith('trust_suggestion:')).map((b) => b.block_id!.slice('trust_suggestion:'.length));
@@ -82,7 +24,7 @@ describe('trust suggestions', () => {
 
   async function start(now: { t: Date }, env: Record<string, string> = { APPROVALS_CHANNEL: CHANNEL }) {
     h = await startHarness({ env: { ADMIN_USER_IDS: ADMIN, ...env }, overrides: { clock: { now: () => now.t } } });
-    await seedRun(h.app.db);
+    await seedRun(h.app.db, 'T_TEST');
     return h;
   }
 
@@ -109,18 +51,18 @@ describe('trust suggestions', () => {
     // Lowered defaults need an admin to have made them ask first.
     for (const tool of ['create_subtask', 'set_task_status', 'comment_on_task', 'pause_schedule']) await h!.command(`trust ${tool} require_approval`, { userId: ADMIN });
     const recent = new Date(now.t.getTime() - 10 * DAY);
-    await decided(db, 'create_subtask', 48, recent); // suggested: 48 of 48
-    await decided(db, 'delete_schedule', 20, recent); // suggested: exactly the threshold
-    await decided(db, 'pause_schedule', 19, recent); // one short
-    await decided(db, 'set_task_status', 25, recent);
-    await decided(db, 'set_task_status', 1, recent, ['rejected']); // one rejection rules it out
-    await decided(db, 'schedule_run', 24, recent);
-    await decided(db, 'schedule_run', 1, recent, ['action_edited', 'approved']); // one Edit & approve rules it out
-    await decided(db, 'comment_on_task', 15, recent);
-    await decided(db, 'comment_on_task', 10, new Date(now.t.getTime() - 31 * DAY)); // too old to count: 15 in the window
-    await decided(db, 'send_email', 60, recent); // hard floor: never
-    await decided(db, 'update_deal_stage', 30, recent); // hard floor: never
-    await decided(db, 'resume_schedule', 30, recent); // already runs on its own (auto_notify): nothing to suggest
+    await decided(db, 'T_TEST', 'create_subtask', 48, recent); // suggested: 48 of 48
+    await decided(db, 'T_TEST', 'delete_schedule', 20, recent); // suggested: exactly the threshold
+    await decided(db, 'T_TEST', 'pause_schedule', 19, recent); // one short
+    await decided(db, 'T_TEST', 'set_task_status', 25, recent);
+    await decided(db, 'T_TEST', 'set_task_status', 1, recent, ['rejected']); // one rejection rules it out
+    await decided(db, 'T_TEST', 'schedule_run', 24, recent);
+    await decided(db, 'T_TEST', 'schedule_run', 1, recent, ['action_edited', 'approved']); // one Edit & approve rules it out
+    await decided(db, 'T_TEST', 'comment_on_task', 15, recent);
+    await decided(db, 'T_TEST', 'comment_on_task', 10, new Date(now.t.getTime() - 31 * DAY)); // too old to count: 15 in the window
+    await decided(db, 'T_TEST', 'send_email', 60, recent); // hard floor: never
+    await decided(db, 'T_TEST', 'update_deal_stage', 30, recent); // hard floor: never
+    await decided(db, 'T_TEST', 'resume_schedule', 30, recent); // already runs on its own (auto_notify): nothing to suggest
 
     expect(await h!.app.runDigests()).toEqual(['T_TEST']);
     await h!.delivered();
@@ -143,8 +85,8 @@ describe('trust suggestions', () => {
     await start(now);
     const db = h!.app.db;
     await h!.command('trust create_subtask require_approval', { userId: ADMIN });
-    await decided(db, 'create_subtask', 48, new Date(day0 - 5 * DAY));
-    await decided(db, 'delete_schedule', 21, new Date(day0 - 5 * DAY));
+    await decided(db, 'T_TEST', 'create_subtask', 48, new Date(day0 - 5 * DAY));
+    await decided(db, 'T_TEST', 'delete_schedule', 21, new Date(day0 - 5 * DAY));
     later(60_000);
     expect(await h!.app.runDigests()).toEqual(['T_TEST']);
     await h!.delivered();
@@ -206,7 +148,7 @@ describe('trust suggestions', () => {
 
     // After the 30 quiet days a suggestion that still holds (fresh approvals) comes back, once; the
     // applied one's approvals are now older than the window.
-    await decided(db, 'delete_schedule', 20, new Date(day0 + 28 * DAY));
+    await decided(db, 'T_TEST', 'delete_schedule', 20, new Date(day0 + 28 * DAY));
     now.t = new Date(day0 + 33 * DAY);
     expect(await h!.app.runDigests()).toEqual(['T_TEST']);
     await h!.delivered();
@@ -221,10 +163,38 @@ describe('trust suggestions', () => {
   it('without an approvals channel, suggestions go to the configured admins by DM', async () => {
     const now = { t: new Date('2026-11-20T09:00:05Z') };
     await start(now, {});
-    await decided(h!.app.db, 'delete_schedule', 22, new Date(now.t.getTime() - DAY));
+    await decided(h!.app.db, 'T_TEST', 'delete_schedule', 22, new Date(now.t.getTime() - DAY));
     expect(await h!.app.runDigests()).toEqual(['T_TEST']);
     await h!.delivered();
     const dm = await waitUntil(() => h!.slack.channelMessages(`D${ADMIN}`).find((m) => suggestionIds(m).length > 0), 'the DM to the admin');
     expect(suggestionIds(dm)).toEqual(['delete_schedule']);
+  });
+
+  it('a click from App Home (no message, no response_url) is answered by DM; a non-admin is refused there too', async () => {
+    const now = { t: new Date('2026-09-01T09:00:05Z') };
+    await start(now);
+    await decided(h!.app.db, 'T_TEST', 'delete_schedule', 20, new Date(now.t.getTime() - DAY));
+    // App Home shows the same blocks (renderTrustSuggestions over the core's open suggestions); here the
+    // button is taken from the digest, which the same builder made.
+    expect(await h!.app.runDigests()).toEqual(['T_TEST']);
+    await h!.delivered();
+    const digest = h!.slack.channelMessages(CHANNEL).find((m) => suggestionIds(m).length > 0)!;
+    const homeBlocks = renderTrustSuggestions([]).blocks.concat(digest.blocks as Record<string, unknown>[]);
+    const value = (homeBlocks as Array<{ elements?: Array<{ action_id: string; value: string }> }>).flatMap((b) => b.elements ?? []).find((e) => e.action_id === 'trust_suggestion_apply')!.value;
+    const homeClick = (userId: string) => {
+      const payload = blockActionPayload({ actionId: 'trust_suggestion_apply', value, userId, channelId: 'unused', messageTs: 'unused' });
+      delete payload['response_url'];
+      delete payload['message'];
+      delete payload['channel'];
+      payload['container'] = { type: 'view', view_id: 'V0HOME' };
+      payload['view'] = { id: 'V0HOME', type: 'home', private_metadata: '' };
+      return postSigned(h!.baseUrl, new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), { secret: SIGNING_SECRET });
+    };
+    expect((await homeClick(REQUESTER)).status).toBe(200);
+    await waitUntil(() => h!.slack.channelMessages(`D${REQUESTER}`).find((m) => m.text.includes('Only admins')), 'the refusal by DM');
+    expect(await modeOf(h!.app.db, 'delete_schedule')).toBe(null);
+    expect((await homeClick(ADMIN)).status).toBe(200);
+    await waitUntil(() => h!.slack.channelMessages(`D${ADMIN}`).find((m) => m.text.includes('applied it')), 'the confirmation by DM');
+    expect(await modeOf(h!.app.db, 'delete_schedule')).toBe('auto_notify');
   });
 });
