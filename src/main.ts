@@ -36,6 +36,8 @@ import { buildRegistry } from './tools/index.js';
 import { RunTaskBoard } from './agent/taskBoard.js';
 import { CapsService } from './agent/capsService.js';
 import { runDigests } from './agent/digest.js';
+import { TrustSuggestions } from './agent/trustSuggestions.js';
+import { renderTrustSuggestions } from './slack/blocks/trustSuggestions.js';
 import { scheduleDigest } from './jobs/digest.js';
 import { scheduleRunsJob } from './jobs/schedules.js';
 import { Scheduler } from './agent/scheduler.js';
@@ -222,6 +224,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
   const admins = new AdminCheck(config.adminUserIds, users);
   const caps = new CapsService(db, clock, admins, config.caps);
   const trust = new TrustService({ db, clock, admins, registry, groups, approvalsChannel: config.approvalsChannel });
+  const suggestions = new TrustSuggestions({ db, clock, trust, admins });
   // MCP servers (MCP_CONFIG): their tools join the registry before any run resumes; a server that is
   // down is reported, never fatal.
   const mcp = new McpTools({ db, clock, logger, registry, outbox, config: config.mcp, requireAdmin: (teamId, userId, what) => trust.requireAdmin(teamId, userId, what) });
@@ -308,6 +311,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       approvals,
       control,
       trust,
+      suggestions,
       caps,
       scheduler,
       mcp,
@@ -369,6 +373,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     registry,
     queue,
     cardRoute: (teamId: string) => trust.routeFor(teamId),
+    suggestions: { service: suggestions, render: renderTrustSuggestions, adminUserIds: config.adminUserIds },
     permalink: async (teamId: string, channel: string, ts: string) =>
       (await clients
         .forTeam(teamId)

@@ -112,6 +112,27 @@ export interface ActivityTable {
   actor: string;
   kind: string;
   detail_json: string;
+  /** Position in the workspace's hash chain (1, 2, ...); null only for a row written around the chain. */
+  seq: number | null;
+  /** sha256 of the row's canonical form and the previous row's hash (src/db/activityHash.ts). */
+  hash: string | null;
+}
+
+/** Each workspace's chain head: the seq and hash of its last activity row. */
+export interface ActivityChainTable {
+  team_id: string;
+  seq: number;
+  hash: string;
+}
+
+/** Trust suggestions made to a workspace's admins, so one is not repeated daily. */
+export interface TrustSuggestionsTable {
+  team_id: string;
+  action_type: string;
+  offered_at: string | null;
+  outcome: 'applied' | 'dismissed' | null;
+  closed_by: string | null;
+  closed_at: string | null;
 }
 
 export interface TrustSettingsTable {
@@ -291,6 +312,8 @@ export interface Database {
   run_messages: RunMessagesTable;
   actions: ActionsTable;
   activity: ActivityTable;
+  activity_chain: ActivityChainTable;
+  trust_suggestions: TrustSuggestionsTable;
   trust_settings: TrustSettingsTable;
   workspace_state: WorkspaceStateTable;
   schedules: SchedulesTable;

@@ -3,6 +3,7 @@ import type { Approvals } from '../agent/approvals.js';
 import type { RunControl } from '../agent/control.js';
 import type { RunEngine } from '../agent/engine.js';
 import type { TrustService } from '../agent/trust.js';
+import type { TrustSuggestions } from '../agent/trustSuggestions.js';
 import type { CapsService } from '../agent/capsService.js';
 import type { Scheduler } from '../agent/scheduler.js';
 import type { McpTools } from '../agent/mcpTools.js';
@@ -25,6 +26,8 @@ export interface SlackServices {
   approvals: Approvals;
   control: RunControl;
   trust: TrustService;
+  /** Trust suggestions for admins: the digest's and App Home's "Run it with a notice" buttons. */
+  suggestions: TrustSuggestions;
   caps: CapsService;
   scheduler: Scheduler;
   /** MCP servers: `/agent tools` (list, refresh, accept). */

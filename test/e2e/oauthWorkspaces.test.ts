@@ -285,7 +285,11 @@ describe('app_uninstalled in single-token mode', () => {
     const run = await h.waitForRun((r) => r.status === 'stopped');
     expect(run.error_code).toBe('app_uninstalled');
     expect((await h.app.db.selectFrom('actions').select('status').executeTakeFirstOrThrow()).status).toBe('cancelled');
-    const log = await h.app.db.selectFrom('activity').select('detail_json').where('kind', '=', 'app_uninstalled').execute();
+    // The workspace's summary row is written after its runs have stopped: wait for it.
+    const log = await waitUntil(async () => {
+      const rows = await h.app.db.selectFrom('activity').select('detail_json').where('kind', '=', 'app_uninstalled').execute();
+      return rows.length > 0 ? rows : undefined;
+    }, 'the app_uninstalled activity row');
     expect(log.map((l) => JSON.parse(l.detail_json))).toEqual([{ runsStopped: [run.id], schedulesPaused: 0, messagesDropped: 0, tokensDeleted: false }]);
   });
 });
