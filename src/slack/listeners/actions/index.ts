@@ -12,6 +12,7 @@ import { SCHEDULE_ACTION_IDS } from '../../blocks/schedules.js';
 import { RUN_ACTION_IDS } from '../../blocks/runControls.js';
 import { UNDO_ACTION_ID } from '../../blocks/notice.js';
 import { VIEW_FULL_PAGE_ACTION } from '../../blocks/modals.js';
+import { registerHomeActions } from './home.js';
 
 export function registerActions(app: App, services: SlackServices): void {
   app.action<BlockButtonAction>(ACTION_IDS.approve, approveAction(services));
@@ -28,4 +29,5 @@ export function registerActions(app: App, services: SlackServices): void {
   app.action<BlockButtonAction>(SCHEDULE_ACTION_IDS.pause, scheduleAdminAction(services, 'paused'));
   app.action<BlockButtonAction>(SCHEDULE_ACTION_IDS.resume, scheduleAdminAction(services, 'active'));
   app.action<BlockButtonAction>(SCHEDULE_ACTION_IDS.delete, scheduleAdminAction(services, 'deleted'));
+  registerHomeActions(app, services);
 }
