@@ -9,7 +9,7 @@ const CAROL = 'U0CAROL';
 const SECRET = 'C_SECRET';
 const email = (n: number) => ({ to: `client${n}@acme.com`, subject: `Invoice ${n}`, body: `Hi,\n\nInvoice number ${n} is attached.` });
 
-type Block = { type: string; block_id?: string; text?: { text?: string }; elements?: Array<{ action_id?: string; value?: string; url?: string; options?: Array<{ value: string }> }> };
+type Block = { type: string; block_id?: string; text?: { text?: string }; elements?: Array<{ action_id?: string; value?: string; url?: string; options?: Array<{ value: string }>; initial_options?: Array<{ value: string }> }> };
 
 function boot(env: Record<string, string> = {}): Promise<Harness> {
   return startHarness({ env: { ADMIN_USER_IDS: ADMIN, ...env }, overrides: { outbox: { home: { delayMs: 50 } } } });
@@ -129,11 +129,18 @@ describe('App Home: Waiting for you', () => {
     h.claude.enqueue(toolUseReply([1, 2, 3].map((n) => ({ name: 'send_email', input: email(n) }))), textReply('All sent.'));
     await h.command('run send the three invoices');
     const cards = await h.waitForCards(3);
+    await h.delivered();
     await openHome(h, APPROVER);
-    const view = await homeWhen(h, APPROVER, (t) => t.includes('home_approve_selected'), 'the batch group');
-    const group = (view.blocks as Block[]).find((b) => b.block_id === 'home_batch:send_email')!;
+    const shown = await homeWhen(h, APPROVER, (t) => t.includes('home_approve_selected'), 'the batch group');
+    await h.delivered();
+    const group = (shown.blocks as Block[]).find((b) => b.block_id === 'home_batch:send_email')!;
     const options = group.elements!.find((e) => e.action_id === 'home_select')!.options!.map((o) => o.value);
-    expect(options.sort()).toEqual(cards.map((c) => c.actionId).sort());
+    expect([...options].sort()).toEqual(cards.map((c) => c.actionId).sort());
+    // Ticking the boxes relabels the button with how many are ticked, keeping the ticks.
+    await click(h, shown, 'home_select', APPROVER, { selected: { 'home_batch:send_email': { home_select: options } } });
+    const view = await homeWhen(h, APPROVER, (t) => t.includes('Approve 3 selected'), 'the relabelled button');
+    const ticked = (view.blocks as Block[]).find((b) => b.block_id === 'home_batch:send_email')!;
+    expect(ticked.elements!.find((e) => e.initial_options)!.initial_options!.map((o) => o.value)).toEqual(options);
 
     // Someone approves one on its card meanwhile; the Home view ticked all three is now stale.
     const first = cards[0]!;
@@ -153,6 +160,19 @@ describe('App Home: Waiting for you', () => {
     expect(text).toContain(`${first.actionId}\` skipped`);
     expect(text).toContain('already approved by <@U0DAVE>');
     expect(listed(after)).toEqual([]);
+  });
+
+  it('when Slack cannot list a channel\'s members, its runs are not shown to non-requesters (seeing needs proof)', async () => {
+    h = await boot();
+    h.slack.setChannel(TASK_CHANNEL, { members: [REQUESTER, APPROVER] });
+    h.claude.enqueue(toolUseReply([{ name: 'send_email', input: email(1) }]));
+    await h.command('run send invoice 1');
+    await h.waitForCards(1);
+    await h.delivered();
+    h.slack.failNext('conversations.members', { error: 'internal_error' });
+    await openHome(h, APPROVER);
+    await homeWhen(h, APPROVER, (t) => t.includes('Nothing is waiting for your decision'), 'an empty list');
+    expect(h.slack.calls.filter((c) => c.method === 'conversations.members' && !c.ok)).toHaveLength(1);
   });
 
   it('a decision elsewhere updates the Home tab, through the outbox, only for people who opened it', async () => {

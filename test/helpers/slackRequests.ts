@@ -461,14 +461,22 @@ export function homeBlockActionPayload(o: HomeBlockActionOptions): Json {
       bot_id: 'B_BOT',
     },
     actions: [
-      {
-        action_id: o.actionId,
-        block_id: found.blockId ?? 'actions',
-        text: label,
-        ...(o.value !== undefined ? { value: o.value } : {}),
-        type: 'button',
-        action_ts: nowActionTs(),
-      },
+      found.element?.type === 'checkboxes'
+        ? {
+            action_id: o.actionId,
+            block_id: found.blockId ?? 'actions',
+            type: 'checkboxes',
+            selected_options: found.blockId ? (values[found.blockId]?.[o.actionId]?.['selected_options'] ?? []) : [],
+            action_ts: nowActionTs(),
+          }
+        : {
+            action_id: o.actionId,
+            block_id: found.blockId ?? 'actions',
+            text: label,
+            ...(o.value !== undefined ? { value: o.value } : {}),
+            type: 'button',
+            action_ts: nowActionTs(),
+          },
     ],
   };
 }

@@ -10,6 +10,7 @@ import type { SlackServices } from '../../services.js';
 import { approveAction } from './approve.js';
 import { editAction } from './edit.js';
 import { rejectAction } from './reject.js';
+import { homeSelectAction } from './homeSelect.js';
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockButtonAction> & AllMiddlewareArgs;
 type Handler = (args: ButtonArgs) => Promise<void>;
@@ -98,7 +99,7 @@ export function registerHomeActions(app: App, services: SlackServices): void {
   app.action<BlockButtonAction>(HOME_ACTION_IDS.reject, viaHome(services, rejectAction(services)));
   app.action<BlockButtonAction>(HOME_ACTION_IDS.edit, viaHome(services, editAction(services)));
   app.action<BlockButtonAction>(HOME_ACTION_IDS.approveSelected, approveSelected(services));
-  // A link button and ticking a checkbox also send a click; only the ack is needed.
+  // A link button also sends a click; only the ack is needed.
   app.action<BlockAction>(HOME_ACTION_IDS.openCard, async ({ ack }) => void (await ack()));
-  app.action<BlockAction>(HOME_ACTION_IDS.select, async ({ ack }) => void (await ack()));
+  app.action<BlockAction>(HOME_ACTION_IDS.select, homeSelectAction(services.logger));
 }
