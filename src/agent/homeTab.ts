@@ -57,7 +57,8 @@ export class AppHome {
   async tell(teamId: string, userId: string, note: Mrkdwn): Promise<void> {
     const { db, outbox } = this.deps;
     await db.transaction().execute(async (trx) => {
-      await setHomeNote(trx, teamId, userId, note.value.slice(0, 2900), this.now());
+      // Bounded for storage only: the view clips it to what Slack shows without cutting an entity in half.
+      await setHomeNote(trx, teamId, userId, note.value.slice(0, 10_000), this.now());
       await outbox.publishHome(trx, teamId, userId, 0);
     });
     outbox.wake();
