@@ -191,6 +191,7 @@ describe('App Home: Waiting for you', () => {
     await h.waitForRun((r) => r.status === 'completed');
     await homeWhen(h, APPROVER, (t) => t.includes('Nothing is waiting for your decision'), 'the Home tab without the decided card');
     await h.delivered();
+    expect(h.slack.rateStats().ratelimited['views.publish']).toBe(1);
     // The requester never opened their Home: nothing is published for them.
     expect(h.slack.callsTo('views.publish').filter((a) => a['user_id'] === REQUESTER)).toHaveLength(0);
     const rows = await h.app.db.selectFrom('slack_outbox').selectAll().where('op', '=', 'home').execute();
