@@ -3,6 +3,9 @@ import { pathToFileURL } from 'node:url';
 import { WebClient, type RetryOptions, type WebClientOptions } from '@slack/web-api';
 import type { Logger } from 'pino';
 import { AdminCheck } from './agent/admins.js';
+import { HomeViews } from './agent/home.js';
+import { AppHome } from './agent/homeTab.js';
+import { SlackChannelMembers } from './slack/channelMembers.js';
 import { Approvals } from './agent/approvals.js';
 import { RunControl } from './agent/control.js';
 import { Dispatcher } from './agent/dispatcher.js';
@@ -252,13 +255,16 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
   // Delivery of the outbox: its own Web API client without retries (the outbox retries, paced, and
   // looks a post up before repeating it, which the client's blind retry cannot).
   const outboxClients = clientsWith(webClientOptions(config.slack.apiUrl, { retries: 0 }));
+  // The App Home tab: what waits for each recent viewer, built when their view is published.
+  const homeViews = new HomeViews({ db, registry, trust, admins, queue, members: new SlackChannelMembers(clients, clock, logger) });
+  const home = new AppHome({ db, clock, outbox, approvals });
   const views = new AgentViews({ db, registry, queue, queuePosition: (teamId, runId) => engine.queuePosition(teamId, runId) });
   const delivery = new OutboxDelivery({
     db,
     clock: systemClock,
     clients: outboxClients,
     pacer: new SlackPacer(() => Date.now(), overrides.slackLimits ?? SLACK_LIMITS, () => instance.liveCount()),
-    renderer: new OutboxRenderer(views, outboxClients),
+    renderer: new OutboxRenderer(views, outboxClients, homeViews, () => clock.now()),
     logger,
     outbox,
     instanceId: instance.id,
@@ -319,6 +325,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       logger,
       conversations,
       threadReader: new SlackThreadReader(() => Date.now()),
+      home,
       writes: {
         replaceMessage: async (teamId, channel, ts, text, blocks) => {
           await outbox.replaceMessage(db, teamId, channel, ts, text, blocks);

@@ -197,7 +197,8 @@ export interface ProcessedEventsTable {
 }
 
 /** `assistant`: a call on a DM thread of the app's AI surface (status, suggested prompts), see migration 0007. */
-export type OutboxOp = 'post' | 'update' | 'assistant';
+/** `home`: a user's App Home view (views.publish), rendered for that user when sent. */
+export type OutboxOp = 'post' | 'update' | 'assistant' | 'home';
 /**
  * queued: waiting; sending: claimed by a deliverer; unknown: a post whose fate is unclear (5xx, timeout,
  * crash) and must be looked up in Slack before it is sent again; sent / failed (permanent) / superseded
@@ -307,6 +308,16 @@ export interface InstancesTable {
   draining: Generated<number>;
 }
 
+/** Someone who opened the app's Home tab (their Home is kept current while they are recent). */
+export interface HomeViewersTable {
+  team_id: string;
+  user_id: string;
+  opened_at: string;
+  /** The answer to their last click in the Home tab, shown at its top. */
+  note: string | null;
+  note_at: string | null;
+}
+
 export interface Database {
   runs: RunsTable;
   run_messages: RunMessagesTable;
@@ -327,6 +338,7 @@ export interface Database {
   run_replies: RunRepliesTable;
   assistant_threads: AssistantThreadsTable;
   instances: InstancesTable;
+  home_viewers: HomeViewersTable;
 }
 
 export type Run = Selectable<RunsTable>;

@@ -11,6 +11,7 @@ import type { WorkspaceRemoval } from '../agent/workspaceRemoval.js';
 import type { Mrkdwn } from '../text/mrkdwn.js';
 import type { ThreadConversations } from '../agent/threads.js';
 import type { ThreadReader } from './threadReader.js';
+import type { AppHome } from '../agent/homeTab.js';
 
 /** Slack writes listeners make outside the core's state changes; they go through the outbox too. */
 export interface SlackWrites {
@@ -40,4 +41,6 @@ export interface SlackServices {
   conversations: ThreadConversations;
   /** Earlier messages of a thread (a Slack read, cached). */
   threadReader: ThreadReader;
+  /** The App Home tab: who has it open, answers to clicks there, "Approve selected". */
+  home: AppHome;
 }

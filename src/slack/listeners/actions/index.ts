@@ -14,6 +14,7 @@ import { trustSuggestionAction } from './trustSuggestion.js';
 import { RUN_ACTION_IDS } from '../../blocks/runControls.js';
 import { UNDO_ACTION_ID } from '../../blocks/notice.js';
 import { VIEW_FULL_PAGE_ACTION } from '../../blocks/modals.js';
+import { registerHomeActions } from './home.js';
 
 export function registerActions(app: App, services: SlackServices): void {
   app.action<BlockButtonAction>(ACTION_IDS.approve, approveAction(services));
@@ -32,4 +33,5 @@ export function registerActions(app: App, services: SlackServices): void {
   app.action<BlockButtonAction>(SCHEDULE_ACTION_IDS.delete, scheduleAdminAction(services, 'deleted'));
   app.action<BlockButtonAction>(SUGGESTION_ACTION_IDS.apply, trustSuggestionAction(services, 'apply'));
   app.action<BlockButtonAction>(SUGGESTION_ACTION_IDS.dismiss, trustSuggestionAction(services, 'dismiss'));
+  registerHomeActions(app, services);
 }
