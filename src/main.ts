@@ -256,7 +256,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
   // looks a post up before repeating it, which the client's blind retry cannot).
   const outboxClients = clientsWith(webClientOptions(config.slack.apiUrl, { retries: 0 }));
   // The App Home tab: what waits for each recent viewer, built when their view is published.
-  const homeViews = new HomeViews({ db, registry, trust, admins, queue, members: new SlackChannelMembers(clients, clock, logger) });
+  const homeViews = new HomeViews({ db, registry, trust, admins, queue, suggestions, members: new SlackChannelMembers(clients, clock, logger) });
   const home = new AppHome({ db, clock, outbox, approvals });
   const views = new AgentViews({ db, registry, queue, queuePosition: (teamId, runId) => engine.queuePosition(teamId, runId) });
   const delivery = new OutboxDelivery({

@@ -8,6 +8,7 @@ import { describeAction } from './cards.js';
 import { editableFields } from './edits.js';
 import type { QueueThresholds } from './policyContext.js';
 import type { TrustService } from './trust.js';
+import type { TrustSuggestion } from './trustSuggestions.js';
 
 /** Who is in a channel (Slack's conversations.members, cached briefly by the Slack layer). */
 export interface ChannelMembers {
@@ -35,6 +36,8 @@ export interface HomeData {
   runsTotal: number;
   /** Admins only: the workspace's approval queue against its thresholds. */
   queue: { pending: number; warnAt: number; stopAt: number } | undefined;
+  /** Admins only: trust suggestions still open (see trustSuggestions.ts); empty for everyone else. */
+  suggestions: TrustSuggestion[];
 }
 
 export interface HomeViewDeps {
@@ -44,6 +47,8 @@ export interface HomeViewDeps {
   admins: AdminCheck;
   members: ChannelMembers;
   queue: QueueThresholds;
+  /** Trust suggestions shown to admins; left out, the Home shows none. */
+  suggestions?: { list(teamId: string): Promise<TrustSuggestion[]> };
 }
 
 const RUNS_SHOWN = 10;
@@ -101,6 +106,7 @@ export class HomeViews {
       runs: own,
       runsTotal: Number(total?.n ?? 0),
       queue: isAdmin ? { pending: await countPendingApprovals(db, teamId), ...this.deps.queue } : undefined,
+      suggestions: isAdmin && this.deps.suggestions ? await this.deps.suggestions.list(teamId) : [],
     };
   }
 }

@@ -3,8 +3,7 @@ import type { Db } from '../../src/db/connection.js';
 import { verifyActivityChain } from '../../src/db/repos/activityVerify.js';
 import { decided, seedRun } from '../helpers/decisionHistory.js';
 import type { FakeSlackMessage } from '../helpers/fakeSlack.js';
-import { blockAction, blockActionPayload, postSigned } from '../helpers/slackRequests.js';
-import { renderTrustSuggestions } from '../../src/slack/blocks/trustSuggestions.js';
+import { appHomeOpenedEvent, blockAction, homeBlockAction } from '../helpers/slackRequests.js';
 import { REQUESTER, SIGNING_SECRET, startHarness, waitUntil, type Harness } from '../helpers/testApp.js';
 
 const ADMIN = 'U0ADMIN';
@@ -170,31 +169,34 @@ describe('trust suggestions', () => {
     expect(suggestionIds(dm)).toEqual(['delete_schedule']);
   });
 
-  it('a click from App Home (no message, no response_url) is answered by DM; a non-admin is refused there too', async () => {
+  it('App Home shows admins the suggestion; a click there applies it (admins only) and the Home says so', async () => {
     const now = { t: new Date('2026-09-01T09:00:05Z') };
     await start(now);
     await decided(h!.app.db, 'T_TEST', 'delete_schedule', 20, new Date(now.t.getTime() - DAY));
-    // App Home shows the same blocks (renderTrustSuggestions over the core's open suggestions); here the
-    // button is taken from the digest, which the same builder made.
-    expect(await h!.app.runDigests()).toEqual(['T_TEST']);
-    await h!.delivered();
-    const digest = h!.slack.channelMessages(CHANNEL).find((m) => suggestionIds(m).length > 0)!;
-    const homeBlocks = renderTrustSuggestions([]).blocks.concat(digest.blocks as Record<string, unknown>[]);
-    const value = (homeBlocks as Array<{ elements?: Array<{ action_id: string; value: string }> }>).flatMap((b) => b.elements ?? []).find((e) => e.action_id === 'trust_suggestion_apply')!.value;
-    const homeClick = (userId: string) => {
-      const payload = blockActionPayload({ actionId: 'trust_suggestion_apply', value, userId, channelId: 'unused', messageTs: 'unused' });
-      delete payload['response_url'];
-      delete payload['message'];
-      delete payload['channel'];
-      payload['container'] = { type: 'view', view_id: 'V0HOME' };
-      payload['view'] = { id: 'V0HOME', type: 'home', private_metadata: '' };
-      return postSigned(h!.baseUrl, new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), { secret: SIGNING_SECRET });
-    };
-    expect((await homeClick(REQUESTER)).status).toBe(200);
-    await waitUntil(() => h!.slack.channelMessages(`D${REQUESTER}`).find((m) => m.text.includes('Only admins')), 'the refusal by DM');
+    h!.slack.addUser({ id: ADMIN, name: 'ada', real_name: 'Ada Admin' });
+    await h!.event(appHomeOpenedEvent({ user: ADMIN }));
+    await h!.event(appHomeOpenedEvent({ user: REQUESTER }));
+    const homeOf = (user: string, ok: (text: string) => boolean, what: string) =>
+      waitUntil(() => {
+        const v = h!.slack.homeView(user);
+        return v && ok(JSON.stringify(v.blocks)) ? v : undefined;
+      }, what);
+    const adminHome = await homeOf(ADMIN, (t) => t.includes('trust_suggestion:delete_schedule'), "the suggestion on the admin's Home");
+    expect(JSON.stringify(adminHome.blocks)).toContain('approved 20 of 20 times, never edited');
+    // Not an admin: no suggestion on their Home.
+    const requesterHome = await homeOf(REQUESTER, (t) => t.includes('Waiting for you'), "the requester's Home");
+    expect(JSON.stringify(requesterHome.blocks)).not.toContain('trust_suggestion');
+
+    const value = (adminHome.blocks as Array<{ elements?: Array<{ action_id: string; value: string }> }>).flatMap((b) => b.elements ?? []).find((e) => e.action_id === 'trust_suggestion_apply')!.value;
+    // A non-admin who replays the admin's button from a Home view is refused; nothing changes.
+    const forged = { id: requesterHome.id, hash: requesterHome.hash, blocks: adminHome.blocks };
+    expect((await homeBlockAction(h!.baseUrl, SIGNING_SECRET, { actionId: 'trust_suggestion_apply', value, userId: REQUESTER, view: forged })).status).toBe(200);
+    await homeOf(REQUESTER, (t) => t.includes('Only admins'), "the refusal on the requester's Home");
     expect(await modeOf(h!.app.db, 'delete_schedule')).toBe(null);
-    expect((await homeClick(ADMIN)).status).toBe(200);
-    await waitUntil(() => h!.slack.channelMessages(`D${ADMIN}`).find((m) => m.text.includes('applied it')), 'the confirmation by DM');
+
+    expect((await homeBlockAction(h!.baseUrl, SIGNING_SECRET, { actionId: 'trust_suggestion_apply', value, userId: ADMIN, view: adminHome })).status).toBe(200);
+    const after = await homeOf(ADMIN, (t) => t.includes('applied it'), "the confirmation on the admin's Home");
+    expect(JSON.stringify(after.blocks)).not.toContain('trust_suggestion:delete_schedule');
     expect(await modeOf(h!.app.db, 'delete_schedule')).toBe('auto_notify');
   });
 });

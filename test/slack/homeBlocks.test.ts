@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { HomeData, HomeItem } from '../../src/agent/home.js';
+import type { TrustSuggestion } from '../../src/agent/trustSuggestions.js';
 import type { Action, Run } from '../../src/db/schema.js';
 import { HOME_LIMITS, renderHome } from '../../src/slack/blocks/home.js';
 
@@ -13,7 +14,7 @@ function item(n: number, tool = n % 2 ? 'send_email' : 'send_whatsapp'): HomeIte
 
 function data(n: number): HomeData {
   const waiting = Array.from({ length: n }, (_, i) => item(i + 1));
-  return { teamId: 'T1', userId: 'U2', note: { text: 'Approved 2 of 3.', at: '2026-12-01T07:59:00.000Z' }, waiting, runs: waiting.slice(0, 10).map((w) => w.run), runsTotal: 42, queue: { pending: n, warnAt: 20, stopAt: 50 } };
+  return { teamId: 'T1', userId: 'U2', note: { text: 'Approved 2 of 3.', at: '2026-12-01T07:59:00.000Z' }, waiting, runs: waiting.slice(0, 10).map((w) => w.run), runsTotal: 42, queue: { pending: n, warnAt: 20, stopAt: 50 }, suggestions: Array.from({ length: 20 }, (_, i) => ({ actionType: `tool_${i}`, label: `tool_${i}`, approved: 20 + i, basis: `b${i}` }) satisfies TrustSuggestion) };
 }
 
 type Block = { type: string; block_id?: string; text?: { text: string }; elements?: Array<{ type: string; text?: { text: string }; options?: Array<{ text: { text: string }; value: string }> }> };
@@ -28,6 +29,8 @@ describe('the Home view', () => {
     expect(text).toContain('Approved 2 of 3.');
     expect(text).toContain('*150* actions waiting in this workspace — warning at 20, refused at 50: :no_entry: new actions are refused');
     expect(text).toContain('and 32 older');
+    // Trust suggestions for admins take what room is left, never past the limit.
+    expect(text).toContain('trust_suggestion:tool_0');
     const ids = blocks.map((b) => b.block_id).filter(Boolean);
     expect(new Set(ids).size).toBe(ids.length);
     for (const b of blocks) {

@@ -2,6 +2,7 @@ import type { HomeData, HomeItem } from '../../agent/home.js';
 import { channelRef, clipped, code, dateRef, md, mention, trusted, type Mrkdwn } from '../../text/mrkdwn.js';
 import { statusLabel } from './taskMessage.js';
 import { context, LIMITS, plainText, section, usd } from './text.js';
+import { renderTrustSuggestions } from './trustSuggestions.js';
 
 export const HOME_ACTION_IDS = {
   approve: 'home_approve',
@@ -20,6 +21,8 @@ export const HOME_BATCH_BLOCK = 'home_batch:';
  * and the rest counted; batch groups hold at most Slack's 10 checkboxes each.
  */
 export const HOME_LIMITS = {
+  /** Slack's limit on blocks in one view. */
+  viewBlocks: 100,
   waitingShown: 20,
   batchGroups: 4,
   batchOptions: 10,
@@ -112,6 +115,13 @@ export function renderHome(data: HomeData, links: Map<string, string>, now: Date
     blocks.push({ type: 'divider' });
     blocks.push({ type: 'header', text: plainText('Approval queue (admins)', LIMITS.headerText) });
     blocks.push(section(trusted(`*${q.pending}* action${q.pending === 1 ? '' : 's'} waiting in this workspace — warning at ${q.warnAt}, refused at ${q.stopAt}: ${state}.`)));
+  }
+
+  if (data.suggestions.length > 0) {
+    // Two blocks a suggestion plus a heading, a footer and the divider, within Slack's 100 blocks a view.
+    const room = Math.max(0, Math.floor((HOME_LIMITS.viewBlocks - blocks.length - 3) / 2));
+    const { blocks: offered } = renderTrustSuggestions(data.suggestions.slice(0, room));
+    if (room > 0) blocks.push({ type: 'divider' }, ...offered);
   }
   return { type: 'home', blocks };
 }

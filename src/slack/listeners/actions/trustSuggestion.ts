@@ -41,10 +41,11 @@ export function trustSuggestionAction(services: SlackServices, kind: 'apply' | '
     if (!button) return;
     const team = teamOf(parsed.data);
     const userId = parsed.data.user.id;
-    // App Home clicks carry no response_url: the answer goes to the clicker by DM instead.
+    // App Home clicks carry no response_url: the answer is shown at the top of the clicker's Home, which is
+    // republished (an applied or dismissed suggestion drops out of it).
     const tell = async (text: Mrkdwn) => {
       if (parsed.data.response_url) await respond({ response_type: 'ephemeral', replace_original: false, text: text.value }).catch(() => undefined);
-      else await services.writes.dm(team, userId, text).catch(() => undefined);
+      else await services.home.tell(team, userId, text).catch(() => undefined);
     };
     try {
       await services.control.authorizeTeamClick(team, clickerOf(parsed.data), 'trust_suggestion');
