@@ -16,6 +16,7 @@
  * one workspace would measure those limits, not the instances.
  */
 import { mkdirSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { openDatabase, type DatabaseTarget } from '../../src/db/connection.js';
@@ -52,8 +53,12 @@ export interface ConfigurationResult extends Configuration {
   clickAck: Summary;
   clickAcksPerS: number;
   clickFailed: number;
-  /** Click burst sent -> final answer of every approved run posted. */
+  /** Click burst sent -> final answer of every approved run posted (what people see; includes the app's Slack pacing). */
   runsCompletedPerS: number;
+  /** Click burst sent -> every approved run `completed` in the database (runs.finished_at): the app's own work. */
+  runsFinishedPerS: number;
+  /** 1-minute load average of the machine before and after the configuration. */
+  load: [number, number];
   /** Click sent -> its mail received at the SMTP server. */
   dispatch: Summary;
   /** Requests the balancer sent to each instance (warm-up included). */
@@ -161,8 +166,9 @@ async function measureConfiguration(ctx: InstancesContext, c: Configuration, pg:
     children.push(await spawn());
     children.push(...(await Promise.all(Array.from({ length: c.instances - 1 }, spawn))));
     lb = await startBalancer(children.map((ch) => ch.baseUrl));
+    const loadBefore = round(loadavg()[0]!, 2);
     const result = await measureBursts(world, lb.url, o, target, c.instances);
-    return { ...c, ...result, startupMs: children.map((ch) => round(ch.startupMs)), perInstance: [...lb.counts] };
+    return { ...c, ...result, startupMs: children.map((ch) => round(ch.startupMs)), perInstance: [...lb.counts], load: [loadBefore, round(loadavg()[0]!, 2)] };
   } finally {
     await lb?.close();
     await Promise.all(children.map((ch) => ch.stop()));
@@ -196,7 +202,7 @@ async function measureBursts(
   o: BenchOptions,
   target: DatabaseTarget,
   instances: number,
-): Promise<Omit<ConfigurationResult, keyof Configuration | 'startupMs' | 'perInstance'>> {
+): Promise<Omit<ConfigurationResult, keyof Configuration | 'startupMs' | 'perInstance' | 'load'>> {
   const n = o.concurrency;
   const perRun = 2 * o.modelLatencyMs + 2_000;
   const slash = (text: string, i: number, teamId = teamOf(i)) => {
@@ -258,6 +264,8 @@ async function measureBursts(
   const cardsPerS = round(started.length / ((Math.max(...started.map((k) => world.cards.get(k)!.at)) - runStart) / 1000), 1);
   await world.waitQuiet(200, 60_000);
 
+  // Wall clock too: the database stores when each run finished as a timestamp.
+  const clickWall = Date.now();
   const clicks = await Promise.all(started.map((k) => click(world.cards.get(k)!, teamOfK.get(k)!)));
   const clickStart = Math.min(...clicks.map((r) => r.t0));
   const approved = started.filter((_, i) => clicks[i]!.res.status === 200);
@@ -269,6 +277,7 @@ async function measureBursts(
   await world.waitQuiet(1000, 60_000);
 
   const sentAt = new Map(started.map((k, i) => [k, clicks[i]!.t0]));
+  const { exactlyOnce, lastFinished } = await checkDatabase(target, approved, ks, mailCount);
   return {
     burst: n,
     workspaces: Math.ceil(n / RUNS_PER_WORKSPACE),
@@ -283,13 +292,22 @@ async function measureBursts(
     clickAcksPerS: perSecond(clicks),
     clickFailed: started.length - approved.length,
     runsCompletedPerS,
+    runsFinishedPerS: round(approved.length / ((lastFinished - clickWall) / 1000), 1),
     dispatch: summarize(approved.map((k) => world.mails.get(k)! - sentAt.get(k)!)),
-    exactlyOnce: await checkExactlyOnce(target, approved, ks, mailCount),
+    exactlyOnce,
   };
 }
 
-/** Every approved action dispatched exactly once: one mail each at the SMTP server, one dispatch row each. */
-async function checkExactlyOnce(target: DatabaseTarget, approved: number[], burst: number[], mailCount: Map<number, number>): Promise<ExactlyOnce> {
+/**
+ * Every approved action dispatched exactly once: one mail each at the SMTP server, one dispatch row each.
+ * Also when the last of the burst's runs finished, by the database's clock (the same machine's).
+ */
+async function checkDatabase(
+  target: DatabaseTarget,
+  approved: number[],
+  burst: number[],
+  mailCount: Map<number, number>,
+): Promise<{ exactlyOnce: ExactlyOnce; lastFinished: number }> {
   const approvedSet = new Set(approved);
   const missing = approved.filter((k) => (mailCount.get(k) ?? 0) === 0).length;
   const duplicated = approved.filter((k) => (mailCount.get(k) ?? 0) > 1).length;
@@ -308,7 +326,14 @@ async function checkExactlyOnce(target: DatabaseTarget, approved: number[], burs
     const dispatchedRows = rows.reduce((sum, r) => sum + Number(r.n), 0);
     const dispatchedTwice = rows.filter((r) => Number(r.n) > 1).length;
     const ok = missing === 0 && duplicated === 0 && unexpected === 0 && mails === approved.length && dispatchedRows === approved.length && dispatchedTwice === 0;
-    return { approved: approved.length, mails, missing, duplicated, unexpected, dispatchedRows, dispatchedTwice, ok };
+    const finished = await db
+      .selectFrom('runs')
+      .select((eb) => [eb.fn.max('finished_at').as('last'), eb.fn.countAll<number>().as('n')])
+      .where('team_id', 'in', teams)
+      .where('status', '=', 'completed')
+      .executeTakeFirstOrThrow();
+    const lastFinished = finished.last ? Date.parse(String(finished.last)) : Number.NaN;
+    return { exactlyOnce: { approved: approved.length, mails, missing, duplicated, unexpected, dispatchedRows, dispatchedTwice, ok }, lastFinished };
   } finally {
     await db.destroy();
   }
@@ -324,11 +349,12 @@ export function renderInstances(section: InstancesSection): string {
     `${p(r.clickAck)}${r.clickFailed ? ` (${r.clickFailed} failed)` : ''}`,
     p(r.help),
     `${r.runAcksPerS} / ${r.clickAcksPerS}`,
-    String(r.runsCompletedPerS),
+    `${r.runsFinishedPerS} / ${r.runsCompletedPerS}`,
     r.exactlyOnce.ok ? `ok (${r.exactlyOnce.mails} mails, ${r.exactlyOnce.approved} approved)` : `FAILED (${r.exactlyOnce.mails} mails for ${r.exactlyOnce.approved} approved)`,
+    `${r.load[0]} -> ${r.load[1]}`,
   ]);
   const table = renderTable(
-    ['engine', 'inst.', '/agent run ack p50 / p99', 'Approve ack p50 / p99', 'floor: /agent help p50 / p99', 'acks/s run / click', 'runs done/s', 'exactly-once (SMTP + DB)'],
+    ['engine', 'inst.', '/agent run ack p50 / p99', 'Approve ack p50 / p99', 'floor: /agent help p50 / p99', 'acks/s run / click', 'runs done/s (DB / Slack)', 'exactly-once (SMTP + DB)', 'load avg'],
     rows,
   );
   const spread = section.results
@@ -342,7 +368,8 @@ export function renderInstances(section: InstancesSection): string {
     '',
     table,
     '',
-    'runs done/s: click burst sent -> final answer of every approved run posted. exactly-once: each approved action sent one mail ' +
+    'runs done/s: approved runs per second from the click burst until the last of them was completed in the database (DB) and ' +
+      'until its final answer reached Slack (Slack; includes the app\'s pacing of Slack posts, about 1/s per channel, shared by the instances). exactly-once: each approved action sent one mail ' +
       '(counted at the SMTP server) and recorded one dispatch (counted in the database), nothing else sent.',
     ...(spread ? [`balancer: ${spread}`] : []),
   ].join('\n');
