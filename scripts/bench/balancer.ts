@@ -5,6 +5,7 @@
  * the answer comes back unchanged. No stickiness and no health checks: what a minimal proxy does.
  */
 import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { parentPort, Worker, workerData } from 'node:worker_threads';
 
 export interface Balancer {
   url: string;
@@ -63,4 +64,68 @@ export async function startBalancer(upstreams: string[]): Promise<Balancer> {
       agent.destroy();
     },
   };
+}
+
+/**
+ * The balancer in a worker thread of its own: a real balancer is a separate process, and its event loop
+ * must not wait behind the bench's load generator and fakes on the main thread (nor slow them down).
+ */
+export interface BalancerThread {
+  url: string;
+  stats(): Promise<{ counts: number[]; errors: number }>;
+  close(): Promise<void>;
+}
+
+type FromWorker = { url: string } | { stats: { counts: number[]; errors: number } } | { closed: true } | { error: string };
+
+export async function startBalancerThread(upstreams: string[]): Promise<BalancerThread> {
+  // Worker threads do not inherit tsx's loader on Node 20: register it inside the worker first.
+  const tsxApi = import.meta.resolve('tsx/esm/api');
+  const self = import.meta.url;
+  const bootstrap = `import { register } from ${JSON.stringify(tsxApi)}; register(); const m = await import(${JSON.stringify(self)}); await m.serveInWorker();`;
+  const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`), { workerData: { upstreams } });
+  const next = (what: string) =>
+    new Promise<FromWorker>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the balancer thread did not answer (${what}) within 30 s`)), 30_000);
+      worker.once('message', (m: FromWorker) => {
+        clearTimeout(timer);
+        if ('error' in m) reject(new Error(`balancer thread: ${m.error}`));
+        else resolve(m);
+      });
+    });
+  worker.once('error', () => undefined);
+  const started = await next('start');
+  if (!('url' in started)) throw new Error('the balancer thread did not report its address');
+  return {
+    url: started.url,
+    async stats() {
+      const answer = next('stats');
+      worker.postMessage('stats');
+      const m = await answer;
+      if (!('stats' in m)) throw new Error('unexpected answer from the balancer thread');
+      return m.stats;
+    },
+    async close() {
+      const answer = next('close').catch(() => undefined);
+      worker.postMessage('close');
+      await answer;
+      await worker.terminate();
+    },
+  };
+}
+
+/** Entry point inside the worker thread. */
+export async function serveInWorker(): Promise<void> {
+  const port = parentPort;
+  if (!port) throw new Error('serveInWorker runs in a worker thread');
+  try {
+    const lb = await startBalancer((workerData as { upstreams: string[] }).upstreams);
+    port.on('message', (msg: 'stats' | 'close') => {
+      if (msg === 'stats') port.postMessage({ stats: { counts: [...lb.counts], errors: lb.errors } });
+      else void lb.close().then(() => port.postMessage({ closed: true }));
+    });
+    port.postMessage({ url: lb.url });
+  } catch (err) {
+    port.postMessage({ error: err instanceof Error ? err.message : String(err) });
+  }
 }
