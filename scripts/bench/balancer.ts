@@ -25,10 +25,7 @@ export async function startBalancer(upstreams: string[]): Promise<Balancer> {
   let next = 0;
   const state = { errors: 0 };
 
-  const forward = (req: IncomingMessage, res: ServerResponse) => {
-    const i = next;
-    next = (next + 1) % targets.length;
-    counts[i]!++;
+  const send = (i: number, req: IncomingMessage, body: Buffer, res: ServerResponse, retried: boolean) => {
     const target = targets[i]!;
     const upstream = request(
       { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers, agent },
@@ -37,12 +34,28 @@ export async function startBalancer(upstreams: string[]): Promise<Balancer> {
         answer.pipe(res);
       },
     );
-    upstream.on('error', () => {
+    upstream.on('error', (err: NodeJS.ErrnoException) => {
+      // The instance closed an idle kept-alive connection just as it was reused: the request never
+      // reached it, so sending it again on a fresh connection is safe (what proxies do).
+      if (!retried && upstream.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE') && !res.headersSent) {
+        send(i, req, body, res, true);
+        return;
+      }
       state.errors++;
       if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
       res.end('bad gateway');
     });
-    req.pipe(upstream);
+    upstream.end(body);
+  };
+
+  const forward = (req: IncomingMessage, res: ServerResponse) => {
+    const i = next;
+    next = (next + 1) % targets.length;
+    counts[i]!++;
+    // Slack's requests are small: read the whole body first, so a request can be sent again.
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => send(i, req, Buffer.concat(chunks), res, false));
   };
 
   const server = createServer(forward);
