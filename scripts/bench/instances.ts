@@ -47,6 +47,8 @@ export interface ConfigurationResult extends Configuration {
   startupMs: number[];
   help: Summary;
   helpAcksPerS: number;
+  /** The same `/agent help` burst sent straight to the first instance: what the balancer adds. */
+  helpDirect: Summary;
   runAck: Summary;
   runAcksPerS: number;
   runFailed: number;
@@ -179,7 +181,7 @@ async function measureConfiguration(ctx: InstancesContext, c: Configuration, pg:
     children.push(...(await Promise.all(Array.from({ length: c.instances - 1 }, spawn))));
     lb = await startBalancerThread(children.map((ch) => ch.baseUrl));
     const loadBefore = round(loadavg()[0]!, 2);
-    const result = await measureBursts(world, lb.url, o, target, c.instances);
+    const result = await measureBursts(world, lb.url, children[0]!.baseUrl, o, target, c.instances);
     const { counts, errors } = await lb.stats();
     if (errors > 0) ctx.log(`several instances, ${c.engine} x${c.instances}: the balancer answered 502 ${errors} times (an instance did not answer)`);
     return { ...c, ...result, startupMs: children.map((ch) => round(ch.startupMs)), perInstance: counts, load: [loadBefore, round(loadavg()[0]!, 2)] };
@@ -213,16 +215,17 @@ let kSeq = 5_000_000;
 async function measureBursts(
   world: World,
   url: string,
+  directUrl: string,
   o: BenchOptions,
   target: DatabaseTarget,
   instances: number,
 ): Promise<Omit<ConfigurationResult, keyof Configuration | 'startupMs' | 'perInstance' | 'load'>> {
   const n = o.concurrency;
   const perRun = 2 * o.modelLatencyMs + 2_000;
-  const slash = (text: string, i: number, teamId = teamOf(i)) => {
+  const slash = (text: string, i: number, teamId = teamOf(i), via = url) => {
     const channel = channelOf(i);
     const responseUrl = world.slack.responseUrl({ channel, userId: REQUESTER });
-    return timed('a slash command', () => slashCommand(url, SIGNING_SECRET, { text, userId: REQUESTER, userName: 'alice', channelId: channel, teamId, responseUrl }));
+    return timed('a slash command', () => slashCommand(via, SIGNING_SECRET, { text, userId: REQUESTER, userName: 'alice', channelId: channel, teamId, responseUrl }));
   };
   const click = (card: CardSeen, team: string) => {
     const responseUrl = world.slack.responseUrl({ channel: card.channel, userId: APPROVER, messageTs: card.ts });
@@ -267,6 +270,8 @@ async function measureBursts(
   // The floor: the same burst of `/agent help`, which touches no database and starts nothing.
   const help = await Promise.all(Array.from({ length: n }, (_, i) => slash('help', i)));
   await world.waitQuiet(100, 10_000);
+  const helpDirect = await Promise.all(Array.from({ length: n }, (_, i) => slash('help', i, teamOf(i), directUrl)));
+  await world.waitQuiet(100, 10_000);
 
   const ks = Array.from({ length: n }, () => ++kSeq);
   const runs = await Promise.all(ks.map((k, i) => slash(`run ${taskText('email', k)}`, i)));
@@ -307,6 +312,7 @@ async function measureBursts(
     channels: n,
     help: summarize(help.map((h) => h.ms)),
     helpAcksPerS: perSecond(help),
+    helpDirect: summarize(helpDirect.map((h) => h.ms)),
     runAck: summarize(runs.map((r) => r.ms)),
     runAcksPerS: perSecond(runs),
     runFailed: n - acked.length,
@@ -401,6 +407,7 @@ export function renderInstances(section: InstancesSection): string {
     ['engine', 'inst.', '/agent run ack p50 / p99', 'Approve ack p50 / p99', 'floor: /agent help p50 / p99', 'acks/s run / click', 'runs done/s (DB / Slack)', 'exactly-once (SMTP + DB)', 'load avg'],
     rows,
   );
+  const direct = section.results.map((r) => `${r.engine} x${r.instances} ${p(r.helpDirect)}`).join('; ');
   const spread = section.results
     .filter((r) => r.instances > 1)
     .map((r) => `${r.engine} x${r.instances}: requests per instance ${r.perInstance.join(' / ')}`)
@@ -417,6 +424,7 @@ export function renderInstances(section: InstancesSection): string {
       'exactly-once: no action sent twice (mails counted at the SMTP server, dispatches in the database), every click acked 200 sent, nothing ' +
       'unclicked sent. "404": Bolt answered for a listener that had not acked within 3 s (Slack shows the user an error); ' +
       'decisions are stored before the ack, so such a click may still have been carried out, once.',
+    `floor without the balancer (/agent help burst straight to one instance, p50 / p99): ${direct}`,
     ...(spread ? [`balancer: ${spread}`] : []),
   ].join('\n');
 }
