@@ -130,7 +130,6 @@ export async function instancesSection(ctx: InstancesContext): Promise<Instances
   }
   const source = await postgresSource(o.databaseUrl, log);
   const pg: PostgresSource | undefined = 'unavailable' in source ? undefined : source;
-  if (!pg) notes.push(`several instances: ${(source as { unavailable: string }).unavailable}`);
   const results: ConfigurationResult[] = [];
   try {
     for (const c of configurations(o.instances, pg !== undefined)) {
@@ -150,7 +149,7 @@ export async function instancesSection(ctx: InstancesContext): Promise<Instances
     `fake Claude ${o.modelLatencyMs} ms per call, real SMTP server. Bursts of ${o.concurrency} simultaneous requests, ` +
     `one run per channel (${o.concurrency} channels) and ${RUNS_PER_WORKSPACE} per workspace (${workspaces} workspaces), so neither Slack's ` +
     `per-channel/per-workspace pacing nor the per-workspace concurrency limit is what is measured. Run: send_email (approval) then a final answer.`;
-  return { setup, postgres: pg?.describe ?? 'none', results, notes };
+  return { setup, postgres: pg?.describe ?? (source as { unavailable: string }).unavailable, results, notes };
 }
 
 async function measureConfiguration(ctx: InstancesContext, c: Configuration, pg: PostgresSource | undefined): Promise<ConfigurationResult> {
