@@ -13,6 +13,9 @@
  * Slack's published rate limits enforced; the other sections keep a fake Slack that never rate-limits, so
  * they measure the app rather than Slack's pacing.
  *
+ * The "several instances" section (scripts/bench/instances.ts: --instances, --database-url) runs only when
+ * asked: the app as child processes on one PostgreSQL behind a round-robin balancer, next to SQLite.
+ *
  * It reports; it never fails on a number. It exits non-zero only when the benchmark itself breaks.
  * See scripts/bench/options.ts (or `npm run bench -- --help`) for the options.
  */
