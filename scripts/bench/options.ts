@@ -55,7 +55,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --limits-runs N       "Slack limits": runs started at once, in one channel and then spread over
                         several channels, with Slack's rate limits enforced (default 12; quick 6)
   --limits-channels N   channels of the spread scenario (default 4; quick 3)
-  --timeout-s N         abort if the whole bench takes longer (default 900; quick 300)
+  --timeout-s N         abort if the whole bench takes longer (default 900; quick 300; plus 150 per
+                        configuration of --instances)
   --app-env NAME=VALUE  extra environment for the app under test (repeatable), e.g. MAX_CONCURRENT_RUNS=200
   --instances N         "Several instances": the app as N child processes on one PostgreSQL behind a
                         round-robin balancer; bursts of --concurrency /agent run and Approve clicks for
@@ -97,6 +98,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     databaseUrl: undefined,
   };
   let phasesGiven = false;
+  let timeoutGiven = false;
   const int = (flag: string, v: string | undefined, min: number): number => {
     const n = Number(v);
     if (v === undefined || !Number.isInteger(n) || n < min) throw new Error(`${flag} needs an integer >= ${min} (got ${v ?? 'nothing'})`);
@@ -137,6 +139,7 @@ export function parseOptions(argv: string[]): BenchOptions {
         break;
       case '--timeout-s':
         o.timeoutS = int(flag, value(), 10);
+        timeoutGiven = true;
         break;
       case '--out': {
         const v = value();
@@ -185,6 +188,8 @@ export function parseOptions(argv: string[]): BenchOptions {
   if (o.databaseUrl && o.instances === 0) o.instances = 2;
   // Asking for the instances section runs it alone, unless --phases names other measurements too.
   if (o.instances > 0 && !phasesGiven) o.phases = new Set();
+  // Each configuration of that section takes one to two minutes on a busy 2-core machine.
+  if (o.instances > 0 && !timeoutGiven) o.timeoutS += 150 * (o.instances + 1);
   return o;
 }
 
