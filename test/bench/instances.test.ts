@@ -18,6 +18,9 @@ describe('bench options for the "several instances" section', () => {
     const withBurst = parseOptions(['--instances=2', '--phases', 'burst']);
     expect(withBurst.instances).toBe(2);
     expect([...withBurst.phases]).toEqual(['burst']);
+    // More time for the extra configurations, unless the caller set the budget.
+    expect(alone.timeoutS).toBeGreaterThan(parseOptions([]).timeoutS);
+    expect(parseOptions(['--instances', '3', '--timeout-s', '100']).timeoutS).toBe(100);
   });
 
   it('--database-url alone means 1 and 2 instances on that server; a URL that is not postgres:// is refused', () => {
