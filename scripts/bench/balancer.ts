@@ -13,6 +13,8 @@ export interface Balancer {
   counts: number[];
   /** Requests that no upstream answered (answered 502 here). */
   errors: number;
+  /** Their socket errors, by code. */
+  errorCodes: Record<string, number>;
   close(): Promise<void>;
 }
 
@@ -23,25 +25,28 @@ export async function startBalancer(upstreams: string[]): Promise<Balancer> {
   const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
   const counts = upstreams.map(() => 0);
   let next = 0;
-  const state = { errors: 0 };
+  const state = { errors: 0, codes: {} as Record<string, number> };
 
   const send = (i: number, req: IncomingMessage, body: Buffer, res: ServerResponse, retried: boolean) => {
     const target = targets[i]!;
     const upstream = request(
-      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers, agent },
+      // A retry goes on a connection of its own: the other idle ones may be closing at the same moment.
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers, agent: retried ? false : agent },
       (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
       },
     );
     upstream.on('error', (err: NodeJS.ErrnoException) => {
-      // The instance closed an idle kept-alive connection just as it was reused: the request never
-      // reached it, so sending it again on a fresh connection is safe (what proxies do).
+      // The instance closed an idle kept-alive connection just as it was reused (Node closes them after
+      // 5 s idle, all of a burst's at about the same moment): the request never reached it, so sending
+      // it again on a fresh connection is safe (what proxies do).
       if (!retried && upstream.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE') && !res.headersSent) {
         send(i, req, body, res, true);
         return;
       }
       state.errors++;
+      state.codes[err.code ?? err.message] = (state.codes[err.code ?? err.message] ?? 0) + 1;
       if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
       res.end('bad gateway');
     });
@@ -71,6 +76,9 @@ export async function startBalancer(upstreams: string[]): Promise<Balancer> {
     get errors() {
       return state.errors;
     },
+    get errorCodes() {
+      return { ...state.codes };
+    },
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -85,11 +93,17 @@ export async function startBalancer(upstreams: string[]): Promise<Balancer> {
  */
 export interface BalancerThread {
   url: string;
-  stats(): Promise<{ counts: number[]; errors: number }>;
+  stats(): Promise<BalancerStats>;
   close(): Promise<void>;
 }
 
-type FromWorker = { url: string } | { stats: { counts: number[]; errors: number } } | { closed: true } | { error: string };
+export interface BalancerStats {
+  counts: number[];
+  errors: number;
+  errorCodes: Record<string, number>;
+}
+
+type FromWorker = { url: string } | { stats: BalancerStats } | { closed: true } | { error: string };
 
 export async function startBalancerThread(upstreams: string[]): Promise<BalancerThread> {
   // Worker threads do not inherit tsx's loader on Node 20: register it inside the worker first.
@@ -134,7 +148,7 @@ export async function serveInWorker(): Promise<void> {
   try {
     const lb = await startBalancer((workerData as { upstreams: string[] }).upstreams);
     port.on('message', (msg: 'stats' | 'close') => {
-      if (msg === 'stats') port.postMessage({ stats: { counts: [...lb.counts], errors: lb.errors } });
+      if (msg === 'stats') port.postMessage({ stats: { counts: [...lb.counts], errors: lb.errors, errorCodes: lb.errorCodes } });
       else void lb.close().then(() => port.postMessage({ closed: true }));
     });
     port.postMessage({ url: lb.url });

@@ -181,8 +181,8 @@ async function measureConfiguration(ctx: InstancesContext, c: Configuration, pg:
     lb = await startBalancerThread(children.map((ch) => ch.baseUrl));
     const loadBefore = round(loadavg()[0]!, 2);
     const result = await measureBursts(world, lb.url, children[0]!.baseUrl, o, target, c.instances);
-    const { counts, errors } = await lb.stats();
-    if (errors > 0) ctx.log(`several instances, ${c.engine} x${c.instances}: the balancer answered 502 ${errors} times (an instance did not answer)`);
+    const { counts, errors, errorCodes } = await lb.stats();
+    if (errors > 0) ctx.log(`several instances, ${c.engine} x${c.instances}: the balancer answered 502 ${errors} times (an instance did not answer: ${JSON.stringify(errorCodes)})`);
     return { ...c, ...result, startupMs: children.map((ch) => round(ch.startupMs)), perInstance: counts, load: [loadBefore, round(loadavg()[0]!, 2)] };
   } finally {
     await lb?.close();

@@ -86,6 +86,7 @@ describe('the bench load balancer', () => {
     const res = await fetch(`${lb.url}/healthz`);
     expect(res.status).toBe(502);
     expect(lb.errors).toBe(1);
+    expect(lb.errorCodes).toEqual({ ECONNREFUSED: 1 });
   });
 
   it('runs in a thread of its own just the same, and reports what it forwarded', async () => {
@@ -94,7 +95,7 @@ describe('the bench load balancer', () => {
       const seen = [];
       for (let i = 0; i < 4; i++) seen.push((await fetch(`${thread.url}/slack/events`, { method: 'POST', body: 'x' })).headers.get('x-upstream'));
       expect(seen).toEqual(['a', 'b', 'c', 'a']);
-      expect(await thread.stats()).toEqual({ counts: [2, 1, 1], errors: 0 });
+      expect(await thread.stats()).toEqual({ counts: [2, 1, 1], errors: 0, errorCodes: {} });
     } finally {
       await thread.close();
     }
