@@ -10,6 +10,7 @@ const DATABASE_FREE = [
   'test/agent/cron.test.ts',
   'test/agent/pricing.test.ts',
   'test/agent/promptCache.test.ts',
+  'test/bench/instances.test.ts',
   'test/build.test.ts',
   'test/config.test.ts',
   'test/container.test.ts',
