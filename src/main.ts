@@ -4,6 +4,7 @@ import { WebClient, type RetryOptions, type WebClientOptions } from '@slack/web-
 import type { Logger } from 'pino';
 import { AdminCheck } from './agent/admins.js';
 import { Approvals } from './agent/approvals.js';
+import { ApprovalRules } from './agent/approvalPolicy.js';
 import { RunControl } from './agent/control.js';
 import { Dispatcher } from './agent/dispatcher.js';
 import { RunEngine, type EngineSettings } from './agent/engine.js';
@@ -243,6 +244,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
   });
   engineRef = engine;
   const approvals = new Approvals({ db, clock, registry, engine, trust, admins, dispatcher, outbox, metrics });
+  const approvalRules = new ApprovalRules({ db, clock, registry, requireAdmin: (teamId, userId, what) => trust.requireAdmin(teamId, userId, what) });
   const control = new RunControl({ db, clock, engine, registry, admins, queue, caps, outbox });
   const conversations = new ThreadConversations({ db, clock, engine, control, outbox, logger, limits: config.threadContext });
 
@@ -308,6 +310,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       approvals,
       control,
       trust,
+      approvalRules,
       caps,
       scheduler,
       mcp,

@@ -16,6 +16,7 @@ import { externalTrustOf } from './externalTrust.js';
 import { decidersOf } from './deciders.js';
 import { editsOf } from './editLog.js';
 import { editableFields } from './edits.js';
+import { countedApprovals, requiredApprovals } from './approvalPolicy.js';
 
 /** How many of a run's own steps the task message lists (the log has all of them). */
 const PROGRESS_SHOWN = 8;
@@ -60,8 +61,10 @@ export class AgentViews implements MessageViews {
     const notices = action.status === 'pending' ? [...(await this.pendingNotices(run.team_id)), ...(await this.externalNotices(run.team_id, action.tool))] : [];
     const { deciders, announce } = await decidersOf(db, registry, run, action.tool);
     const edit = (await editsOf(db, [action.id])).get(action.id);
+    const required = await requiredApprovals(db, action);
+    const approvals = required > 1 ? { required, given: await countedApprovals(db, action, run) } : undefined;
     return {
-      ...buildCardView({ registry, run, action, turn, reasoning: message ? reasoningOf(message.content) : undefined, notices }),
+      ...buildCardView({ registry, run, action, turn, reasoning: message ? reasoningOf(message.content) : undefined, notices, approvals }),
       deciders,
       announce,
       editable: editableFields(action.tool) !== undefined && registry.get(action.tool) !== undefined,

@@ -3,6 +3,7 @@ import type { Approvals } from '../agent/approvals.js';
 import type { RunControl } from '../agent/control.js';
 import type { RunEngine } from '../agent/engine.js';
 import type { TrustService } from '../agent/trust.js';
+import type { ApprovalRules } from '../agent/approvalPolicy.js';
 import type { CapsService } from '../agent/capsService.js';
 import type { Scheduler } from '../agent/scheduler.js';
 import type { McpTools } from '../agent/mcpTools.js';
@@ -25,6 +26,8 @@ export interface SlackServices {
   approvals: Approvals;
   control: RunControl;
   trust: TrustService;
+  /** Per action type: approvers needed, reminder and escalation, expiry. */
+  approvalRules: ApprovalRules;
   caps: CapsService;
   scheduler: Scheduler;
   /** MCP servers: `/agent tools` (list, refresh, accept). */
