@@ -98,6 +98,7 @@ export class ApprovalTimers {
         const told = md`:rotating_light: You were added as a backup approver: an approval has been waiting ${trusted(waited)}${where}: "${summary}" (run ${code(run.id)}, requested by ${mention(run.requester_id)}). You may now approve or reject it.`;
         for (const user of backup.filter((u) => !approvers.includes(u))) await outbox.toChannel(trx, run.team_id, user, told);
         await appendActivity(trx, { at, teamId: run.team_id, runId: run.id, actionId: action.id, actor: 'system', kind: 'approval_escalated', detail: { tool: action.tool, to: escalate } });
+        await outbox.updateCard(trx, run, action.id);
       }
       await appendActivity(trx, { at, teamId: run.team_id, runId: run.id, actionId: action.id, actor: 'system', kind: 'approval_reminded', detail: { tool: action.tool, notified: approvers } });
       return true;

@@ -16,7 +16,7 @@ import { externalTrustOf } from './externalTrust.js';
 import { decidersOf } from './deciders.js';
 import { editsOf } from './editLog.js';
 import { editableFields } from './edits.js';
-import { countedApprovals, requiredApprovals } from './approvalPolicy.js';
+import { countedApprovals, escalatedApprovers, requiredApprovals } from './approvalPolicy.js';
 
 /** How many of a run's own steps the task message lists (the log has all of them). */
 const PROGRESS_SHOWN = 8;
@@ -63,6 +63,9 @@ export class AgentViews implements MessageViews {
     const edit = (await editsOf(db, [action.id])).get(action.id);
     const required = await requiredApprovals(db, action);
     const approvals = required > 1 ? { required, given: await countedApprovals(db, action, run) } : undefined;
+    // After an escalation the card also names the backup approvers.
+    const escalated = action.status === 'pending' && deciders ? await escalatedApprovers(db, action.id) : undefined;
+    if (escalated && deciders) for (const k of ['users', 'groups'] as const) deciders[k] = [...new Set([...deciders[k], ...escalated[k]])];
     return {
       ...buildCardView({ registry, run, action, turn, reasoning: message ? reasoningOf(message.content) : undefined, notices, approvals }),
       deciders,

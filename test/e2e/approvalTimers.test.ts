@@ -111,6 +111,8 @@ describe('approval expiry, reminders and escalation (durable timers on the injec
     const run = await h.onlyRun();
     await waitUntil(() => h.threadTexts(run).find((t) => t.includes(`<!subteam^${OPS}> may now approve or reject it too`)), 'escalation line in the thread');
     expect(dms(APPROVER).find((t) => t.includes('Reminder'))).toContain(`run \`${run.id}\`, requested by <@${REQUESTER}>`);
+    await h.delivered();
+    expect(cardBlocks(card!)).toContain(`Waiting for a decision from <!subteam^${OPS}> <@${APPROVER}>`);
 
     // Later passes do not fire it again.
     clock.advance(60 * MIN);

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { textReply, toolUseReply } from '../helpers/fakeClaude.js';
-import { APPROVER, REQUESTER, startHarness, waitUntil, type Harness } from '../helpers/testApp.js';
+import { viewSubmission } from '../helpers/slackRequests.js';
+import { APPROVER, REQUESTER, SIGNING_SECRET, startHarness, waitUntil, type Harness } from '../helpers/testApp.js';
 
 const ADMIN = 'U0ADMIN';
 const SECOND = 'U0SECOND';
@@ -107,6 +108,47 @@ describe('two-person approval (`/agent trust <action> approvals <n>`)', () => {
     expect(cardBlocks(card!)).not.toContain('of 3 approvals');
     await h.click(card!, 'approve', APPROVER);
     await h.waitForRun((r) => r.status === 'completed');
+    expect(h.smtp.mails).toHaveLength(1);
+  });
+
+  it('Edit & approve counts as one approval of the edited call; approvals of the old version no longer count', async () => {
+    await h.command('trust send_email approvals 2', { userId: ADMIN });
+    h.claude.enqueue(toolUseReply([{ name: 'send_email', input: email }]), textReply('Sent.'));
+    await h.command('run email Sarah');
+    const [card] = await h.waitForCards(1);
+    await h.click(card!, 'approve', APPROVER);
+    await waitUntil(() => h.slack.ephemerals(APPROVER).find((e) => e.text.includes('1 of 2')), 'first approval counted');
+
+    // The requester may not edit-and-approve either.
+    await h.click(card!, 'edit', REQUESTER);
+    await waitUntil(() => h.slack.ephemerals(REQUESTER).find((e) => e.text.includes('your approval cannot count')), 'requester refused the Edit dialog');
+
+    const opened = h.slack.callsTo('views.open').length;
+    await h.click(card!, 'edit', SECOND);
+    await waitUntil(() => h.slack.callsTo('views.open').length > opened, 'the edit dialog');
+    const view = h.slack.callsTo('views.open').at(-1)!['view'] as { callback_id: string; private_metadata: string; blocks: Array<{ block_id?: string; element?: { initial_value?: string } }> };
+    const values = Object.fromEntries(view.blocks.filter((b) => b.element).map((b) => [b.block_id!, b.element!.initial_value ?? '']));
+    values['subject'] = 'Q2 numbers';
+    const submitted = await viewSubmission(h.baseUrl, SIGNING_SECRET, {
+      callbackId: view.callback_id,
+      privateMetadata: view.private_metadata,
+      values: Object.fromEntries(Object.entries(values).map(([k, v]) => [k, { value: { type: 'plain_text_input', value: v } }])),
+      userId: SECOND,
+    });
+    expect(submitted.json?.response_action).toBeUndefined();
+    await h.app.engine.idle();
+    expect(h.smtp.mails).toHaveLength(0);
+    await h.delivered();
+    const edited = cardBlocks(card!);
+    expect(edited).toContain(`1 of 2 approvals* — approved by <@${SECOND}>`);
+    expect(edited).toContain('Q2 numbers');
+
+    // The first approver saw the old version: they approve the edited one (it counts now).
+    await h.click(card!, 'approve', APPROVER);
+    const [mail] = await h.smtp.waitForMail(1);
+    expect(mail!.headers.subject).toBe('Q2 numbers');
+    await h.waitForRun((r) => r.status === 'completed');
+    await h.app.engine.idle();
     expect(h.smtp.mails).toHaveLength(1);
   });
 });
