@@ -91,12 +91,14 @@ export class Approvals {
       if (input.expectHash !== undefined && (await getAction(trx, action.id))?.input_hash !== input.expectHash) return false;
       // Several approvers needed: this click is counted, and only the one that completes the count goes on
       // to approve the call below.
+      let countedHash: string | undefined;
       if (required > 1) {
         const step = await recordOneApproval(trx, { action, run, userId: input.userId, required, at, ...(input.edit ? { edit: input.edit } : {}) });
         if (step.kind !== 'complete') {
           if (step.kind === 'counted') await this.deps.outbox.updateCard(trx, run, action.id);
           return step;
         }
+        countedHash = step.hash;
       }
       const edit = input.edit;
       const claimed = await transitionAction(trx, action.id, ['pending'], {
@@ -104,7 +106,7 @@ export class Approvals {
         decided_by: input.userId,
         decided_at: at,
         // The approval covers exactly what the card showed (or what the approver edited it to): its hash.
-        approved_hash: edit ? edit.hash : action.input_hash,
+        approved_hash: edit ? edit.hash : (countedHash ?? action.input_hash),
         ...(edit ? { input_json: edit.inputJson, prepared_json: edit.preparedJson, input_hash: edit.hash } : {}),
         updated_at: at,
       });
@@ -128,7 +130,7 @@ export class Approvals {
         actionId: action.id,
         actor: input.userId,
         kind: 'approved',
-        detail: { tool: action.tool, remember: input.remember === true, ...(input.edit ? { edited: true } : {}), ...(required > 1 ? { approvals: required, required } : {}) },
+        detail: { tool: action.tool, remember: input.remember === true, ...(input.edit ? { edited: true } : {}), ...(required > 1 ? { required } : {}) },
       });
       // The last decision of the turn resumes the run in the same transaction, so no failure after the
       // claim can leave an approved run waiting for nothing.

@@ -13,7 +13,7 @@ export type ApprovalStep =
   /** This person had already approved this exact call: it counts once. */
   | { kind: 'again'; given: number }
   /** The count is reached: the caller approves the call (in the same transaction). */
-  | { kind: 'complete'; given: number }
+  | { kind: 'complete'; given: number; hash: string }
   /** Decided meanwhile. */
   | { kind: 'late' };
 
@@ -63,7 +63,7 @@ export async function recordOneApproval(
   const added = await addApproval(trx, { actionId: current.id, userId: p.userId, inputHash: hash, at: p.at });
   const given = (await countedApprovals(trx, { id: current.id, input_hash: hash }, p.run)).length;
   if (!added) return { kind: 'again', given };
-  if (given >= p.required) return { kind: 'complete', given };
+  if (given >= p.required) return { kind: 'complete', given, hash };
   await appendActivity(trx, {
     at: p.at,
     teamId: current.team_id,
