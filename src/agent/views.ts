@@ -61,7 +61,9 @@ export class AgentViews implements MessageViews {
     const notices = action.status === 'pending' ? [...(await this.pendingNotices(run.team_id)), ...(await this.externalNotices(run.team_id, action.tool))] : [];
     const { deciders, announce } = await decidersOf(db, registry, run, action.tool);
     const edit = (await editsOf(db, [action.id])).get(action.id);
-    const required = await requiredApprovals(db, action);
+    // Several approvers: only a card that is waiting or was approved shows them (a rejected or cancelled
+    // one names who ended it), so closing a card costs no extra reads.
+    const required = action.status === 'rejected' || action.status === 'cancelled' ? 1 : await requiredApprovals(db, action);
     const approvals = required > 1 ? { required, given: await countedApprovals(db, action, run) } : undefined;
     // After an escalation the card also names the backup approvers.
     const escalated = action.status === 'pending' && deciders ? await escalatedApprovers(db, action.id) : undefined;
