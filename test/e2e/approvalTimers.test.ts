@@ -91,6 +91,13 @@ describe('approval expiry, reminders and escalation (durable timers on the injec
     expect(h.claude.requests).toHaveLength(1);
     expect(await activity('approval_expired')).toHaveLength(1);
     expect(text(await h.command(`log ${run.id}`))).toContain('approval expired');
+
+    // A rerun tells the model what happened, without naming anyone as the rejecter.
+    await h.command(`rerun ${run.id}`);
+    await waitUntil(() => h.claude.requests.length >= 2 || undefined, 'the rerun to call the model');
+    const told = JSON.stringify(h.claude.requests[1]!.body);
+    expect(told).toContain('nobody decided before the approval request expired');
+    expect(told).not.toContain('<@expiry>');
   });
 
   it('a reminder DMs the approvers; the escalation lets the backup group approve and tells them; each fires once', async () => {
