@@ -7,6 +7,8 @@ import { HomeViews } from './agent/home.js';
 import { AppHome } from './agent/homeTab.js';
 import { SlackChannelMembers } from './slack/channelMembers.js';
 import { Approvals } from './agent/approvals.js';
+import { ApprovalRules } from './agent/approvalPolicy.js';
+import { ApprovalTimers } from './agent/approvalTimers.js';
 import { RunControl } from './agent/control.js';
 import { Dispatcher } from './agent/dispatcher.js';
 import { RunEngine, type EngineSettings } from './agent/engine.js';
@@ -90,6 +92,8 @@ export interface RunningApp {
   runDigests(): Promise<string[]>;
   /** Starts due scheduled runs now (what the per-minute job does). */
   tickSchedules(now?: Date): Promise<string[]>;
+  /** Fires due approval reminders and expiries now (what the approval-timers task does every second). */
+  tickApprovalTimers(now?: Date): Promise<{ reminded: string[]; expired: string[] }>;
   db: Db;
   engine: RunEngine;
   logger: Logger;
@@ -249,6 +253,8 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
   });
   engineRef = engine;
   const approvals = new Approvals({ db, clock, registry, engine, trust, admins, dispatcher, outbox, metrics });
+  const approvalTimers = new ApprovalTimers({ db, clock, registry, outbox, groups, logger });
+  const approvalRules = new ApprovalRules({ db, clock, registry, requireAdmin: (teamId, userId, what) => trust.requireAdmin(teamId, userId, what) });
   const control = new RunControl({ db, clock, engine, registry, admins, queue, caps, outbox });
   const conversations = new ThreadConversations({ db, clock, engine, control, outbox, logger, limits: config.threadContext });
 
@@ -318,6 +324,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       control,
       trust,
       suggestions,
+      approvalRules,
       caps,
       scheduler,
       mcp,
@@ -364,6 +371,8 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
         },
       },
       { name: 'prune', everyMs: 3600_000, run: () => instance.prune() },
+      // Reminders, escalations and expiry of waiting approval cards (due times stored with each card).
+      { name: 'approval-timers', everyMs: Math.max(250, Math.min(1000, Math.floor(leaseMs / 3))), run: () => approvalTimers.tick() },
     ],
     logger,
   );
@@ -403,6 +412,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     logger,
     runDigests: () => runDigests(digestDeps),
     tickSchedules: (now?: Date) => scheduler.tick(now),
+    tickApprovalTimers: (now?: Date) => approvalTimers.tick(now),
     slackDrained: () => delivery.drained(),
     eventsSettled: () => conversations.settled(),
     instanceId: instance.id,

@@ -27,12 +27,18 @@ import { organisationRefusal, type Clicker } from './organisation.js';
 import { Visibility, type Viewer } from './visibility.js';
 import type { MetricsSink } from '../metrics/sink.js';
 import { secondsBetween } from '../metrics/time.js';
+import { escalatedApprovers, requiredApprovals } from './approvalPolicy.js';
+import { recordOneApproval, type ApprovalStep } from './multiApproval.js';
 
 export type Decision =
   | { outcome: 'approved'; action: Action; waitingFor: number; remembered: boolean }
   | { outcome: 'rejected'; action: Action }
   | { outcome: 'already_decided'; action: Action }
-  | { outcome: 'not_allowed'; action: Action; why: string };
+  | { outcome: 'not_allowed'; action: Action; why: string }
+  /** Several approvers needed: this approval was counted; `given` of `required` so far. */
+  | { outcome: 'counted'; action: Action; given: number; required: number }
+  /** Several approvers needed and this person had already approved this exact call: counted once. */
+  | { outcome: 'already_approved'; action: Action; given: number; required: number };
 
 /** An edit that fails the tool's own checks: nothing changed; the errors go back to the dialog's fields. */
 export type EditDecision = Decision | { outcome: 'invalid'; action: Action; errors: Record<string, string> };
@@ -74,27 +80,39 @@ export class Approvals {
     const { db, clock } = this.deps;
     const action = await this.mustGetAction(input.actionId);
     if (action.status !== 'pending') return { outcome: 'already_decided', action };
-    const refusal = await this.refusal(action, input.userId, input.remember === true, input.clicker);
+    const required = await requiredApprovals(db, action);
+    const refusal = await this.refusal(action, input.userId, input.remember === true, input.clicker, { approving: true, required });
     if (refusal) return refusal;
     const at = clock.now().toISOString();
-    const won = await db.transaction().execute(async (trx) => {
+    const won = await db.transaction().execute(async (trx): Promise<boolean | ApprovalStep> => {
       await lockRun(trx, action.run_id);
       const run = await getRun(trx, action.run_id);
       if (!run || (run.status !== 'awaiting_approval' && run.status !== 'running')) return false;
       // An edit replaces the call only if it is still the one the dialog was opened on.
       if (input.expectHash !== undefined && (await getAction(trx, action.id))?.input_hash !== input.expectHash) return false;
+      // Several approvers needed: this click is counted, and only the one that completes the count goes on
+      // to approve the call below.
+      let countedHash: string | undefined;
+      if (required > 1) {
+        const step = await recordOneApproval(trx, { action, run, userId: input.userId, required, at, ...(input.edit ? { edit: input.edit } : {}) });
+        if (step.kind !== 'complete') {
+          if (step.kind === 'counted') await this.deps.outbox.updateCard(trx, run, action.id);
+          return step;
+        }
+        countedHash = step.hash;
+      }
       const edit = input.edit;
       const claimed = await transitionAction(trx, action.id, ['pending'], {
         status: 'approved',
         decided_by: input.userId,
         decided_at: at,
         // The approval covers exactly what the card showed (or what the approver edited it to): its hash.
-        approved_hash: edit ? edit.hash : action.input_hash,
+        approved_hash: edit ? edit.hash : (countedHash ?? action.input_hash),
         ...(edit ? { input_json: edit.inputJson, prepared_json: edit.preparedJson, input_hash: edit.hash } : {}),
         updated_at: at,
       });
       if (!claimed) return false;
-      if (edit) {
+      if (edit && required === 1) {
         // Both versions are kept: what the model proposed and what the human approved.
         await appendActivity(trx, {
           at,
@@ -113,7 +131,7 @@ export class Approvals {
         actionId: action.id,
         actor: input.userId,
         kind: 'approved',
-        detail: { tool: action.tool, remember: input.remember === true, ...(input.edit ? { edited: true } : {}) },
+        detail: { tool: action.tool, remember: input.remember === true, ...(input.edit ? { edited: true } : {}), ...(required > 1 ? { required } : {}) },
       });
       // The last decision of the turn resumes the run in the same transaction, so no failure after the
       // claim can leave an approved run waiting for nothing.
@@ -128,7 +146,15 @@ export class Approvals {
       return true;
     });
     const fresh = (await getAction(db, action.id)) ?? action;
-    if (!won) return { outcome: 'already_decided', action: fresh };
+    if (won === false) return { outcome: 'already_decided', action: fresh };
+    if (won !== true) {
+      if (won.kind === 'counted') this.deps.outbox.wake();
+      return won.kind === 'again'
+        ? { outcome: 'already_approved', action: fresh, given: won.given, required }
+        : won.kind === 'counted'
+          ? { outcome: 'counted', action: fresh, given: won.given, required }
+          : { outcome: 'already_decided', action: fresh };
+    }
     this.deps.metrics?.approvalDecided('approved', secondsBetween(action.created_at, at));
     this.deps.outbox.wake();
 
@@ -161,7 +187,7 @@ export class Approvals {
   async editAndApprove(input: { actionId: string; userId: string; values: Record<string, string | null | undefined>; expectHash: string; clicker?: Clicker; keep?: readonly string[] }): Promise<EditDecision> {
     const action = await this.mustGetAction(input.actionId);
     if (action.status !== 'pending' || action.input_hash !== input.expectHash) return { outcome: 'already_decided', action };
-    const refusal = await this.refusal(action, input.userId, false, input.clicker);
+    const refusal = await this.refusal(action, input.userId, false, input.clicker, { approving: true });
     if (refusal) return refusal;
     const fields = editableFields(action.tool);
     const tool = this.deps.registry.get(action.tool);
@@ -281,7 +307,14 @@ export class Approvals {
    * type's approvers and the self-approval setting. "Approve & remember" also needs an admin and a
    * non-hard-floor action. A refused click changes nothing and is logged.
    */
-  private async refusal(action: Action, userId: string, remember: boolean, clicker?: Clicker): Promise<Decision | undefined> {
+  private async refusal(
+    action: Action,
+    userId: string,
+    remember: boolean,
+    clicker?: Clicker,
+    /** `approving`: the click would count as an approval (two-person rules apply to it). */
+    opts: { approving?: boolean; required?: number } = {},
+  ): Promise<Decision | undefined> {
     const run = await getRun(this.deps.db, action.run_id);
     if (!run) throw new AppError('run_not_found', `No run ${action.run_id}`);
     let why: string | undefined;
@@ -293,8 +326,15 @@ export class Approvals {
       if (!type || type.hardFloor || this.deps.registry.get(action.tool)?.hardFloor) why = `${code(action.tool).value} always needs approval, so it cannot be remembered.`;
       else if (!(await this.deps.admins.isAdmin(action.team_id, userId))) why = 'Only admins can use "Approve & remember": it changes the workspace\'s trust settings. You can still Approve this one.';
     }
+    const required = opts.required ?? (opts.approving || remember ? await requiredApprovals(this.deps.db, action) : 1);
+    if (!why && remember && required > 1) why = `${code(action.tool).value} needs ${required} different approvers, so it cannot be remembered. You can still Approve this one.`;
+    // Two-person approval: the requester never counts, even where self-approval is on.
+    if (!why && opts.approving && required > 1 && run.requester_id === userId) {
+      why = `${code(action.tool).value} needs ${required} approvers other than the requester, and you asked for this run, so your approval cannot count. You can still Reject it.`;
+    }
     if (!why) {
-      const check = await this.deps.trust.canApprove(run, action.tool, userId);
+      // After an escalation its backup approvers may decide too (stored on the waiting call).
+      const check = await this.deps.trust.canApprove(run, action.tool, userId, await escalatedApprovers(this.deps.db, action.id));
       if (!check.ok) why = check.why;
     }
     if (!why) return undefined;
@@ -338,10 +378,10 @@ export class Approvals {
    * Checks a click before anything else happens (the Reject dialog opens, an approval is claimed): the
    * clicker's organisation, then who may decide. The refusal is logged like any other.
    */
-  async precheck(actionId: string, userId: string, opts: { clicker?: Clicker; remember?: boolean } = {}): Promise<Decision | undefined> {
+  async precheck(actionId: string, userId: string, opts: { clicker?: Clicker; remember?: boolean; approving?: boolean } = {}): Promise<Decision | undefined> {
     const action = await this.mustGetAction(actionId);
     if (action.status !== 'pending') return { outcome: 'already_decided', action };
-    return this.refusal(action, userId, opts.remember === true, opts.clicker);
+    return this.refusal(action, userId, opts.remember === true, opts.clicker, { approving: opts.approving === true });
   }
 
   /** The lists the Edit dialog offers for this call's pick-from-a-list fields (read from the tool now). */

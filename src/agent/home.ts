@@ -4,6 +4,7 @@ import { getHomeNote } from '../db/repos/homeViewers.js';
 import type { Action, Run } from '../db/schema.js';
 import type { ToolRegistry } from '../tools/registry.js';
 import type { AdminCheck } from './admins.js';
+import { escalatedApprovers } from './approvalPolicy.js';
 import { describeAction } from './cards.js';
 import { editableFields } from './edits.js';
 import type { QueueThresholds } from './policyContext.js';
@@ -92,7 +93,8 @@ export class HomeViews {
       if (!run || run.team_id !== teamId || (run.status !== 'awaiting_approval' && run.status !== 'running')) continue;
       const visible = isAdmin || run.requester_id === userId || (await member(run.channel_id)) || (await member(action.card_channel));
       if (!visible) continue;
-      if (!(await trust.canApprove(run, action.tool, userId)).ok) continue;
+      // A backup group an overdue card was escalated to may decide it too (the same check as the click's).
+      if (!(await trust.canApprove(run, action.tool, userId, await escalatedApprovers(db, action.id))).ok) continue;
       waiting.push({ action, run, summary: describeAction(registry, action).summary, editable: editableFields(action.tool) !== undefined && registry.get(action.tool) !== undefined });
     }
     const own = (await db.selectFrom('runs').selectAll().where('team_id', '=', teamId).where('requester_id', '=', userId).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(RUNS_SHOWN).execute()) as Run[];

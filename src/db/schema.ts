@@ -339,6 +339,44 @@ export interface Database {
   assistant_threads: AssistantThreadsTable;
   instances: InstancesTable;
   home_viewers: HomeViewersTable;
+  approval_rules: ApprovalRulesTable;
+  action_policies: ActionPoliciesTable;
+  action_approvals: ActionApprovalsTable;
+}
+
+/** An admin's approval rule for an action type (migration 0010); null fields are off. */
+export interface ApprovalRulesTable {
+  team_id: string;
+  action_type: string;
+  approvals: number | null;
+  remind_after_s: number | null;
+  escalate_json: string | null;
+  expire_after_s: number | null;
+  updated_by: string;
+  updated_at: string;
+}
+
+/** The rule a waiting call started with, and its due times (cleared once handled). */
+export interface ActionPoliciesTable {
+  action_id: string;
+  team_id: string;
+  run_id: string;
+  approvals_required: Generated<number>;
+  remind_at: string | null;
+  reminded_at: string | null;
+  escalate_json: string | null;
+  escalated_at: string | null;
+  expire_at: string | null;
+  expire_after_s: number | null;
+  created_at: string;
+}
+
+/** One person's approval of one exact call (input hash), for calls needing several approvers. */
+export interface ActionApprovalsTable {
+  action_id: string;
+  user_id: string;
+  input_hash: string;
+  at: string;
 }
 
 export type Run = Selectable<RunsTable>;
@@ -348,6 +386,7 @@ export type RunMessage = Selectable<RunMessagesTable>;
 export type Action = Selectable<ActionsTable>;
 export type NewAction = Insertable<ActionsTable>;
 export type ActivityRow = Selectable<ActivityTable>;
+export type ActionPolicy = Selectable<ActionPoliciesTable>;
 export type WorkspaceState = Selectable<WorkspaceStateTable>;
 export type ModelCall = Selectable<ModelCallsTable>;
 

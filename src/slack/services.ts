@@ -4,6 +4,7 @@ import type { RunControl } from '../agent/control.js';
 import type { RunEngine } from '../agent/engine.js';
 import type { TrustService } from '../agent/trust.js';
 import type { TrustSuggestions } from '../agent/trustSuggestions.js';
+import type { ApprovalRules } from '../agent/approvalPolicy.js';
 import type { CapsService } from '../agent/capsService.js';
 import type { Scheduler } from '../agent/scheduler.js';
 import type { McpTools } from '../agent/mcpTools.js';
@@ -29,6 +30,8 @@ export interface SlackServices {
   trust: TrustService;
   /** Trust suggestions for admins: the digest's and App Home's "Run it with a notice" buttons. */
   suggestions: TrustSuggestions;
+  /** Per action type: approvers needed, reminder and escalation, expiry. */
+  approvalRules: ApprovalRules;
   caps: CapsService;
   scheduler: Scheduler;
   /** MCP servers: `/agent tools` (list, refresh, accept). */

@@ -20,7 +20,7 @@ export function editAction(services: SlackServices) {
       );
     try {
       const { action, description } = await services.approvals.describe(actionId);
-      const refused = await services.approvals.precheck(actionId, parsed.data.user.id, { clicker: clickerOf(parsed.data) });
+      const refused = await services.approvals.precheck(actionId, parsed.data.user.id, { clicker: clickerOf(parsed.data), approving: true });
       if (refused?.outcome === 'already_decided') return void (await tell(alreadyDecidedText(action)));
       if (refused?.outcome === 'not_allowed') return void (await tell(`:no_entry: ${refused.why} Nothing was changed.`));
       const fields = editableFields(action.tool);

@@ -80,6 +80,11 @@ function approveSelected(services: SlackServices): Handler {
           .filter((r) => r.decision.outcome !== 'approved')
           .map((r) => {
             const d = r.decision;
+            // Two-person approval: this person's approval is recorded, the action waits for the others.
+            if (d.outcome === 'counted' || d.outcome === 'already_approved') {
+              const what = d.outcome === 'counted' ? 'your approval is counted' : 'you had already approved it';
+              return md`\n• ${code(r.actionId)}: ${what}, ${String(d.given)} of ${String(d.required)} approvals; it waits for the others.`;
+            }
             const why = d.outcome === 'already_decided' ? alreadyDecidedText(d.action) : d.outcome === 'not_allowed' ? `${d.why} Nothing was changed.` : d.outcome === 'failed' ? md`Approving failed: ${d.error}. Nothing was sent.`.value : '';
             return md`\n• ${code(r.actionId)} skipped: ${trusted(why)}`;
           });
