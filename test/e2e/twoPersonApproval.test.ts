@@ -1,3 +1,4 @@
+import { finalText } from '../helpers/finalAnswer.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { textReply, toolUseReply } from '../helpers/fakeClaude.js';
 import { viewSubmission } from '../helpers/slackRequests.js';
@@ -74,7 +75,7 @@ describe('two-person approval (`/agent trust <action> approvals <n>`)', () => {
     const final = cardBlocks(card!);
     expect(final).not.toContain('approval_approve');
     expect(final).toContain(`*Approved* by <@${APPROVER}> and <@${SECOND}>`);
-    expect(h.threadTexts(run)).toContain('Sent.');
+    expect(h.threadTexts(run)).toContain(finalText('Sent.', run.requester_id));
 
     const rows = await h.database.open().db.selectFrom('action_approvals').selectAll().execute();
     expect(rows.map((r) => r.user_id).sort()).toEqual([APPROVER, SECOND].sort());
