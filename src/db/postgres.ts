@@ -16,6 +16,8 @@ import {
 } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
+import { writeActivityAtCommit } from './activityAtCommit.js';
+import { flushActivity } from './repos/activity.js';
 
 export interface OpenedPostgres {
   engine: 'postgres';
@@ -107,5 +109,5 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Opened
   // Without a listener an idle connection's error (server restart, network blip) would crash the process.
   pool.on('error', (err) => options.onIdleError?.(err));
   const db = new Kysely<Database>({ dialect: new PortablePostgresDialect({ pool }), plugins: [new ReplaceNulPlugin()] });
-  return { engine: 'postgres', db, pool };
+  return { engine: 'postgres', db: writeActivityAtCommit(db, flushActivity), pool };
 }

@@ -3,6 +3,8 @@ import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, SqliteDialect, type SqliteDatabase } from 'kysely';
 import type { Database } from './schema.js';
+import { writeActivityAtCommit } from './activityAtCommit.js';
+import { flushActivity } from './repos/activity.js';
 
 export interface OpenedSqlite {
   engine: 'sqlite';
@@ -23,7 +25,7 @@ export function openSqlite(path: string): OpenedSqlite {
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('synchronous = NORMAL');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-  return { engine: 'sqlite', db, sqlite };
+  return { engine: 'sqlite', db: writeActivityAtCommit(db, flushActivity), sqlite };
 }
 
 /**

@@ -239,3 +239,37 @@ describe(`rows written before the chain existed, on ${TEST_ENGINE}`, () => {
     expect(report.teams.find((t) => t.teamId === 'T1')).toMatchObject({ rows: 4, headSeq: 4 });
   });
 });
+
+describe('the chain head is the last lock a transaction takes', () => {
+  // Two transactions touching the same row in opposite orders around an append: with the head taken at
+  // the append, each would hold what the other waits for and PostgreSQL would abort one (a deadlock).
+  it.skipIf(TEST_ENGINE !== 'postgres')('an append before and one after a shared row lock both commit', async () => {
+    await sql`CREATE TABLE lock_probe (id integer PRIMARY KEY, n integer NOT NULL)`.execute(db);
+    await sql`INSERT INTO lock_probe (id, n) VALUES (1, 0)`.execute(db);
+    const latch = () => {
+      let open!: () => void;
+      const opened = new Promise<void>((r) => (open = r));
+      return { open, opened };
+    };
+    const aLocked = latch();
+    const bAppended = latch();
+    const a = db.transaction().execute(async (trx) => {
+      await sql`UPDATE lock_probe SET n = n + 1 WHERE id = 1`.execute(trx);
+      aLocked.open();
+      await bAppended.opened;
+      await appendActivity(trx, entry('T1', 'after_lock'));
+    });
+    const b = (async () => {
+      await aLocked.opened;
+      await db.transaction().execute(async (trx) => {
+        await appendActivity(trx, entry('T1', 'before_lock'));
+        bAppended.open();
+        await sql`UPDATE lock_probe SET n = n + 1 WHERE id = 1`.execute(trx);
+      });
+    })();
+    await Promise.all([a, b]);
+    const kinds = (await rowsOf('T1')).map((r) => r.kind);
+    expect(kinds.sort()).toEqual(['after_lock', 'before_lock']);
+    expect((await verifyActivityChain(db)).ok).toBe(true);
+  });
+});

@@ -1,5 +1,6 @@
 import { AppError } from '../../errors.js';
 import { ACTIVITY_GENESIS, activityHash, storable, type ChainedFields } from '../activityHash.js';
+import { deferToCommit } from '../activityAtCommit.js';
 import type { Db } from '../connection.js';
 import type { ActivityRow } from '../schema.js';
 
@@ -21,8 +22,9 @@ export interface ActivityEntry {
  * way rows are written. Each row is chained to its workspace's previous row (see activityHash.ts). Inside
  * the caller's transaction the row commits (or not) with the state change it records; otherwise the
  * append is a transaction of its own. The workspace's chain head stays locked until that transaction
- * ends, so take other locks (lockRun, conditional claims) before appending, not after: the usual order
- * everywhere, which keeps two transactions from waiting on each other.
+ * ends; so that it is always the last lock a transaction takes, rows appended in a transaction are
+ * written when the transaction's callback has finished (activityAtCommit.ts), and a row appended there is
+ * not visible to the rest of the same transaction.
  */
 export async function appendActivity(db: Db, entry: ActivityEntry): Promise<void> {
   await appendActivities(db, [entry]);
@@ -31,8 +33,18 @@ export async function appendActivity(db: Db, entry: ActivityEntry): Promise<void
 /** Several rows at once (in the given order within each workspace), e.g. when seeding. */
 export async function appendActivities(db: Db, entries: readonly ActivityEntry[]): Promise<void> {
   if (entries.length === 0) return;
-  if (db.isTransaction) await appendChained(db, entries);
-  else await db.transaction().execute((trx) => appendChained(trx, entries));
+  // In a transaction of the app's database the rows are chained at its end (see activityAtCommit.ts);
+  // a database opened some other way (a bare Kysely) writes them at once.
+  const append = async (trx: Db) => {
+    if (!deferToCommit(trx, entries)) await appendChained(trx, entries);
+  };
+  if (db.isTransaction) await append(db);
+  else await db.transaction().execute(append);
+}
+
+/** Writes the activity a transaction buffered, as its last statements (see activityAtCommit.ts). */
+export function flushActivity(trx: Db, entries: readonly unknown[]): Promise<void> {
+  return appendChained(trx, entries as readonly ActivityEntry[]);
 }
 
 async function appendChained(trx: Db, entries: readonly ActivityEntry[]): Promise<void> {
