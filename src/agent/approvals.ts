@@ -38,7 +38,9 @@ export type Decision =
   /** Several approvers needed: this approval was counted; `given` of `required` so far. */
   | { outcome: 'counted'; action: Action; given: number; required: number }
   /** Several approvers needed and this person had already approved this exact call: counted once. */
-  | { outcome: 'already_approved'; action: Action; given: number; required: number };
+  | { outcome: 'already_approved'; action: Action; given: number; required: number }
+  /** Still waiting, but no longer the call the clicker was shown (it was edited since): nothing counted. */
+  | { outcome: 'changed'; action: Action };
 
 /** An edit that fails the tool's own checks: nothing changed; the errors go back to the dialog's fields. */
 export type EditDecision = Decision | { outcome: 'invalid'; action: Action; errors: Record<string, string> };
@@ -84,12 +86,12 @@ export class Approvals {
     const refusal = await this.refusal(action, input.userId, input.remember === true, input.clicker, { approving: true, required });
     if (refusal) return refusal;
     const at = clock.now().toISOString();
-    const won = await db.transaction().execute(async (trx): Promise<boolean | ApprovalStep> => {
+    const won = await db.transaction().execute(async (trx): Promise<boolean | 'changed' | ApprovalStep> => {
       await lockRun(trx, action.run_id);
       const run = await getRun(trx, action.run_id);
       if (!run || (run.status !== 'awaiting_approval' && run.status !== 'running')) return false;
       // An edit replaces the call only if it is still the one the dialog was opened on.
-      if (input.expectHash !== undefined && (await getAction(trx, action.id))?.input_hash !== input.expectHash) return false;
+      if (input.expectHash !== undefined && (await getAction(trx, action.id))?.input_hash !== input.expectHash) return 'changed' as const;
       // Several approvers needed: this click is counted, and only the one that completes the count goes on
       // to approve the call below.
       let countedHash: string | undefined;
@@ -147,6 +149,7 @@ export class Approvals {
     });
     const fresh = (await getAction(db, action.id)) ?? action;
     if (won === false) return { outcome: 'already_decided', action: fresh };
+    if (won === 'changed') return fresh.status === 'pending' ? { outcome: 'changed', action: fresh } : { outcome: 'already_decided', action: fresh };
     if (won !== true) {
       if (won.kind === 'counted') this.deps.outbox.wake();
       return won.kind === 'again'
@@ -186,7 +189,8 @@ export class Approvals {
    */
   async editAndApprove(input: { actionId: string; userId: string; values: Record<string, string | null | undefined>; expectHash: string; clicker?: Clicker; keep?: readonly string[] }): Promise<EditDecision> {
     const action = await this.mustGetAction(input.actionId);
-    if (action.status !== 'pending' || action.input_hash !== input.expectHash) return { outcome: 'already_decided', action };
+    if (action.status !== 'pending') return { outcome: 'already_decided', action };
+    if (action.input_hash !== input.expectHash) return { outcome: 'changed', action };
     const refusal = await this.refusal(action, input.userId, false, input.clicker, { approving: true });
     if (refusal) return refusal;
     const fields = editableFields(action.tool);

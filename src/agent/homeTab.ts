@@ -69,8 +69,10 @@ export class AppHome {
    * the same stored decision, the same dispatch). Only actions of one kind (tool) go together; one decided
    * meanwhile is skipped by approve() itself and reported.
    */
-  async approveSelected(input: { userId: string; actionIds: string[]; clicker: Clicker }): Promise<BatchOutcome> {
-    const ids = [...new Set(input.actionIds)].slice(0, MAX_BATCH);
+  async approveSelected(input: { userId: string; items: Array<{ actionId: string; expectHash?: string }>; clicker: Clicker }): Promise<BatchOutcome> {
+    // Each tick carries the call that was shown (its hash): an approval counts only for that call.
+    const shown = new Map(input.items.map((i) => [i.actionId, i.expectHash]));
+    const ids = [...shown.keys()].slice(0, MAX_BATCH);
     const tools = new Set<string>();
     for (const id of ids) {
       const action = await getAction(this.deps.db, id);
@@ -80,7 +82,8 @@ export class AppHome {
     const results: Array<{ actionId: string; decision: Decision | { outcome: 'failed'; error: string } }> = [];
     for (const actionId of ids) {
       try {
-        results.push({ actionId, decision: await this.deps.approvals.approve({ actionId, userId: input.userId, clicker: input.clicker }) });
+        const expectHash = shown.get(actionId);
+        results.push({ actionId, decision: await this.deps.approvals.approve({ actionId, userId: input.userId, clicker: input.clicker, ...(expectHash ? { expectHash } : {}) }) });
       } catch (err) {
         results.push({ actionId, decision: { outcome: 'failed', error: errorMessage(err) } });
       }

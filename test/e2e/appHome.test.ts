@@ -31,7 +31,8 @@ function homeWhen(h: Harness, user: string, ok: (text: string, view: FakeSlackVi
 
 /** The actions listed in a Home view, in order (the value of their Approve buttons). */
 function listed(view: FakeSlackView): string[] {
-  return (view.blocks as Block[]).flatMap((b) => (b.elements ?? []).filter((e) => e.action_id === 'home_approve').map((e) => e.value!));
+  // An Approve carries `<action id>|<hash of the call shown>`.
+  return (view.blocks as Block[]).flatMap((b) => (b.elements ?? []).filter((e) => e.action_id === 'home_approve').map((e) => e.value!.split('|')[0]!));
 }
 
 function click(h: Harness, view: FakeSlackView, actionId: string, userId: string, o: { value?: string; userTeam?: string; selected?: Record<string, Record<string, string[]>> } = {}) {
@@ -137,7 +138,7 @@ describe('App Home: Waiting for you', () => {
     await h.delivered();
     const group = (shown.blocks as Block[]).find((b) => b.block_id === 'home_batch:send_email')!;
     const options = group.elements!.find((e) => e.action_id === 'home_select')!.options!.map((o) => o.value);
-    expect([...options].sort()).toEqual(cards.map((c) => c.actionId).sort());
+    expect(options.map((o) => o.split('|')[0]).sort()).toEqual(cards.map((c) => c.actionId).sort());
     // Ticking the boxes relabels the button with how many are ticked, keeping the ticks.
     await click(h, shown, 'home_select', APPROVER, { selected: { 'home_batch:send_email': { home_select: options } } });
     const view = await homeWhen(h, APPROVER, (t) => t.includes('Approve 3 selected'), 'the relabelled button');

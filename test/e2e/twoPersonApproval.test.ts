@@ -1,7 +1,7 @@
 import { finalText } from '../helpers/finalAnswer.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { textReply, toolUseReply } from '../helpers/fakeClaude.js';
-import { viewSubmission } from '../helpers/slackRequests.js';
+import { blockAction, viewSubmission } from '../helpers/slackRequests.js';
 import { APPROVER, REQUESTER, SIGNING_SECRET, startHarness, waitUntil, type Harness } from '../helpers/testApp.js';
 
 const ADMIN = 'U0ADMIN';
@@ -143,6 +143,25 @@ describe('two-person approval (`/agent trust <action> approvals <n>`)', () => {
     const edited = cardBlocks(card!);
     expect(edited).toContain(`1 of 2 approvals* — approved by <@${SECOND}>`);
     expect(edited).toContain('Q2 numbers');
+
+    // Someone still looking at the card as it was before the edit: their Approve names the old call, so it
+    // is not counted for the edited one (it would complete the count for a call they never saw).
+    const before = (card!.message.history[0]?.blocks ?? card!.message.blocks) as Array<{ elements?: Array<{ action_id?: string; value?: string }> }>;
+    const staleValue = before.flatMap((b) => b.elements ?? []).find((e) => e.action_id === 'approval_approve')!.value!;
+    expect(staleValue).toContain('|');
+    await blockAction(h.baseUrl, SIGNING_SECRET, {
+      actionId: 'approval_approve',
+      value: staleValue,
+      userId: ADMIN,
+      channelId: card!.channel,
+      messageTs: card!.ts,
+      responseUrl: h.slack.responseUrl({ channel: card!.channel, userId: ADMIN, messageTs: card!.ts }),
+    });
+    await waitUntil(() => h.slack.ephemerals(ADMIN).find((e) => e.text.includes('edited since it was shown to you')), 'the stale approval refused');
+    await h.app.engine.idle();
+    expect(h.smtp.mails).toHaveLength(0);
+    const current = await h.app.db.selectFrom('actions').select('input_hash').where('id', '=', card!.actionId).executeTakeFirstOrThrow();
+    expect(await h.app.db.selectFrom('action_approvals').select('user_id').where('action_id', '=', card!.actionId).where('input_hash', '=', current.input_hash).execute()).toEqual([{ user_id: SECOND }]);
 
     // The first approver saw the old version: they approve the edited one (it counts now).
     await h.click(card!, 'approve', APPROVER);

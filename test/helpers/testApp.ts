@@ -128,7 +128,8 @@ export interface HarnessOptions {
 function cardActionId(m: FakeSlackMessage): string | undefined {
   for (const b of (m.blocks ?? []) as Array<{ type?: string; elements?: Array<{ action_id?: string; value?: string }> }>) {
     if (b.type !== 'actions') continue;
-    for (const e of b.elements ?? []) if (e.action_id === 'approval_approve' || e.action_id === 'approval_view_full') return e.value;
+    // An Approve button carries `<action id>|<hash of the call shown>`; the card's action id is the first part.
+    for (const e of b.elements ?? []) if (e.action_id === 'approval_approve' || e.action_id === 'approval_view_full') return e.value?.split('|')[0];
   }
   return undefined;
 }
@@ -307,9 +308,13 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     },
     click(card, button, userId = APPROVER, teamId, via) {
       const actionId = { approve: 'approval_approve', reject: 'approval_reject', view_full: 'approval_view_full', approve_remember: 'approval_approve_remember', edit: 'approval_edit' }[button];
+      // Slack sends the clicked button's own value as the message shows it now (an Approve names the call
+      // on screen); a button no longer on the message is clicked from the card as first seen.
+      const shown = ((slack.message(card.channel, card.ts) ?? card.message).blocks ?? []) as Array<{ elements?: Array<{ action_id?: string; value?: string }> }>;
+      const value = shown.flatMap((b) => b.elements ?? []).find((e) => e.action_id === actionId)?.value ?? card.actionId;
       const o = {
         actionId,
-        value: card.actionId,
+        value,
         userId,
         channelId: card.channel,
         messageTs: card.ts,

@@ -3,6 +3,7 @@ import { clipped, code, dateRef, joinMd, md, mention, Mrkdwn, subteamRef, truste
 import { fencedChunks } from '../../text/units.js';
 import { fieldsWithin, hiddenCharactersIn, hiddenCharactersWarning } from './callContent.js';
 import { context, fallbackText, LIMITS, mrkdwn, plainText, section, truncate, usd } from './text.js';
+import { approveValue } from './approveValue.js';
 
 export const ACTION_IDS = {
   approve: 'approval_approve',
@@ -128,14 +129,14 @@ export function renderCard(card: CardView, links: { taskPermalink?: string | und
   const buttons: Record<string, unknown>[] = [];
   if (pending) {
     buttons.push(
-      { type: 'button', action_id: ACTION_IDS.approve, style: 'primary', text: { type: 'plain_text', text: 'Approve' }, value: action.id },
+      { type: 'button', action_id: ACTION_IDS.approve, style: 'primary', text: { type: 'plain_text', text: 'Approve' }, value: approveValue(action) },
       { type: 'button', action_id: ACTION_IDS.reject, style: 'danger', text: { type: 'plain_text', text: 'Reject' }, value: action.id },
     );
     if (card.editable) {
       buttons.push({ type: 'button', action_id: ACTION_IDS.edit, text: { type: 'plain_text', text: 'Edit' }, value: action.id });
     }
     if (card.rememberable) {
-      buttons.push({ type: 'button', action_id: ACTION_IDS.approveRemember, text: { type: 'plain_text', text: 'Approve & remember' }, value: action.id });
+      buttons.push({ type: 'button', action_id: ACTION_IDS.approveRemember, text: { type: 'plain_text', text: 'Approve & remember' }, value: approveValue(action) });
     }
   }
   if (notShown.length > 0) {

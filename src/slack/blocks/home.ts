@@ -3,6 +3,7 @@ import { channelRef, clipped, code, dateRef, md, mention, trusted, type Mrkdwn }
 import { statusLabel } from './taskMessage.js';
 import { context, LIMITS, plainText, section, usd } from './text.js';
 import { renderTrustSuggestions } from './trustSuggestions.js';
+import { approveValue } from './approveValue.js';
 
 export const HOME_ACTION_IDS = {
   approve: 'home_approve',
@@ -47,7 +48,7 @@ function itemButtons(item: HomeItem, permalink: string | undefined): Record<stri
     type: 'actions',
     block_id: `home_item:${id}`,
     elements: [
-      { type: 'button', action_id: HOME_ACTION_IDS.approve, text: plainText('Approve', 75), style: 'primary', value: id },
+      { type: 'button', action_id: HOME_ACTION_IDS.approve, text: plainText('Approve', 75), style: 'primary', value: approveValue(item.action) },
       { type: 'button', action_id: HOME_ACTION_IDS.reject, text: plainText('Reject', 75), style: 'danger', value: id },
       ...(item.editable ? [{ type: 'button', action_id: HOME_ACTION_IDS.edit, text: plainText('Edit', 75), value: id }] : []),
       ...(permalink ? [{ type: 'button', action_id: HOME_ACTION_IDS.openCard, text: plainText('Open card', 75), url: permalink, value: id }] : []),
@@ -93,7 +94,7 @@ export function renderHome(data: HomeData, links: Map<string, string>, now: Date
         {
           type: 'checkboxes',
           action_id: HOME_ACTION_IDS.select,
-          options: group.items.map((item) => ({ text: plainText(`${item.run.id}: ${item.summary}`, OPTION_TEXT), value: item.action.id })),
+          options: group.items.map((item) => ({ text: plainText(`${item.run.id}: ${item.summary}`, OPTION_TEXT), value: approveValue(item.action) })),
         },
         { type: 'button', action_id: HOME_ACTION_IDS.approveSelected, text: plainText('Approve selected', 75), style: 'primary', value: group.tool.slice(0, LIMITS.buttonValue) },
       ],

@@ -3,8 +3,12 @@ import type { Decision } from '../../../agent/approvals.js';
 import { errorMessage, isAppError } from '../../../errors.js';
 import { code, md, trusted } from '../../../text/mrkdwn.js';
 import { alreadyDecidedText } from '../../decisionText.js';
+import { parseApproveValue } from '../../blocks/approveValue.js';
 import { blockActionSchema, clickerOf } from '../../payloads.js';
 import type { SlackServices } from '../../services.js';
+
+/** The answer to an Approve on a call that was edited after the card or Home view was shown. */
+export const CHANGED_SINCE_SHOWN = ':pencil2: This call was edited since it was shown to you, and your approval was not counted. Look at the updated card and approve it again if you agree. Nothing was approved.';
 
 /**
  * Approve: parse, decide (the core checks who clicked, including their organisation, and stores the
@@ -14,7 +18,8 @@ import type { SlackServices } from '../../services.js';
 export function approveAction(services: SlackServices, opts: { remember: boolean } = { remember: false }) {
   return async ({ ack, body, respond }: SlackActionMiddlewareArgs<BlockButtonAction> & AllMiddlewareArgs): Promise<void> => {
     const parsed = blockActionSchema.safeParse(body);
-    const actionId = parsed.success ? parsed.data.actions[0]?.value : undefined;
+    const value = parsed.success ? parsed.data.actions[0]?.value : undefined;
+    const { actionId, expectHash } = parseApproveValue(value ?? '');
     if (!parsed.success || !actionId) {
       await ack();
       services.logger.warn('approve click without a usable payload');
@@ -27,7 +32,7 @@ export function approveAction(services: SlackServices, opts: { remember: boolean
     const userId = parsed.data.user.id;
     let decision: Decision;
     try {
-      decision = await services.approvals.approve({ actionId, userId, remember: opts.remember, clicker: clickerOf(parsed.data) });
+      decision = await services.approvals.approve({ actionId, userId, remember: opts.remember, clicker: clickerOf(parsed.data), ...(expectHash ? { expectHash } : {}) });
     } catch (err) {
       await ack();
       if (isAppError(err, 'action_not_found')) return void (await tell('This card no longer matches anything I know about. Nothing was done.'));
@@ -36,6 +41,7 @@ export function approveAction(services: SlackServices, opts: { remember: boolean
       return;
     }
     await ack();
+    if (decision.outcome === 'changed') await tell(CHANGED_SINCE_SHOWN);
     if (decision.outcome === 'already_decided') await tell(alreadyDecidedText(decision.action));
     if (decision.outcome === 'not_allowed') await tell(`:no_entry: ${decision.why} Nothing was changed.`);
     if (decision.outcome === 'counted') await tell(`Your approval is recorded: ${decision.given} of ${decision.required}. Nothing runs until ${decision.required} different people (not the requester) have approved.`);

@@ -11,6 +11,7 @@ import { approveAction } from './approve.js';
 import { editAction } from './edit.js';
 import { rejectAction } from './reject.js';
 import { homeSelectAction } from './homeSelect.js';
+import { parseApproveValue } from '../../blocks/approveValue.js';
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockButtonAction> & AllMiddlewareArgs;
 type Handler = (args: ButtonArgs) => Promise<void>;
@@ -57,7 +58,7 @@ function approveSelected(services: SlackServices): Handler {
     const teamId = teamOf(parsed.data);
     const userId = parsed.data.user.id;
     const picked = state.data.view.state.values[`${HOME_BATCH_BLOCK}${tool}`]?.[HOME_ACTION_IDS.select]?.selected_options ?? [];
-    const ids = picked.map((o) => o.value);
+    const ids = picked.map((o) => parseApproveValue(o.value));
     if (ids.length === 0) {
       await ack();
       await services.home.tell(teamId, userId, md`Tick the ${code(tool)} actions to approve first, then click *Approve selected*. Nothing was changed.`);
@@ -71,7 +72,7 @@ function approveSelected(services: SlackServices): Handler {
     let note: Mrkdwn;
     try {
       // Decided (stored) before Slack is answered, like a card's Approve.
-      const outcome = await services.home.approveSelected({ userId, actionIds: ids, clicker: clickerOf(parsed.data) });
+      const outcome = await services.home.approveSelected({ userId, items: ids, clicker: clickerOf(parsed.data) });
       await ack();
       if (outcome.outcome === 'mixed_kinds') note = trusted('Only actions of one kind can be approved together. Nothing was changed.');
       else {
@@ -81,6 +82,7 @@ function approveSelected(services: SlackServices): Handler {
           .map((r) => {
             const d = r.decision;
             // Two-person approval: this person's approval is recorded, the action waits for the others.
+            if (d.outcome === 'changed') return md`\n• ${code(r.actionId)} skipped: it was edited since this view was shown; look at it again.`;
             if (d.outcome === 'counted' || d.outcome === 'already_approved') {
               const what = d.outcome === 'counted' ? 'your approval is counted' : 'you had already approved it';
               return md`\n• ${code(r.actionId)}: ${what}, ${String(d.given)} of ${String(d.required)} approvals; it waits for the others.`;

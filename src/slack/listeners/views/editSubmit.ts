@@ -44,6 +44,8 @@ export function editSubmission(services: SlackServices) {
           return void (await ack({ response_action: 'errors', errors: { [firstField]: `${decision.why} Nothing was changed.`.slice(0, 300) } }));
         case 'already_decided':
           return void (await ack({ response_action: 'errors', errors: { [firstField]: `${alreadyDecidedText(decision.action)} Your edit was not applied.`.slice(0, 300) } }));
+        case 'changed':
+          return void (await ack({ response_action: 'errors', errors: { [firstField]: 'Someone edited this call after this dialog opened. Your edit was not applied: close this dialog and click Edit on the updated card.' } }));
         default:
           return void (await ack());
       }
