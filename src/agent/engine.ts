@@ -27,6 +27,7 @@ import { md, mention, trusted, type Mrkdwn } from '../text/mrkdwn.js';
 import { findActionType } from '../policy/catalog.js';
 import type { CapsService } from './capsService.js';
 import { RunSlots } from './slots.js';
+import type { Foreground } from '../foreground.js';
 import type { RunLeases } from '../cluster/runLeases.js';
 import { describeCapStop, type CapCheck } from '../policy/caps.js';
 import { continuesInstead, shouldContinue, takePendingReplies, toApiMessages } from './steering.js';
@@ -58,6 +59,8 @@ export interface EngineDeps {
   caps: CapsService;
   /** Which runs this instance may advance (one instance per run at a time). */
   leases: RunLeases;
+  /** Each step waits its turn behind requests being answered (src/foreground.ts). */
+  foreground?: Foreground;
 }
 
 export interface StartRunInput {
@@ -241,7 +244,8 @@ export class RunEngine {
    * the release fail, and this instance carries on, so a click is never stranded.
    */
   private async runChain(runId: string): Promise<void> {
-    if (!(await this.leases.claim(runId))) return;
+    await this.deps.foreground?.turn();
+    if (this.stopped || !(await this.leases.claim(runId))) return;
     let release: 'idle' | 'handover' | 'cooldown' | 'done' = 'handover';
     try {
       await this.settleInterrupted(runId);
@@ -369,6 +373,8 @@ export class RunEngine {
     // A bound on steps per kick guards against a logic error spinning forever; real runs stop far earlier
     // (turn caps, approvals).
     for (let i = 0; i < 1000 && !this.stopped; i++) {
+      await this.deps.foreground?.turn();
+      if (this.stopped) return 'idle';
       let result: StepResult;
       try {
         result = await this.step(runId, allowModel);

@@ -106,9 +106,24 @@ export class ToolRegistry {
   toApiTools(): ApiTool[] {
     return this.names().map((name) => {
       const t = this.get(name)!;
-      if (t.jsonSchema) return { name: t.name, description: t.description, input_schema: t.jsonSchema };
-      const { $schema: _ignored, ...schema } = z.toJSONSchema(t.inputSchema, { io: 'input' }) as Record<string, unknown>;
-      return { name: t.name, description: t.description, input_schema: schema };
+      let api = apiToolOf.get(t);
+      if (!api) {
+        api = toApiTool(t);
+        apiToolOf.set(t, api);
+      }
+      return api;
     });
   }
+}
+
+/**
+ * Converting a zod schema to JSON Schema costs about a millisecond per tool, and every run start stores
+ * the tool list: a definition never changes, so each is converted once.
+ */
+const apiToolOf = new WeakMap<ToolDefinition, ApiTool>();
+
+function toApiTool(t: ToolDefinition): ApiTool {
+  if (t.jsonSchema) return { name: t.name, description: t.description, input_schema: t.jsonSchema };
+  const { $schema: _ignored, ...schema } = z.toJSONSchema(t.inputSchema, { io: 'input' }) as Record<string, unknown>;
+  return { name: t.name, description: t.description, input_schema: schema };
 }

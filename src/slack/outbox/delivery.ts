@@ -15,6 +15,7 @@ import type { SlackClients } from '../clients.js';
 import type { SlackPacer } from './pacer.js';
 import type { OutboxRenderer } from './render.js';
 import type { MetricsSink } from '../../metrics/sink.js';
+import type { Foreground } from '../../foreground.js';
 
 /** Marks our posts so a post whose fate is unknown (5xx, timeout, crash) can be found in Slack. */
 export const OUTBOX_EVENT_TYPE = 'agent_outbox';
@@ -65,6 +66,8 @@ export interface DeliveryDeps {
   settings?: Partial<DeliverySettings>;
   /** Counts each Web API call by method and outcome (METRICS_PORT). */
   metrics?: MetricsSink;
+  /** Each pass waits its turn behind requests being answered (src/foreground.ts). */
+  foreground?: Foreground;
 }
 
 const OPEN: OutboxStatus[] = ['queued', 'sending', 'unknown'];
@@ -167,6 +170,9 @@ export class OutboxDelivery {
     try {
       do {
         this.again = false;
+        // Wakes that arrive while this waits are folded into the pass (running is set).
+        await this.deps.foreground?.turn();
+        if (this.stopped) break;
         nextInMs = await this.pass();
       } while (this.again && !this.stopped);
     } catch (err) {
