@@ -103,6 +103,21 @@ export class ToolRegistry {
     return [...this.tools.keys()];
   }
 
+  /**
+   * The tool list as stored with each run (JSON). Every run start needs it, so the text is kept until
+   * the set of definitions changes (an MCP source listed again hands out new definition objects).
+   */
+  apiToolsJson(): string {
+    const defs = this.names().map((name) => this.get(name)!);
+    const cached = this.jsonCache;
+    if (cached && cached.defs.length === defs.length && cached.defs.every((d, i) => d === defs[i])) return cached.json;
+    const json = JSON.stringify(this.toApiTools());
+    this.jsonCache = { defs, json };
+    return json;
+  }
+
+  private jsonCache: { defs: ToolDefinition[]; json: string } | undefined;
+
   toApiTools(): ApiTool[] {
     return this.names().map((name) => {
       const t = this.get(name)!;
