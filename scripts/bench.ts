@@ -144,6 +144,19 @@ function expectOk(what: string, res: SignedResponse, pattern?: RegExp): void {
   }
 }
 
+/**
+ * A request that got no HTTP answer at all (connection reset or refused, or nothing within 30 s) is a
+ * failed request, as Slack would count it, not a broken benchmark: status 0, reported with the others.
+ */
+async function answered(what: string, request: Promise<SignedResponse>): Promise<SignedResponse> {
+  try {
+    return await bounded(what, request);
+  } catch (err) {
+    const cause = (err as { cause?: unknown }).cause;
+    return { status: 0, body: `${(err as Error).message}${cause ? ` (${String(cause)})` : ''}` };
+  }
+}
+
 /** One benchmarked app (in-process worker or child) plus the world it talks to. */
 class Driver {
   constructor(
@@ -160,7 +173,7 @@ class Driver {
   async slash(text: string, channel: string, teamId = TEAM): Promise<{ ms: number; res: SignedResponse }> {
     const responseUrl = this.world.slack.responseUrl({ channel, userId: REQUESTER });
     const t0 = performance.now();
-    const res = await bounded('a slash command', slashCommand(this.baseUrl, SIGNING_SECRET, { text, userId: REQUESTER, userName: 'alice', channelId: channel, teamId, responseUrl }));
+    const res = await answered('a slash command', slashCommand(this.baseUrl, SIGNING_SECRET, { text, userId: REQUESTER, userName: 'alice', channelId: channel, teamId, responseUrl }));
     return { ms: performance.now() - t0, res };
   }
 
@@ -173,7 +186,7 @@ class Driver {
     const responseUrl = this.world.slack.responseUrl({ channel: card.channel, userId: APPROVER, messageTs: card.ts });
     const t0 = performance.now();
     onSent?.(t0);
-    const res = await bounded('an Approve click', blockAction(this.baseUrl, SIGNING_SECRET, {
+    const res = await answered('an Approve click', blockAction(this.baseUrl, SIGNING_SECRET, {
       actionId: 'approval_approve',
       value: card.actionId,
       userId: APPROVER,
