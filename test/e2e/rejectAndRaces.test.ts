@@ -33,7 +33,11 @@ describe('Reject, concurrent clicks and late clicks', () => {
     expect(thread).toContain('Wrong numbers, wait for finance');
     expect(thread).toContain(`/agent rerun ${run.id}`);
 
-    const updated = JSON.stringify(h.slack.message(card!.channel, card!.ts)!.blocks);
+    // The card's own update is a separate outbox row from the thread line: wait for it, not for the line.
+    const updated = await waitUntil(() => {
+      const blocks = JSON.stringify(h.slack.message(card!.channel, card!.ts)!.blocks);
+      return blocks.includes('Rejected* by') ? blocks : undefined;
+    }, 'card updated as rejected');
     expect(updated).not.toContain('approval_approve');
     expect(updated).toContain(`Rejected* by <@${APPROVER}>`);
     expect(updated).toContain('Wrong numbers, wait for finance');
