@@ -3,12 +3,18 @@ import { defineConfig } from 'vitest/config';
 // Test files that never open a database: they run once. Every other file runs twice, against SQLite and
 // against a real PostgreSQL server, so a new test that touches the database is covered on both by default.
 const DATABASE_FREE = [
+  'test/helpers/fakeSlackHome.test.ts',
+  'test/slack/homeBlocks.test.ts',
+  'test/agent/editChoices.test.ts',
+  'test/helpers/fakeConnectors.test.ts',
   'test/agent/cron.test.ts',
   'test/agent/pricing.test.ts',
   'test/agent/promptCache.test.ts',
+  'test/bench/instances.test.ts',
   'test/build.test.ts',
   'test/config.test.ts',
   'test/container.test.ts',
+  'test/docs.test.ts',
   'test/connectors/hubspot.test.ts',
   'test/connectors/mcpConnection.test.ts',
   'test/connectors/safeFetch.test.ts',

@@ -13,6 +13,9 @@
  * Slack's published rate limits enforced; the other sections keep a fake Slack that never rate-limits, so
  * they measure the app rather than Slack's pacing.
  *
+ * The "several instances" section (scripts/bench/instances.ts: --instances, --database-url) runs only when
+ * asked: the app as child processes on one PostgreSQL behind a round-robin balancer, next to SQLite.
+ *
  * It reports; it never fails on a number. It exits non-zero only when the benchmark itself breaks.
  * See scripts/bench/options.ts (or `npm run bench -- --help`) for the options.
  */
@@ -31,6 +34,7 @@ import { SLACK_LIMITS } from '../src/slack/outbox/pacer.js';
 import { startAppThread, type AppThread } from './bench/appThread.js';
 import { bounded } from './bench/bounded.js';
 import { killChildren, spawnChildApp, type ChildApp } from './bench/child.js';
+import { instancesSection, renderInstances, type InstancesSection } from './bench/instances.js';
 import { HelpRequested, parseOptions, USAGE, type BenchOptions } from './bench/options.js';
 import { build as buildDist, staleReason } from './build.mjs';
 import { costPhase } from './bench/caching.js';
@@ -70,6 +74,7 @@ interface Figure {
 
 const figures: Figure[] = [];
 const limitsResults: LimitsResult[] = [];
+let instances: InstancesSection | undefined;
 const LIMITS_SETUP =
   "each scenario on a fresh app (own SQLite file) and its own fake Slack with Slack's limits enforced " +
   `(chat.postMessage ${DEFAULT_RATE_LIMITS.postMessagePerChannel.perSecond}/s per channel, burst ${DEFAULT_RATE_LIMITS.postMessagePerChannel.burst}, ` +
@@ -723,6 +728,7 @@ function report(o: BenchOptions, startedAt: Date, elapsedS: number): void {
   process.stdout.write(`\n${header}\n`);
   if (rows.length > 0) process.stdout.write(`\n${renderTable(['figure', 'value', 'goal', 'met?'], rows)}\n`);
   if (limitsResults.length > 0) process.stdout.write(`\n${renderLimits(limitsResults, LIMITS_SETUP)}\n`);
+  if (instances) process.stdout.write(`\n${renderInstances(instances)}\n`);
   for (const n of notes) process.stdout.write(`\nnote: ${n}\n`);
   if (o.out) {
     const json = {
@@ -735,6 +741,7 @@ function report(o: BenchOptions, startedAt: Date, elapsedS: number): void {
       figures: figures.map((f) => ({ key: f.key, figure: f.figure, value: f.value, goal: f.goal, met: f.met, unit: f.unit, ...f.data })),
       slackLimits: { setup: LIMITS_SETUP, slackLimits: DEFAULT_RATE_LIMITS, appPacing: SLACK_LIMITS, runBudget: RUN_BUDGET, scenarios: limitsResults },
       notes,
+      ...(instances ? { instances } : {}),
     };
     writeFileSync(o.out, `${JSON.stringify(json, null, 2)}\n`);
     process.stdout.write(`\nwrote ${o.out}\n`);
@@ -769,19 +776,23 @@ async function main(): Promise<number> {
 
   if (o.profileDir) mkdirSync(o.profileDir, { recursive: true });
   try {
-    const template = await inProcessPhases(o, dir);
-    await childPhases(o, dir, template);
+    // Empty only when the "several instances" section was asked for alone (--instances).
+    if (o.phases.size > 0) await childPhases(o, dir, await inProcessPhases(o, dir));
     await limitsPhase(o, dir);
     // Cost per realistic run with and without prompt caching (scripts/bench/caching.ts).
     if (o.phases.has('cost')) {
       const env = (world: World, dbPath: string, model: string, knowledgeDir: string) => ({ ...appEnv(world, dir, dbPath, o), ANTHROPIC_MODEL: model, KNOWLEDGE_DIR: knowledgeDir });
       figures.push(...(await costPhase({ quick: o.quick, modelLatencyMs: o.modelLatencyMs, dir, env, log })));
     }
+    if (o.instances > 0) {
+      instances = await instancesSection({ o, root: ROOT, dir, env: (world) => ({ ...cleanEnv(), ...appEnv(world, dir, join(dir, 'unused.db'), o) }), log });
+      notes.push(...instances.notes);
+    }
     report(o, startedAt, (performance.now() - t0) / 1000);
     return 0;
   } catch (err) {
     process.stderr.write(`\nbench: FAILED (the benchmark broke, this is not a measurement): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    if (figures.length > 0 || limitsResults.length > 0) report({ ...o, out: undefined }, startedAt, (performance.now() - t0) / 1000);
+    if (figures.length > 0 || limitsResults.length > 0 || instances) report({ ...o, out: undefined }, startedAt, (performance.now() - t0) / 1000);
     return 1;
   } finally {
     clearTimeout(watchdog);

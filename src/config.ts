@@ -3,7 +3,7 @@ import { AppError } from './errors.js';
 import { loadMcpConfig } from './connectors/mcp/config.js';
 
 /**
- * The runtime contract's environment (see README / .env.sample). Validated once at startup; every problem
+ * The runtime contract's environment (see docs/operations.md / .env.sample). Validated once at startup; every problem
  * is reported together so an operator fixes them in one go instead of one restart per variable.
  */
 const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
@@ -252,7 +252,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new AppError(
       'config_invalid',
       `Cannot start: the environment is incomplete or invalid.\n${lines.join('\n')}\n` +
-        'Set these variables (see .env.sample and the README) and start again.',
+        'Set these variables (see .env.sample and docs/operations.md) and start again.',
     );
   }
   const e = parsed.data as Env;

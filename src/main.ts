@@ -3,7 +3,12 @@ import { pathToFileURL } from 'node:url';
 import { WebClient, type RetryOptions, type WebClientOptions } from '@slack/web-api';
 import type { Logger } from 'pino';
 import { AdminCheck } from './agent/admins.js';
+import { HomeViews } from './agent/home.js';
+import { AppHome } from './agent/homeTab.js';
+import { SlackChannelMembers } from './slack/channelMembers.js';
 import { Approvals } from './agent/approvals.js';
+import { ApprovalRules } from './agent/approvalPolicy.js';
+import { ApprovalTimers } from './agent/approvalTimers.js';
 import { RunControl } from './agent/control.js';
 import { Dispatcher } from './agent/dispatcher.js';
 import { RunEngine, type EngineSettings } from './agent/engine.js';
@@ -37,6 +42,8 @@ import { buildRegistry } from './tools/index.js';
 import { RunTaskBoard } from './agent/taskBoard.js';
 import { CapsService } from './agent/capsService.js';
 import { runDigests } from './agent/digest.js';
+import { TrustSuggestions } from './agent/trustSuggestions.js';
+import { renderTrustSuggestions } from './slack/blocks/trustSuggestions.js';
 import { scheduleDigest } from './jobs/digest.js';
 import { scheduleRunsJob } from './jobs/schedules.js';
 import { Scheduler } from './agent/scheduler.js';
@@ -88,6 +95,8 @@ export interface RunningApp {
   runDigests(): Promise<string[]>;
   /** Starts due scheduled runs now (what the per-minute job does). */
   tickSchedules(now?: Date): Promise<string[]>;
+  /** Fires due approval reminders and expiries now (what the approval-timers task does every second). */
+  tickApprovalTimers(now?: Date): Promise<{ reminded: string[]; expired: string[] }>;
   db: Db;
   engine: RunEngine;
   logger: Logger;
@@ -229,6 +238,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
   const admins = new AdminCheck(config.adminUserIds, users);
   const caps = new CapsService(db, clock, admins, config.caps);
   const trust = new TrustService({ db, clock, admins, registry, groups, approvalsChannel: config.approvalsChannel });
+  const suggestions = new TrustSuggestions({ db, clock, trust, admins });
   // MCP servers (MCP_CONFIG): their tools join the registry before any run resumes; a server that is
   // down is reported, never fatal.
   const mcp = new McpTools({ db, clock, logger, registry, outbox, config: config.mcp, requireAdmin: (teamId, userId, what) => trust.requireAdmin(teamId, userId, what) });
@@ -251,19 +261,24 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
   });
   engineRef = engine;
   const approvals = new Approvals({ db, clock, registry, engine, trust, admins, dispatcher, outbox, metrics });
+  const approvalTimers = new ApprovalTimers({ db, clock, registry, outbox, groups, logger });
+  const approvalRules = new ApprovalRules({ db, clock, registry, requireAdmin: (teamId, userId, what) => trust.requireAdmin(teamId, userId, what) });
   const control = new RunControl({ db, clock, engine, registry, admins, queue, caps, outbox });
   const conversations = new ThreadConversations({ db, clock, engine, control, outbox, logger, limits: config.threadContext });
 
   // Delivery of the outbox: its own Web API client without retries (the outbox retries, paced, and
   // looks a post up before repeating it, which the client's blind retry cannot).
   const outboxClients = clientsWith(webClientOptions(config.slack.apiUrl, { retries: 0 }));
+  // The App Home tab: what waits for each recent viewer, built when their view is published.
+  const homeViews = new HomeViews({ db, registry, trust, admins, queue, suggestions, members: new SlackChannelMembers(clients, clock, logger) });
+  const home = new AppHome({ db, clock, outbox, approvals });
   const views = new AgentViews({ db, registry, queue, queuePosition: (teamId, runId) => engine.queuePosition(teamId, runId) });
   const delivery = new OutboxDelivery({
     db,
     clock: systemClock,
     clients: outboxClients,
     pacer: new SlackPacer(() => Date.now(), overrides.slackLimits ?? SLACK_LIMITS, () => instance.liveCount()),
-    renderer: new OutboxRenderer(views, outboxClients),
+    renderer: new OutboxRenderer(views, outboxClients, homeViews, () => clock.now()),
     logger,
     outbox,
     instanceId: instance.id,
@@ -318,6 +333,8 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       approvals,
       control,
       trust,
+      suggestions,
+      approvalRules,
       caps,
       scheduler,
       mcp,
@@ -325,6 +342,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       logger,
       conversations,
       threadReader: new SlackThreadReader(() => Date.now()),
+      home,
       writes: {
         replaceMessage: async (teamId, channel, ts, text, blocks) => {
           await outbox.replaceMessage(db, teamId, channel, ts, text, blocks);
@@ -363,6 +381,8 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
         },
       },
       { name: 'prune', everyMs: 3600_000, run: () => instance.prune() },
+      // Reminders, escalations and expiry of waiting approval cards (due times stored with each card).
+      { name: 'approval-timers', everyMs: Math.max(250, Math.min(1000, Math.floor(leaseMs / 3))), run: () => approvalTimers.tick() },
     ],
     logger,
   );
@@ -379,6 +399,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     registry,
     queue,
     cardRoute: (teamId: string) => trust.routeFor(teamId),
+    suggestions: { service: suggestions, render: renderTrustSuggestions, adminUserIds: config.adminUserIds },
     permalink: async (teamId: string, channel: string, ts: string) =>
       (await clients
         .forTeam(teamId)
@@ -401,6 +422,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     logger,
     runDigests: () => runDigests(digestDeps),
     tickSchedules: (now?: Date) => scheduler.tick(now),
+    tickApprovalTimers: (now?: Date) => approvalTimers.tick(now),
     slackDrained: () => delivery.drained(),
     eventsSettled: () => conversations.settled(),
     instanceId: instance.id,

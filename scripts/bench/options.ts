@@ -38,6 +38,10 @@ export interface BenchOptions {
    * measure the pacing of 200 task messages and cards, not the app.
    */
   workspaces: number;
+  /** "Several instances" (scripts/bench/instances.ts): up to this many Postgres instances; 0 = not run. */
+  instances: number;
+  /** PostgreSQL server for that section; without it, a throwaway cluster when initdb is installed. */
+  databaseUrl: string | undefined;
 }
 
 export const PHASES = ['overhead', 'isolated', 'burst', 'status', 'throughput', 'startup', 'memory', 'limits', 'cost'] as const;
@@ -59,8 +63,16 @@ export const USAGE = `Usage: npm run bench -- [options]
   --limits-channels N   channels of the spread scenario (default 4; quick 3)
   --workspaces N        workspaces the bursts, throughput and memory runs are spread over, as real
                         traffic is (default 25; 1: everything in one workspace, paced by Slack's limits)
-  --timeout-s N         abort if the whole bench takes longer (default 900; quick 300)
+  --timeout-s N         abort if the whole bench takes longer (default 900; quick 300; plus 150 per
+                        configuration of --instances)
   --app-env NAME=VALUE  extra environment for the app under test (repeatable), e.g. MAX_CONCURRENT_RUNS=200
+  --instances N         "Several instances": the app as N child processes on one PostgreSQL behind a
+                        round-robin balancer; bursts of --concurrency /agent run and Approve clicks for
+                        SQLite x1 and PostgreSQL x1..N (ack p50/p99, acks/s, runs done/s, exactly-once).
+                        Not run unless asked (this or --database-url); alone unless --phases names others
+  --database-url URL    PostgreSQL for that section (postgres://...; fresh database or schema per
+                        configuration, dropped after); without it a throwaway cluster is started when the
+                        server binaries (initdb) are installed. Alone it means --instances 2
   --phases LIST         only these measurements (comma-separated): overhead, isolated, burst,
                         status, throughput, startup, memory, limits, cost (default: all)
   --help                this text
@@ -91,7 +103,11 @@ export function parseOptions(argv: string[]): BenchOptions {
     limitsRuns: quick ? 6 : 12,
     limitsChannels: quick ? 3 : 4,
     workspaces: 25,
+    instances: 0,
+    databaseUrl: undefined,
   };
+  let phasesGiven = false;
+  let timeoutGiven = false;
   const int = (flag: string, v: string | undefined, min: number): number => {
     const n = Number(v);
     if (v === undefined || !Number.isInteger(n) || n < min) throw new Error(`${flag} needs an integer >= ${min} (got ${v ?? 'nothing'})`);
@@ -135,6 +151,7 @@ export function parseOptions(argv: string[]): BenchOptions {
         break;
       case '--timeout-s':
         o.timeoutS = int(flag, value(), 10);
+        timeoutGiven = true;
         break;
       case '--out': {
         const v = value();
@@ -153,6 +170,7 @@ export function parseOptions(argv: string[]): BenchOptions {
         const unknown = list.filter((p) => !(PHASES as readonly string[]).includes(p));
         if (list.length === 0 || unknown.length > 0) throw new Error(`--phases takes a comma-separated list of ${PHASES.join(', ')}`);
         o.phases = new Set(list as Phase[]);
+        phasesGiven = true;
         break;
       }
       case '--app-env': {
@@ -162,6 +180,16 @@ export function parseOptions(argv: string[]): BenchOptions {
         o.appEnv[v.slice(0, eq)] = v.slice(eq + 1);
         break;
       }
+      case '--instances':
+        o.instances = int(flag, value(), 1);
+        if (o.instances > 8) throw new Error('--instances takes at most 8');
+        break;
+      case '--database-url': {
+        const v = value() ?? '';
+        if (!/^postgres(ql)?:\/\/[^/]/.test(v)) throw new Error('--database-url takes a postgres://user:password@host:5432/database URL');
+        o.databaseUrl = v;
+        break;
+      }
       case '--help':
       case '-h':
         throw new HelpRequested();
@@ -169,6 +197,11 @@ export function parseOptions(argv: string[]): BenchOptions {
         throw new Error(`unknown option ${a}`);
     }
   }
+  if (o.databaseUrl && o.instances === 0) o.instances = 2;
+  // Asking for the instances section runs it alone, unless --phases names other measurements too.
+  if (o.instances > 0 && !phasesGiven) o.phases = new Set();
+  // Each configuration of that section takes one to two minutes on a busy 2-core machine.
+  if (o.instances > 0 && !timeoutGiven) o.timeoutS += 150 * (o.instances + 1);
   return o;
 }
 

@@ -5,6 +5,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { Action, ActivityRow, Database, ModelCall, Run, RunMessage } from '../../src/db/schema.js';
+import { appendActivities, type ActivityEntry } from '../../src/db/repos/activity.js';
 import { randomIds } from '../../src/ids.js';
 
 export interface RunTemplate {
@@ -48,7 +49,7 @@ export async function seedSuspendedRuns(
       const runs: Run[] = [];
       const messages: Array<Omit<RunMessage, 'id'>> = [];
       const actions: Action[] = [];
-      const activity: Array<Omit<ActivityRow, 'id'>> = [];
+      const activity: ActivityEntry[] = [];
       const modelCalls: Array<Omit<ModelCall, 'id'>> = [];
       for (let i = start; i < Math.min(opts.count, start + batch); i++) {
         const runId = randomIds.runId();
@@ -69,15 +70,17 @@ export async function seedSuspendedRuns(
             ...(a.card_ts ? { card_channel: channel, card_ts: fakeTs(i, 200 + j) } : {}),
           });
         });
-        for (const { id: _id, ...row } of t.activity) {
-          activity.push({ ...row, run_id: runId, team_id: team, action_id: row.action_id ? (actionIds.get(row.action_id) ?? null) : null });
+        // Through the one append function, so the clones are chained like any other row.
+        for (const row of t.activity) {
+          const detail = JSON.parse(row.detail_json) as Record<string, unknown>;
+          activity.push({ at: row.at, teamId: team, runId, actionId: row.action_id ? (actionIds.get(row.action_id) ?? null) : null, actor: row.actor, kind: row.kind, detail });
         }
         for (const { id: _id, ...row } of t.modelCalls) modelCalls.push({ ...row, run_id: runId, team_id: team });
       }
       await trx.insertInto('runs').values(runs).execute();
       if (messages.length) await trx.insertInto('run_messages').values(messages).execute();
       if (actions.length) await trx.insertInto('actions').values(actions).execute();
-      if (activity.length) await trx.insertInto('activity').values(activity).execute();
+      await appendActivities(trx, activity);
       if (modelCalls.length) await trx.insertInto('model_calls').values(modelCalls).execute();
     }
   });

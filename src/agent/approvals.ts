@@ -8,6 +8,7 @@ import { getWorkspace } from '../db/repos/workspace.js';
 import type { Action, Run } from '../db/schema.js';
 import { AppError, errorMessage } from '../errors.js';
 import { applyEdit, changesOf, editableFields, type FieldChange } from './edits.js';
+import { loadEditChoices, type LoadedChoices } from './editChoices.js';
 import { callHash } from './hash.js';
 import type { ToolRegistry } from '../tools/registry.js';
 import type { CallDescription } from '../tools/types.js';
@@ -26,12 +27,18 @@ import { organisationRefusal, type Clicker } from './organisation.js';
 import { Visibility, type Viewer } from './visibility.js';
 import type { MetricsSink } from '../metrics/sink.js';
 import { secondsBetween } from '../metrics/time.js';
+import { escalatedApprovers, requiredApprovals } from './approvalPolicy.js';
+import { recordOneApproval, type ApprovalStep } from './multiApproval.js';
 
 export type Decision =
   | { outcome: 'approved'; action: Action; waitingFor: number; remembered: boolean }
   | { outcome: 'rejected'; action: Action }
   | { outcome: 'already_decided'; action: Action }
-  | { outcome: 'not_allowed'; action: Action; why: string };
+  | { outcome: 'not_allowed'; action: Action; why: string }
+  /** Several approvers needed: this approval was counted; `given` of `required` so far. */
+  | { outcome: 'counted'; action: Action; given: number; required: number }
+  /** Several approvers needed and this person had already approved this exact call: counted once. */
+  | { outcome: 'already_approved'; action: Action; given: number; required: number };
 
 /** An edit that fails the tool's own checks: nothing changed; the errors go back to the dialog's fields. */
 export type EditDecision = Decision | { outcome: 'invalid'; action: Action; errors: Record<string, string> };
@@ -73,29 +80,41 @@ export class Approvals {
     const { db, clock } = this.deps;
     const action = await this.mustGetAction(input.actionId);
     if (action.status !== 'pending') return { outcome: 'already_decided', action };
-    const refusal = await this.refusal(action, input.userId, input.remember === true, input.clicker);
+    const required = await requiredApprovals(db, action);
+    const refusal = await this.refusal(action, input.userId, input.remember === true, input.clicker, { approving: true, required });
     if (refusal) return refusal;
     const at = clock.now().toISOString();
     // What the ack needs (the approved action, how many of its turn still wait) is read inside the
     // transaction that decides: nothing is read again between the commit and the answer to the click.
-    const won = await db.transaction().execute(async (trx): Promise<{ fresh: Action; waitingFor: number } | false> => {
+    const won = await db.transaction().execute(async (trx): Promise<false | ApprovalStep | { fresh: Action; waitingFor: number }> => {
       await lockRun(trx, action.run_id);
       const run = await getRun(trx, action.run_id);
       if (!run || (run.status !== 'awaiting_approval' && run.status !== 'running')) return false;
       // An edit replaces the call only if it is still the one the dialog was opened on.
       if (input.expectHash !== undefined && (await getAction(trx, action.id))?.input_hash !== input.expectHash) return false;
+      // Several approvers needed: this click is counted, and only the one that completes the count goes on
+      // to approve the call below.
+      let countedHash: string | undefined;
+      if (required > 1) {
+        const step = await recordOneApproval(trx, { action, run, userId: input.userId, required, at, ...(input.edit ? { edit: input.edit } : {}) });
+        if (step.kind !== 'complete') {
+          if (step.kind === 'counted') await this.deps.outbox.updateCard(trx, run, action.id);
+          return step;
+        }
+        countedHash = step.hash;
+      }
       const edit = input.edit;
       const claimed = await transitionAction(trx, action.id, ['pending'], {
         status: 'approved',
         decided_by: input.userId,
         decided_at: at,
         // The approval covers exactly what the card showed (or what the approver edited it to): its hash.
-        approved_hash: edit ? edit.hash : action.input_hash,
+        approved_hash: edit ? edit.hash : (countedHash ?? action.input_hash),
         ...(edit ? { input_json: edit.inputJson, prepared_json: edit.preparedJson, input_hash: edit.hash } : {}),
         updated_at: at,
       });
       if (!claimed) return false;
-      if (edit) {
+      if (edit && required === 1) {
         // Both versions are kept: what the model proposed and what the human approved.
         await appendActivity(trx, {
           at,
@@ -114,7 +133,7 @@ export class Approvals {
         actionId: action.id,
         actor: input.userId,
         kind: 'approved',
-        detail: { tool: action.tool, remember: input.remember === true, ...(input.edit ? { edited: true } : {}) },
+        detail: { tool: action.tool, remember: input.remember === true, ...(input.edit ? { edited: true } : {}), ...(required > 1 ? { required } : {}) },
       });
       // The last decision of the turn resumes the run in the same transaction, so no failure after the
       // claim can leave an approved run waiting for nothing.
@@ -128,7 +147,17 @@ export class Approvals {
       if (stillPending > 0) for (const other of turn.filter((a) => a.status === 'approved' && a.id !== action.id)) await this.deps.outbox.updateCard(trx, run, other.id);
       return { fresh: turn.find((a) => a.id === action.id) ?? action, waitingFor: stillPending };
     });
-    if (!won) return { outcome: 'already_decided', action: (await getAction(db, action.id)) ?? action };
+    if (won === false) return { outcome: 'already_decided', action: (await getAction(db, action.id)) ?? action };
+    if (!('fresh' in won)) {
+      // A click of a call that needs several approvers, counted (or repeated) without approving it yet.
+      const current = (await getAction(db, action.id)) ?? action;
+      if (won.kind === 'counted') this.deps.outbox.wake();
+      return won.kind === 'again'
+        ? { outcome: 'already_approved', action: current, given: won.given, required }
+        : won.kind === 'counted'
+          ? { outcome: 'counted', action: current, given: won.given, required }
+          : { outcome: 'already_decided', action: current };
+    }
     const { fresh, waitingFor } = won;
     this.deps.metrics?.approvalDecided('approved', secondsBetween(action.created_at, at));
     this.deps.outbox.wake();
@@ -157,16 +186,16 @@ export class Approvals {
    * approve it. Nothing changes when the edit is invalid, the editor may not decide, or the call was
    * decided or changed since the dialog opened (`expectHash`).
    */
-  async editAndApprove(input: { actionId: string; userId: string; values: Record<string, string | null | undefined>; expectHash: string; clicker?: Clicker }): Promise<EditDecision> {
+  async editAndApprove(input: { actionId: string; userId: string; values: Record<string, string | null | undefined>; expectHash: string; clicker?: Clicker; keep?: readonly string[] }): Promise<EditDecision> {
     const action = await this.mustGetAction(input.actionId);
     if (action.status !== 'pending' || action.input_hash !== input.expectHash) return { outcome: 'already_decided', action };
-    const refusal = await this.refusal(action, input.userId, false, input.clicker);
+    const refusal = await this.refusal(action, input.userId, false, input.clicker, { approving: true });
     if (refusal) return refusal;
     const fields = editableFields(action.tool);
     const tool = this.deps.registry.get(action.tool);
     if (!fields || !tool) return { outcome: 'not_allowed', action, why: `${code(action.tool).value} calls cannot be edited.` };
     const before = JSON.parse(action.input_json) as Record<string, unknown>;
-    const parsed = tool.inputSchema.safeParse(applyEdit(action.tool, before, input.values));
+    const parsed = tool.inputSchema.safeParse(applyEdit(action.tool, before, input.values, input.keep));
     const first = fields[0]!.key;
     if (!parsed.success) {
       const errors: Record<string, string> = {};
@@ -177,7 +206,7 @@ export class Approvals {
       return { outcome: 'invalid', action, errors };
     }
     const after = parsed.data as Record<string, unknown>;
-    const changes = changesOf(action.tool, before, after);
+    let changes = changesOf(action.tool, before, after);
     if (changes.length === 0) return this.approve({ actionId: action.id, userId: input.userId, ...(input.clicker ? { clicker: input.clicker } : {}), expectHash: input.expectHash });
     let preparedJson = action.prepared_json;
     if (tool.prepare) {
@@ -186,6 +215,8 @@ export class Approvals {
       try {
         const prepared = await tool.prepare(after, { run: { id: run.id, teamId: run.team_id, channelId: run.channel_id, threadTs: run.thread_ts, requesterId: run.requester_id } });
         preparedJson = JSON.stringify(prepared);
+        // Described by what the call resolves to (a stage's label and id), not only by what was typed.
+        changes = changesOf(action.tool, before, after, { before: action.prepared_json ? (JSON.parse(action.prepared_json) as Record<string, unknown>) : {}, after: prepared });
       } catch (err) {
         const changed = fields.find((f) => changes.some((c) => c.field === f.label))?.key ?? first;
         return { outcome: 'invalid', action, errors: { [changed]: errorMessage(err).slice(0, 150) } };
@@ -278,7 +309,14 @@ export class Approvals {
    * type's approvers and the self-approval setting. "Approve & remember" also needs an admin and a
    * non-hard-floor action. A refused click changes nothing and is logged.
    */
-  private async refusal(action: Action, userId: string, remember: boolean, clicker?: Clicker): Promise<Decision | undefined> {
+  private async refusal(
+    action: Action,
+    userId: string,
+    remember: boolean,
+    clicker?: Clicker,
+    /** `approving`: the click would count as an approval (two-person rules apply to it). */
+    opts: { approving?: boolean; required?: number } = {},
+  ): Promise<Decision | undefined> {
     const run = await getRun(this.deps.db, action.run_id);
     if (!run) throw new AppError('run_not_found', `No run ${action.run_id}`);
     let why: string | undefined;
@@ -290,8 +328,15 @@ export class Approvals {
       if (!type || type.hardFloor || this.deps.registry.get(action.tool)?.hardFloor) why = `${code(action.tool).value} always needs approval, so it cannot be remembered.`;
       else if (!(await this.deps.admins.isAdmin(action.team_id, userId))) why = 'Only admins can use "Approve & remember": it changes the workspace\'s trust settings. You can still Approve this one.';
     }
+    const required = opts.required ?? (opts.approving || remember ? await requiredApprovals(this.deps.db, action) : 1);
+    if (!why && remember && required > 1) why = `${code(action.tool).value} needs ${required} different approvers, so it cannot be remembered. You can still Approve this one.`;
+    // Two-person approval: the requester never counts, even where self-approval is on.
+    if (!why && opts.approving && required > 1 && run.requester_id === userId) {
+      why = `${code(action.tool).value} needs ${required} approvers other than the requester, and you asked for this run, so your approval cannot count. You can still Reject it.`;
+    }
     if (!why) {
-      const check = await this.deps.trust.canApprove(run, action.tool, userId);
+      // After an escalation its backup approvers may decide too (stored on the waiting call).
+      const check = await this.deps.trust.canApprove(run, action.tool, userId, await escalatedApprovers(this.deps.db, action.id));
       if (!check.ok) why = check.why;
     }
     if (!why) return undefined;
@@ -335,10 +380,15 @@ export class Approvals {
    * Checks a click before anything else happens (the Reject dialog opens, an approval is claimed): the
    * clicker's organisation, then who may decide. The refusal is logged like any other.
    */
-  async precheck(actionId: string, userId: string, opts: { clicker?: Clicker; remember?: boolean } = {}): Promise<Decision | undefined> {
+  async precheck(actionId: string, userId: string, opts: { clicker?: Clicker; remember?: boolean; approving?: boolean } = {}): Promise<Decision | undefined> {
     const action = await this.mustGetAction(actionId);
     if (action.status !== 'pending') return { outcome: 'already_decided', action };
-    return this.refusal(action, userId, opts.remember === true, opts.clicker);
+    return this.refusal(action, userId, opts.remember === true, opts.clicker, { approving: opts.approving === true });
+  }
+
+  /** The lists the Edit dialog offers for this call's pick-from-a-list fields (read from the tool now). */
+  editChoices(action: Action): Promise<LoadedChoices> {
+    return loadEditChoices(this.deps.registry, action);
   }
 
   /** For the "View full" modal: the exact content of a call as its card describes it. */

@@ -5,6 +5,7 @@ import type { ToolRegistry } from '../tools/registry.js';
 import { actionTypeFor } from './externalTrust.js';
 import type { CallDescription } from '../tools/types.js';
 import type { CardState, CardView } from './surface.js';
+import { EXPIRY_ACTOR } from './approvalPolicy.js';
 
 /** Plain words for one call, from the tool itself; a tool that is gone still gets an honest line. */
 export function describeAction(registry: ToolRegistry, action: Action): CallDescription {
@@ -25,6 +26,7 @@ export function cardStateOf(action: Action, waitingFor = 0): CardState {
     case 'approved':
       return { kind: 'approved', by: action.decided_by ?? 'unknown', at: action.decided_at ?? '', waitingFor };
     case 'rejected':
+      if (action.decided_by === EXPIRY_ACTOR) return { kind: 'expired', at: action.decided_at ?? '' };
       return { kind: 'rejected', by: action.decided_by ?? 'unknown', at: action.decided_at ?? '', note: action.decision_note };
     case 'cancelled':
       return { kind: 'cancelled', reason: action.decision_note ?? 'The run was cancelled.' };
@@ -72,6 +74,7 @@ export function buildCardView(opts: {
   turn: Action[];
   reasoning: string | undefined;
   notices?: string[];
+  approvals?: CardView['approvals'];
 }): CardView {
   const approvalCards = opts.turn.filter((a) => a.decision === 'ask');
   const waitingFor = approvalCards.filter((a) => a.status === 'pending' && a.id !== opts.action.id).length;
@@ -83,6 +86,8 @@ export function buildCardView(opts: {
     state: cardStateOf(opts.action, waitingFor),
     notices: opts.notices ?? [],
     turnCardCount: approvalCards.length,
-    rememberable: isRememberable(opts.registry, opts.action.tool),
+    // "Approve & remember" is one person's decision: not offered where several approvers are needed.
+    rememberable: isRememberable(opts.registry, opts.action.tool) && (opts.approvals?.required ?? 1) <= 1,
+    ...(opts.approvals ? { approvals: opts.approvals } : {}),
   };
 }

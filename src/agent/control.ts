@@ -1,3 +1,4 @@
+import { EXPIRY_ACTOR } from './approvalPolicy.js';
 import { requesterPing } from './deciders.js';
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/connection.js';
@@ -211,7 +212,7 @@ export class RunControl {
       .executeTakeFirst();
     const context: string[] = [];
     if (rejected && sameChannel) {
-      context.push(`The previous attempt (${parent.id}) proposed ${rejected.tool} with input ${rejected.input_json.slice(0, 1500)}, and <@${rejected.decided_by}> rejected it${rejected.decision_note ? ` with the note: "${rejected.decision_note}"` : ' without a note'}.`);
+      context.push(`The previous attempt (${parent.id}) proposed ${rejected.tool} with input ${rejected.input_json.slice(0, 1500)}, and ${rejected.decided_by === EXPIRY_ACTOR ? 'nobody decided before the approval request expired' : `<@${rejected.decided_by}> rejected it${rejected.decision_note ? ` with the note: "${rejected.decision_note}"` : ' without a note'}`}.`);
     } else if (rejected) {
       context.push(`The previous attempt (${parent.id}, in another channel) proposed ${rejected.tool} and a person rejected it. What it proposed and the rejection note stay in that channel; ask the requester what to do differently if it matters.`);
     } else if (parent.error_message && sameChannel) {

@@ -37,3 +37,13 @@ export function requesterPing(run: Pick<Run, 'requester_id' | 'channel_id'>, act
   if (run.channel_id.startsWith('D') || actor === run.requester_id) return trusted('');
   return md`${mention(run.requester_id)} `;
 }
+
+/**
+ * What follows the final answer of a run that completed: the requester's mention, so they hear that the
+ * answer is there (nothing in a DM, which notifies them anyway). `cut` is the note that the answer was cut.
+ */
+export function doneNote(run: Pick<Run, 'requester_id' | 'channel_id'>, cut = ''): Mrkdwn | undefined {
+  const ping = requesterPing(run);
+  if (ping.value === '' && cut === '') return undefined;
+  return md`${trusted(cut)}${ping.value === '' ? trusted('') : md`\n\n:white_check_mark: ${ping}this run is complete.`}`;
+}

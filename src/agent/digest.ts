@@ -11,6 +11,16 @@ import type { QueueThresholds } from './policyContext.js';
 import type { Outbox } from './outbox.js';
 import { slackDateText } from './text.js';
 import { joinMd, md, trusted, type Mrkdwn } from '../text/mrkdwn.js';
+import type { TrustSuggestion, TrustSuggestions } from './trustSuggestions.js';
+
+/** Trust suggestions in the digest (see trustSuggestions.ts); absent: the digest has none. */
+export interface DigestSuggestions {
+  service: Pick<TrustSuggestions, 'forDigest' | 'markOffered'>;
+  /** The Block Kit message (the Slack layer's renderer, passed in by the composition root). */
+  render(list: readonly TrustSuggestion[]): { text: Mrkdwn; blocks: Array<Record<string, unknown>> };
+  /** Where suggestions go when cards have no approvals channel: these admins, by DM (ADMIN_USER_IDS). */
+  adminUserIds: readonly string[];
+}
 
 export interface DigestDeps {
   db: Db;
@@ -22,6 +32,7 @@ export interface DigestDeps {
   registry: ToolRegistry;
   queue: QueueThresholds;
   cardRoute(teamId: string): Promise<string | undefined>;
+  suggestions?: DigestSuggestions;
 }
 
 /** The local hour and date of `now` in `timeZone` (IANA), falling back to UTC for an unknown zone. */
@@ -37,7 +48,8 @@ export function localHourAndDate(now: Date, timeZone: string | undefined): { hou
 
 /**
  * The daily digest of pending approvals, posted to the approvals channel at the workspace's digest hour
- * when the queue has reached the warning threshold. Called every hour; a marker row makes sure each
+ * when the queue has reached the warning threshold, with the trust suggestions for admins (there, or by DM
+ * to the configured admins when cards go to task threads). Called every hour; a marker row makes sure each
  * workspace gets at most one digest per local day, even across restarts or several instances.
  */
 export async function runDigests(deps: DigestDeps): Promise<string[]> {
@@ -59,13 +71,34 @@ async function digestFor(deps: DigestDeps, teamId: string): Promise<boolean> {
   const local = localHourAndDate(now, settings.digestTimezone);
   if (local.hour !== settings.digestHour) return false;
   const pending = await countPendingApprovals(db, teamId);
-  if (pending < deps.queue.warnAt) return false;
   const channel = await deps.cardRoute(teamId);
-  if (!channel) return false;
+  const queueTo = pending >= deps.queue.warnAt ? channel : undefined;
+  const suggestions = deps.suggestions ? await deps.suggestions.service.forDigest(teamId) : [];
+  const suggestTo = suggestions.length === 0 ? [] : channel ? [channel] : [...(deps.suggestions?.adminUserIds ?? [])];
+  if (!queueTo && suggestTo.length === 0) return false;
   const key = `digest:${teamId}:${local.date}`;
   const done = await db.selectFrom('processed_events').select('key').where('key', '=', key).executeTakeFirst();
   if (done) return false;
+  const text = queueTo ? await queueText(deps, teamId, pending) : undefined;
+  const suggested = suggestTo.length ? deps.suggestions!.render(suggestions) : undefined;
+  // The once-per-day marker and the messages commit together: across instances and restarts, one digest.
+  return db.transaction().execute(async (trx) => {
+    const claimed = await trx.insertInto('processed_events').values({ key, at: now.toISOString() }).onConflict((oc) => oc.column('key').doNothing()).executeTakeFirst();
+    if (Number(claimed.numInsertedOrUpdatedRows ?? 0) !== 1) return false;
+    if (queueTo && text) await deps.outbox.toChannel(trx, teamId, queueTo, text);
+    if (suggested) {
+      for (const to of suggestTo) await deps.outbox.toChannel(trx, teamId, to, suggested.text, suggested.blocks);
+      await deps.suggestions!.service.markOffered(trx, teamId, suggestions);
+    }
+    return true;
+  }).then((posted) => {
+    if (posted) deps.outbox.wake();
+    return posted;
+  });
+}
 
+async function queueText(deps: DigestDeps, teamId: string, pending: number): Promise<Mrkdwn> {
+  const { db } = deps;
   const rows = (await db
     .selectFrom('actions')
     .selectAll()
@@ -82,15 +115,5 @@ async function digestFor(deps: DigestDeps, teamId: string): Promise<boolean> {
     lines.push(md`• ${label} — run \`${a.run_id}\`, waiting since ${trusted(slackDateText(a.created_at))}`);
   }
   const more = pending > rows.length ? `\n…and ${pending - rows.length} more.` : '';
-  const text = md`:inbox_tray: *${pending} approvals are waiting* (warning threshold ${deps.queue.warnAt}, new ones stop being queued at ${deps.queue.stopAt}).\n${joinMd(lines, '\n')}${more}`;
-  // The once-per-day marker and the message commit together: across instances and restarts, one digest.
-  return db.transaction().execute(async (trx) => {
-    const claimed = await trx.insertInto('processed_events').values({ key, at: now.toISOString() }).onConflict((oc) => oc.column('key').doNothing()).executeTakeFirst();
-    if (Number(claimed.numInsertedOrUpdatedRows ?? 0) !== 1) return false;
-    await deps.outbox.toChannel(trx, teamId, channel, text);
-    return true;
-  }).then((posted) => {
-    if (posted) deps.outbox.wake();
-    return posted;
-  });
+  return md`:inbox_tray: *${pending} approvals are waiting* (warning threshold ${deps.queue.warnAt}, new ones stop being queued at ${deps.queue.stopAt}).\n${joinMd(lines, '\n')}${more}`;
 }

@@ -11,6 +11,14 @@ export interface EditField {
   /** A list of addresses typed comma-separated. */
   list?: boolean;
   hint?: string;
+  /**
+   * Picked from a list the tool reads when the dialog opens (`ToolDefinition.editChoices`), e.g. a deal's
+   * stages. When the list cannot be read the dialog says so and offers a text input; either way the value
+   * is checked by the tool's own schema and prepare step on submit.
+   */
+  choices?: boolean;
+  /** How a value reads in the card and the model's note, from the input and what prepare resolved. */
+  shown?: (input: Record<string, unknown>, prepared: Record<string, unknown>) => string | undefined;
 }
 
 export const EDITABLE: Record<string, EditField[]> = {
@@ -21,7 +29,16 @@ export const EDITABLE: Record<string, EditField[]> = {
     { key: 'body', label: 'Body', multiline: true },
   ],
   send_whatsapp: [{ key: 'body', label: 'Message', multiline: true }],
-  update_deal_stage: [{ key: 'stage', label: 'New stage', hint: "The stage's label or id in the deal's pipeline." }],
+  update_deal_stage: [
+    {
+      key: 'stage',
+      label: 'New stage',
+      choices: true,
+      hint: "A stage of the deal's pipeline, as HubSpot lists it now.",
+      // The model may write a label or an id: what counts is the stage prepare resolved.
+      shown: (_input, prepared) => (typeof prepared['newStageLabel'] === 'string' && typeof prepared['newStageId'] === 'string' ? `${prepared['newStageLabel']} (${prepared['newStageId']})` : undefined),
+    },
+  ],
   schedule_run: [
     { key: 'cron', label: 'Cron (minute hour day month weekday)' },
     { key: 'task', label: 'Task', multiline: true },
@@ -40,10 +57,14 @@ export function fieldText(field: EditField, input: Record<string, unknown>): str
   return String(v);
 }
 
-/** The edited input: the stored call with the dialog's fields put in (other arguments unchanged). */
-export function applyEdit(tool: string, original: Record<string, unknown>, values: Record<string, string | null | undefined>): Record<string, unknown> {
+/**
+ * The edited input: the stored call with the dialog's fields put in (other arguments unchanged). `keep`
+ * names fields left as proposed (a list still on the option the call resolved to): their stored text stays.
+ */
+export function applyEdit(tool: string, original: Record<string, unknown>, values: Record<string, string | null | undefined>, keep: readonly string[] = []): Record<string, unknown> {
   const out: Record<string, unknown> = { ...original };
   for (const f of EDITABLE[tool] ?? []) {
+    if (keep.includes(f.key)) continue;
     const raw = values[f.key] ?? '';
     if (f.list) {
       const items = raw.split(/[,;\n]/).map((s) => s.trim()).filter(Boolean);
@@ -62,13 +83,24 @@ export interface FieldChange {
   after: string;
 }
 
-/** What an edit changed, field by field, in the words of the dialog. */
-export function changesOf(tool: string, before: Record<string, unknown>, after: Record<string, unknown>): FieldChange[] {
+/**
+ * What an edit changed, field by field, in the words of the dialog. With what prepare resolved before and
+ * after, a field that has a `shown` form is described by it (a stage's label and id, not what was typed).
+ */
+export function changesOf(
+  tool: string,
+  before: Record<string, unknown>,
+  after: Record<string, unknown>,
+  prepared?: { before: Record<string, unknown>; after: Record<string, unknown> },
+): FieldChange[] {
   const out: FieldChange[] = [];
   for (const f of EDITABLE[tool] ?? []) {
     const b = fieldText(f, before);
     const a = fieldText(f, after);
-    if (a !== b) out.push({ field: f.label, before: b, after: a });
+    if (a === b) continue;
+    const shownBefore = prepared && f.shown?.(before, prepared.before);
+    const shownAfter = prepared && f.shown?.(after, prepared.after);
+    out.push({ field: f.label, before: shownBefore ?? b, after: shownAfter ?? a });
   }
   return out;
 }

@@ -204,7 +204,7 @@ export class McpTools {
   /** `/agent tools refresh`: admins only; lists every server again and says what changed. */
   async refresh(teamId: string, userId: string): Promise<DiscoveryReport> {
     await this.deps.requireAdmin(teamId, userId, 'refresh the MCP tools');
-    if (!this.configured) throw new AppError('bad_command', 'No MCP servers are configured: set MCP_CONFIG to the path of a server file (see the README) and restart.');
+    if (!this.configured) throw new AppError('bad_command', 'No MCP servers are configured: set MCP_CONFIG to the path of a server file (see docs/connectors.md) and restart.');
     const report = await this.discover();
     await appendActivity(this.deps.db, {
       at: this.now(),

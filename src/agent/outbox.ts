@@ -3,6 +3,7 @@ import type { Clock } from '../clock.js';
 import type { Db } from '../db/connection.js';
 import type { OutboxOp, Run } from '../db/schema.js';
 import type { Mrkdwn } from '../text/mrkdwn.js';
+import { recentHomeViewers } from '../db/repos/homeViewers.js';
 
 /** What the outbox needs of a run to address its messages. */
 type RunRef = Pick<Run, 'id' | 'team_id' | 'channel_id'>;
@@ -27,6 +28,8 @@ export const outboxPayloadSchema = z.discriminatedUnion('kind', [
   /** AI-surface DM threads: the run's status under the thread ("is working…"), from its state when sent. */
   z.object({ kind: z.literal('status'), runId: z.string() }),
   /** AI-surface DM threads: suggested prompts shown when a thread opens. */
+  /** A user's App Home tab: rendered for them from the database when it is published. */
+  z.object({ kind: z.literal('home'), userId: z.string() }),
   z.object({
     kind: z.literal('prompts'),
     title: z.string().optional(),
@@ -45,6 +48,7 @@ export const noticeKey = (actionId: string): string => `notice:${actionId}`;
 /** A message the app did not post itself (or knows by its ts): delivery resolves it without a lookup. */
 export const messageKey = (channel: string, ts: string): string => `ts:${channel}:${ts}`;
 export const statusKey = (runId: string): string => `status:${runId}`;
+export const homeKey = (teamId: string, userId: string): string => `home:${teamId}:${userId}`;
 
 /** How soon a task-message update goes out: progress waits so several steps fold into one update. */
 export type Urgency = 'now' | 'soon';
@@ -57,7 +61,20 @@ export interface OutboxSettings {
    * action is done within this time (usually), the card goes straight to its result in one update.
    */
   settleMs: number;
+  /** App Home views: see HomeSettings. Defaults apply when left out. */
+  home?: Partial<HomeSettings>;
 }
+
+export interface HomeSettings {
+  /** A change waits this long before the Home views it touches are published: a burst makes one publish. */
+  delayMs: number;
+  /** Only people who opened their Home tab within this time have it kept current. */
+  recentMs: number;
+  /** At most this many of a workspace's most recent Home viewers are republished per change. */
+  maxViewers: number;
+}
+
+export const DEFAULT_HOME_SETTINGS: HomeSettings = { delayMs: 1500, recentMs: 24 * 3600_000, maxViewers: 200 };
 
 interface Enqueue {
   teamId: string;
@@ -80,10 +97,14 @@ interface Enqueue {
 export class Outbox {
   private wakeHook: () => void = () => undefined;
 
+  private readonly home: HomeSettings;
+
   constructor(
     private readonly clock: Clock,
     private readonly settings: OutboxSettings,
-  ) {}
+  ) {
+    this.home = { ...DEFAULT_HOME_SETTINGS, ...settings.home };
+  }
 
   /** The delivery loop registers itself here (composition root). */
   onWake(hook: () => void): void {
@@ -162,7 +183,8 @@ export class Outbox {
    * The task message: a top-level message whose thread becomes the task thread, or, for a run started
    * from a message (a mention, a DM), the first reply in that message's thread.
    */
-  postTaskMessage(db: Db, run: Run, responseUrl?: string): Promise<void> {
+  async postTaskMessage(db: Db, run: Run, responseUrl?: string): Promise<void> {
+    await this.refreshHomes(db, run.team_id);
     return this.insert(db, {
       teamId: run.team_id,
       runId: run.id,
@@ -182,6 +204,8 @@ export class Outbox {
    */
   async updateTaskMessage(db: Db, run: Pick<Run, 'id' | 'team_id' | 'channel_id'>, urgency: Urgency): Promise<void> {
     await this.upsertTaskUpdate(db, run, urgency);
+    // A state change (not mere progress) may change what Home tabs list.
+    if (urgency === 'now') await this.refreshHomes(db, run.team_id);
     if (await inAssistantThread(db, run.id)) await this.threadStatus(db, run);
   }
 
@@ -256,7 +280,8 @@ export class Outbox {
   }
 
   /** An approval card: in `route` (the approvals channel) or, when undefined, the task thread. */
-  postCard(db: Db, run: Run, actionId: string, route: string | undefined): Promise<void> {
+  async postCard(db: Db, run: Run, actionId: string, route: string | undefined): Promise<void> {
+    await this.refreshHomes(db, run.team_id);
     const elsewhere = route !== undefined && route !== run.channel_id;
     return this.insert(db, {
       teamId: run.team_id,
@@ -272,7 +297,8 @@ export class Outbox {
   }
 
   /** Re-renders a card from the database (after a decision, a dispatch, a cancel). */
-  updateCard(db: Db, run: RunRef, actionId: string, opts: { settle?: boolean } = {}): Promise<void> {
+  async updateCard(db: Db, run: RunRef, actionId: string, opts: { settle?: boolean } = {}): Promise<void> {
+    await this.refreshHomes(db, run.team_id);
     return this.runUpdate(db, run, cardKey(actionId), { kind: 'card', actionId }, opts.settle ? this.settings.settleMs : 0);
   }
 
@@ -291,6 +317,34 @@ export class Outbox {
 
   capStop(db: Db, run: RunRef, text: Mrkdwn, cap: string): Promise<void> {
     return this.threadPost(db, run, PRIORITY.decision, { kind: 'capstop', text: text.value, runId: run.id, cap });
+  }
+
+  /**
+   * A user's Home tab, rendered for them when it is published. A publish still waiting is kept (it renders
+   * the latest state anyway), only brought forward, so a burst of changes makes one publish per user.
+   */
+  async publishHome(db: Db, teamId: string, userId: string, delayMs = this.home.delayMs): Promise<void> {
+    const key = homeKey(teamId, userId);
+    const queued = await db.selectFrom('slack_outbox').select(['id', 'not_before']).where('msg_key', '=', key).where('status', '=', 'queued').executeTakeFirst();
+    const due = this.at(delayMs);
+    if (queued) {
+      if (due < queued.not_before) await db.updateTable('slack_outbox').set({ not_before: due, updated_at: this.at() }).where('id', '=', queued.id).where('status', '=', 'queued').execute();
+      return;
+    }
+    await this.insert(db, { teamId, runId: null, lane: `home:${teamId}`, key, op: 'home', priority: PRIORITY.progress, channel: userId, threadKey: null, payload: { kind: 'home', userId }, delayMs });
+  }
+
+  /**
+   * Something Home tabs show changed in this workspace (a card, a decision, a run's state): the Home of
+   * each recent viewer is republished once the burst is over. Only recent viewers: the app never
+   * publishes a Home for every member of a workspace.
+   */
+  async refreshHomes(db: Db, teamId: string): Promise<void> {
+    const viewers = await recentHomeViewers(db, teamId, this.at(-this.home.recentMs), this.home.maxViewers);
+    if (viewers.length === 0) return;
+    const waiting = await db.selectFrom('slack_outbox').select('msg_key').where('lane', '=', `home:${teamId}`).where('status', '=', 'queued').execute();
+    const queued = new Set(waiting.map((r) => r.msg_key));
+    for (const userId of viewers) if (!queued.has(homeKey(teamId, userId))) await this.publishHome(db, teamId, userId);
   }
 
   /** A top-level message in a channel, or a DM when `channel` is a user id. */

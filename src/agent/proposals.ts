@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/connection.js';
 import { insertAction } from '../db/repos/actions.js';
+import { armActionPolicy } from './approvalPolicy.js';
 import { appendActivity } from '../db/repos/activity.js';
 import type { StoredBlock } from '../db/repos/messages.js';
 import type { ActionDecision, ActionStatus, NewAction, Run, TrustMode } from '../db/schema.js';
@@ -152,6 +153,8 @@ export async function classifyTurn(deps: {
 export async function storeProposals(db: Db, run: Run, proposals: Proposal[], at: string): Promise<void> {
   for (const p of proposals) {
     await insertAction(db, p.action);
+    // A call that waits for people starts its approval rule's clock now (approvals needed, reminder, expiry).
+    if (p.action.decision === 'ask') await armActionPolicy(db, p.action, at);
     await appendActivity(db, {
       at,
       teamId: run.team_id,

@@ -18,7 +18,9 @@ export type CardState =
   | { kind: 'rejected'; by: string; at: string; note: string | null }
   | { kind: 'cancelled'; reason: string }
   | { kind: 'done'; by: string; at: string; ok: boolean; resultSummary: string }
-  | { kind: 'outcome_unknown'; by: string | null };
+  | { kind: 'outcome_unknown'; by: string | null }
+  /** Nobody decided before the action type's expiry: closed, nothing done, the run cancelled. */
+  | { kind: 'expired'; at: string };
 
 export interface CardView {
   run: Run;
@@ -41,6 +43,8 @@ export interface CardView {
   announce?: boolean;
   /** Offer "Edit" (tools whose arguments an approver may change before approving). */
   editable?: boolean;
+  /** Calls needing several distinct approvers: how many, and who approved this exact call so far. */
+  approvals?: { required: number; given: Array<{ user: string; at: string }> } | undefined;
   /** The approver's edit of the proposed call, if any: who and what changed. */
   edit?: { by: string; at: string; changes: Array<{ field: string; before: string; after: string }> } | undefined;
 }

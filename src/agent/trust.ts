@@ -294,8 +294,8 @@ export class TrustService {
     return route ?? this.deps.approvalsChannel;
   }
 
-  /** Whether `userId` may decide a card for `action` of `run`. */
-  async canApprove(run: Run, action: string, userId: string): Promise<ApproverCheck> {
+  /** Whether `userId` may decide a card for `action` of `run`; `escalated`: backup approvers added to this card. */
+  async canApprove(run: Run, action: string, userId: string, escalated?: Approvers): Promise<ApproverCheck> {
     const workspace = await getWorkspace(this.deps.db, run.team_id);
     if (!settingsOf(workspace).selfApproval && run.requester_id === userId) {
       return { ok: false, why: 'Self-approval is turned off in this workspace: someone other than the requester must decide.' };
@@ -305,8 +305,8 @@ export class TrustService {
     // An MCP tool without approvers of its own takes its server's (`<server>__*`).
     const approvers = settings.get(action)?.approvers ?? (server ? settings.get(serverPattern(server))?.approvers : undefined);
     if (!approvers || (approvers.users.length === 0 && approvers.groups.length === 0)) return { ok: true };
-    if (approvers.users.includes(userId)) return { ok: true };
-    for (const g of approvers.groups) {
+    if (approvers.users.includes(userId) || escalated?.users.includes(userId)) return { ok: true };
+    for (const g of [...approvers.groups, ...(escalated?.groups ?? [])]) {
       try {
         if ((await this.deps.groups.members(run.team_id, g)).includes(userId)) return { ok: true };
       } catch {

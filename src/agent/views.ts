@@ -16,6 +16,7 @@ import { externalTrustOf } from './externalTrust.js';
 import { decidersOf } from './deciders.js';
 import { editsOf } from './editLog.js';
 import { editableFields } from './edits.js';
+import { countedApprovals, escalatedApprovers, requiredApprovals } from './approvalPolicy.js';
 
 /** How many of a run's own steps the task message lists (the log has all of them). */
 const PROGRESS_SHOWN = 8;
@@ -60,8 +61,15 @@ export class AgentViews implements MessageViews {
     const notices = action.status === 'pending' ? [...(await this.pendingNotices(run.team_id)), ...(await this.externalNotices(run.team_id, action.tool))] : [];
     const { deciders, announce } = await decidersOf(db, registry, run, action.tool);
     const edit = (await editsOf(db, [action.id])).get(action.id);
+    // Several approvers: only a card that is waiting or was approved shows them (a rejected or cancelled
+    // one names who ended it), so closing a card costs no extra reads.
+    const required = action.status === 'rejected' || action.status === 'cancelled' ? 1 : await requiredApprovals(db, action);
+    const approvals = required > 1 ? { required, given: await countedApprovals(db, action, run) } : undefined;
+    // After an escalation the card also names the backup approvers.
+    const escalated = action.status === 'pending' && deciders ? await escalatedApprovers(db, action.id) : undefined;
+    if (escalated && deciders) for (const k of ['users', 'groups'] as const) deciders[k] = [...new Set([...deciders[k], ...escalated[k]])];
     return {
-      ...buildCardView({ registry, run, action, turn, reasoning: message ? reasoningOf(message.content) : undefined, notices }),
+      ...buildCardView({ registry, run, action, turn, reasoning: message ? reasoningOf(message.content) : undefined, notices, approvals }),
       deciders,
       announce,
       editable: editableFields(action.tool) !== undefined && registry.get(action.tool) !== undefined,

@@ -87,6 +87,8 @@ export class WorkspaceRemoval {
         .where('team_id', '=', teamId)
         .where('status', 'in', ['queued', 'unknown'])
         .executeTakeFirst();
+      // Who had the Home tab open there is forgotten with the workspace.
+      await trx.deleteFrom('home_viewers').where('team_id', '=', teamId).execute();
       return { schedulesPaused: Number(paused.numUpdatedRows), messagesDropped: Number(dropped.numUpdatedRows) };
     });
     const tokensDeleted = await installations.remove(teamId, newerFrom);

@@ -5,7 +5,7 @@ import { ambiguousServerError, failedBeforeSending, formatWait, networkErrorText
 /** HubSpot API base used when HUBSPOT_API_URL is not set. */
 export const HUBSPOT_DEFAULT_API_URL = 'https://api.hubapi.com';
 
-/** The private-app scopes the CRM tools need; the README and the 403 message list the same four. */
+/** The private-app scopes the CRM tools need; docs/connectors.md and the 403 message list the same four. */
 export const HUBSPOT_REQUIRED_SCOPES = [
   'crm.objects.contacts.read',
   'crm.objects.companies.read',

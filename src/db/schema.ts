@@ -112,6 +112,27 @@ export interface ActivityTable {
   actor: string;
   kind: string;
   detail_json: string;
+  /** Position in the workspace's hash chain (1, 2, ...); null only for a row written around the chain. */
+  seq: number | null;
+  /** sha256 of the row's canonical form and the previous row's hash (src/db/activityHash.ts). */
+  hash: string | null;
+}
+
+/** Each workspace's chain head: the seq and hash of its last activity row. */
+export interface ActivityChainTable {
+  team_id: string;
+  seq: number;
+  hash: string;
+}
+
+/** Trust suggestions made to a workspace's admins, so one is not repeated daily. */
+export interface TrustSuggestionsTable {
+  team_id: string;
+  action_type: string;
+  offered_at: string | null;
+  outcome: 'applied' | 'dismissed' | null;
+  closed_by: string | null;
+  closed_at: string | null;
 }
 
 export interface TrustSettingsTable {
@@ -176,7 +197,8 @@ export interface ProcessedEventsTable {
 }
 
 /** `assistant`: a call on a DM thread of the app's AI surface (status, suggested prompts), see migration 0007. */
-export type OutboxOp = 'post' | 'update' | 'assistant';
+/** `home`: a user's App Home view (views.publish), rendered for that user when sent. */
+export type OutboxOp = 'post' | 'update' | 'assistant' | 'home';
 /**
  * queued: waiting; sending: claimed by a deliverer; unknown: a post whose fate is unclear (5xx, timeout,
  * crash) and must be looked up in Slack before it is sent again; sent / failed (permanent) / superseded
@@ -286,11 +308,23 @@ export interface InstancesTable {
   draining: Generated<number>;
 }
 
+/** Someone who opened the app's Home tab (their Home is kept current while they are recent). */
+export interface HomeViewersTable {
+  team_id: string;
+  user_id: string;
+  opened_at: string;
+  /** The answer to their last click in the Home tab, shown at its top. */
+  note: string | null;
+  note_at: string | null;
+}
+
 export interface Database {
   runs: RunsTable;
   run_messages: RunMessagesTable;
   actions: ActionsTable;
   activity: ActivityTable;
+  activity_chain: ActivityChainTable;
+  trust_suggestions: TrustSuggestionsTable;
   trust_settings: TrustSettingsTable;
   workspace_state: WorkspaceStateTable;
   schedules: SchedulesTable;
@@ -304,6 +338,45 @@ export interface Database {
   run_replies: RunRepliesTable;
   assistant_threads: AssistantThreadsTable;
   instances: InstancesTable;
+  home_viewers: HomeViewersTable;
+  approval_rules: ApprovalRulesTable;
+  action_policies: ActionPoliciesTable;
+  action_approvals: ActionApprovalsTable;
+}
+
+/** An admin's approval rule for an action type (migration 0010); null fields are off. */
+export interface ApprovalRulesTable {
+  team_id: string;
+  action_type: string;
+  approvals: number | null;
+  remind_after_s: number | null;
+  escalate_json: string | null;
+  expire_after_s: number | null;
+  updated_by: string;
+  updated_at: string;
+}
+
+/** The rule a waiting call started with, and its due times (cleared once handled). */
+export interface ActionPoliciesTable {
+  action_id: string;
+  team_id: string;
+  run_id: string;
+  approvals_required: Generated<number>;
+  remind_at: string | null;
+  reminded_at: string | null;
+  escalate_json: string | null;
+  escalated_at: string | null;
+  expire_at: string | null;
+  expire_after_s: number | null;
+  created_at: string;
+}
+
+/** One person's approval of one exact call (input hash), for calls needing several approvers. */
+export interface ActionApprovalsTable {
+  action_id: string;
+  user_id: string;
+  input_hash: string;
+  at: string;
 }
 
 export type Run = Selectable<RunsTable>;
@@ -313,6 +386,7 @@ export type RunMessage = Selectable<RunMessagesTable>;
 export type Action = Selectable<ActionsTable>;
 export type NewAction = Insertable<ActionsTable>;
 export type ActivityRow = Selectable<ActivityTable>;
+export type ActionPolicy = Selectable<ActionPoliciesTable>;
 export type WorkspaceState = Selectable<WorkspaceStateTable>;
 export type ModelCall = Selectable<ModelCallsTable>;
 

@@ -3,6 +3,8 @@ import type { Approvals } from '../agent/approvals.js';
 import type { RunControl } from '../agent/control.js';
 import type { RunEngine } from '../agent/engine.js';
 import type { TrustService } from '../agent/trust.js';
+import type { TrustSuggestions } from '../agent/trustSuggestions.js';
+import type { ApprovalRules } from '../agent/approvalPolicy.js';
 import type { CapsService } from '../agent/capsService.js';
 import type { Scheduler } from '../agent/scheduler.js';
 import type { McpTools } from '../agent/mcpTools.js';
@@ -10,6 +12,7 @@ import type { WorkspaceRemoval } from '../agent/workspaceRemoval.js';
 import type { Mrkdwn } from '../text/mrkdwn.js';
 import type { ThreadConversations } from '../agent/threads.js';
 import type { ThreadReader } from './threadReader.js';
+import type { AppHome } from '../agent/homeTab.js';
 
 /** Slack writes listeners make outside the core's state changes; they go through the outbox too. */
 export interface SlackWrites {
@@ -25,6 +28,10 @@ export interface SlackServices {
   approvals: Approvals;
   control: RunControl;
   trust: TrustService;
+  /** Trust suggestions for admins: the digest's and App Home's "Run it with a notice" buttons. */
+  suggestions: TrustSuggestions;
+  /** Per action type: approvers needed, reminder and escalation, expiry. */
+  approvalRules: ApprovalRules;
   caps: CapsService;
   scheduler: Scheduler;
   /** MCP servers: `/agent tools` (list, refresh, accept). */
@@ -37,4 +44,6 @@ export interface SlackServices {
   conversations: ThreadConversations;
   /** Earlier messages of a thread (a Slack read, cached). */
   threadReader: ThreadReader;
+  /** The App Home tab: who has it open, answers to clicks there, "Approve selected". */
+  home: AppHome;
 }

@@ -191,6 +191,18 @@ export function createUpdateDealStageTool(client: HubSpotClient): ToolDefinition
       };
     },
 
+    // The Edit dialog offers the pipeline's stages as HubSpot lists them now (not the deal's current one,
+    // which prepare refuses); the proposed stage is preselected.
+    async editChoices(_input, prepared) {
+      const parsed = preparedSchema.safeParse(prepared);
+      if (!parsed.success) throw new ToolError('hubspot_failed', 'The proposed move has no resolved pipeline.');
+      const p = parsed.data;
+      const stages = await client.pipelineStages(p.pipelineId);
+      return {
+        stage: { options: stages.filter((s) => s.id !== p.currentStageId).map((s) => ({ value: s.id, label: clean(s.label, 75) || s.id })), selected: p.newStageId },
+      };
+    },
+
     async run(input, ctx) {
       // Only the stage resolved at prepare time counts: resolving the label again could pick a stage the
       // approver never saw (a renamed or re-ordered pipeline).

@@ -81,6 +81,18 @@ export interface ExternalToolInfo {
   defaultWhy: string;
 }
 
+/** One value an approver may pick in the Edit dialog: the input takes `value`; people read `label`. */
+export interface EditChoice {
+  value: string;
+  label: string;
+}
+
+/** The values of one field picked from a list, and the one the proposed call resolved to. */
+export interface EditChoices {
+  options: EditChoice[];
+  selected?: string;
+}
+
 export interface ToolDefinition<I = any> {
   name: string;
   description: string;
@@ -106,6 +118,11 @@ export interface ToolDefinition<I = any> {
    * must reach the dispatcher as it is: never catch it into an `isError` "not sent".
    */
   run(input: I, ctx: ToolRunContext): Promise<ToolOutput>;
+  /**
+   * Edit & approve: the values of the fields picked from a list (`EditField.choices`), read fresh when the
+   * dialog opens, keyed by input field. Throws (a ToolError saying why) when they cannot be read.
+   */
+  editChoices?(input: I, prepared: Record<string, unknown>): Promise<Record<string, EditChoices>>;
   /** Reverts a successful call (reversible actions only); gets what `run` returned as undoData. */
   undo?(input: I, ctx: ToolRunContext & { undoData: Record<string, unknown> }): Promise<ToolOutput>;
 }

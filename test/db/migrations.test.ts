@@ -59,7 +59,7 @@ describe(`migrations on ${TEST_ENGINE}`, () => {
         if (!PORTABLE_TYPES[TEST_ENGINE].includes(column.dataType.toLowerCase())) odd.push(`${table.name}.${column.name}: ${column.dataType}`);
       }
     }
-    expect(odd, 'use text, integer or real (see README, "Writing migrations")').toEqual([]);
+    expect(odd, 'use text, integer or real (see docs/architecture.md, "Writing migrations")').toEqual([]);
   });
 
   it('can be rolled back to nothing and applied again', async () => {

@@ -106,6 +106,36 @@ describe('approvers hear about waiting cards', () => {
     expect(h.threadTexts(third).find((t) => t.includes('cancelled this run'))).toBe(`:no_entry_sign: <@${REQUESTER}> cancelled this run. Nothing further will be done.`);
   });
 
+  it('the requester is mentioned under the answer of a run that ends; not in a DM, where the answer alone notifies them', async () => {
+    h = await harness();
+    h.claude.enqueue(textReply('Q2 revenue grew 12%.'));
+    await h.command('run summarise Q2');
+    const done = await h.waitForRun((r) => r.status === 'completed');
+    await h.delivered();
+    expect(h.threadTexts(done).at(-1)).toBe(`Q2 revenue grew 12%.\n\n:white_check_mark: <@${REQUESTER}> this run is complete.`);
+    // Slack notifies from the text: the mention is live, built from the stored id (not from the model's text).
+    const answer = h.slack.callsTo('chat.postMessage').find((args) => String(args['text']).startsWith('Q2 revenue grew 12%.'));
+    expect(answer?.['text']).toContain(`<@${REQUESTER}>`);
+
+    h.claude.enqueue(textReply('From the DM.'));
+    const dm = await h.dm('summarise Q1');
+    await h.waitForRun((r) => r.id !== done.id && r.status === 'completed');
+    await h.delivered();
+    const dmTexts = h.slack.threadReplies(h.slack.dmChannel(REQUESTER), dm.ts).map((m) => m.text);
+    expect(dmTexts).toContain('From the DM.');
+    expect(dmTexts.join('\n')).not.toContain('<@');
+  });
+
+  it('the requester is mentioned on the line that says their run stopped (a spend cap)', async () => {
+    h = await startHarness({ env: { ADMIN_USER_IDS: ADMIN, RUN_COST_CAP_USD: '0.01' } });
+    h.claude.enqueue(toolUseReply([{ name: 'search_knowledge_base', input: { query: 'Q2' } }], { usage: { input_tokens: 10_000, output_tokens: 100 } }));
+    await h.command('run summarise Q2');
+    const stopped = await h.waitForRun((r) => r.status === 'stopped');
+    expect(stopped.error_code).toBe('cap_reached');
+    const line = await waitUntil(() => h.threadTexts(stopped).find((t) => t.includes('spend cap')), 'the cap line');
+    expect(line.startsWith(`:octagonal_sign: <@${REQUESTER}> `)).toBe(true);
+  });
+
   it('the requester is mentioned on the line that says their run failed', async () => {
     h = await harness();
     h.claude.enqueue(toolUseReply([{ name: 'search_knowledge_base', input: { query: 'Q2' } }]), errorReply(529));

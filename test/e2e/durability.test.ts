@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { textReply, toolUseReply } from '../helpers/fakeClaude.js';
 import { startHarness, waitUntil, type Harness } from '../helpers/testApp.js';
+import { finalText } from '../helpers/finalAnswer.js';
 
 const email = { to: 'sarah@acme.com', subject: 'Q2', body: 'Numbers attached.' };
 
@@ -23,7 +24,7 @@ describe('durability across restarts and crashes', () => {
     await h.click(card!, 'approve');
     await h.smtp.waitForMail(1);
     const run = await h.waitForRun((r) => r.status === 'completed');
-    await waitUntil(() => h!.threadTexts(run).includes('Sent.'), 'final answer after restart');
+    await waitUntil(() => h!.threadTexts(run).includes(finalText('Sent.')), 'final answer after restart');
     // The conversation, including the thinking block, was replayed verbatim from SQLite (the fake checks).
     expect(h.claude.requests.every((r) => !r.rejected)).toBe(true);
     expect(h.smtp.mails).toHaveLength(1);

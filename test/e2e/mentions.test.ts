@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { textReply } from '../helpers/fakeClaude.js';
 import { REQUESTER, APPROVER, TASK_CHANNEL, startHarness, waitUntil, type Harness } from '../helpers/testApp.js';
+import { finalText } from '../helpers/finalAnswer.js';
 
 describe('starting a run by mentioning the app in a channel', () => {
   let h: Harness;
@@ -22,7 +23,7 @@ describe('starting a run by mentioning the app in a channel', () => {
     await h.delivered();
     const replies = h.slack.threadReplies(TASK_CHANNEL, sent.ts);
     expect(replies[0]!.text).toMatch(new RegExp(`^Task ${run.id} `));
-    expect(replies.map((m) => m.text)).toContain('Revenue grew 12% in Q2.');
+    expect(replies.map((m) => m.text)).toContain(finalText('Revenue grew 12% in Q2.'));
     // Nothing of the run is posted at the top level of the channel: the mention's thread is the task thread.
     expect(h.slack.channelMessages(TASK_CHANNEL).map((m) => m.ts)).toEqual([sent.ts]);
     expect(answered()[0].messages[0].content[0].text).toBe('Task: summarise the Q2 report');
@@ -68,7 +69,7 @@ describe('a mention inside an existing thread', () => {
     // The task message is the first message the app posts in the thread, after the mention.
     const mine = replies.filter((m) => m.user === h.slack.botUserId);
     expect(mine[0]!.text).toMatch(new RegExp(`^Task ${run.id} `));
-    expect(mine.map((m) => m.text)).toContain('Q2 revenue grew 12%.');
+    expect(mine.map((m) => m.text)).toContain(finalText('Q2 revenue grew 12%.'));
     expect(h.slack.channelMessages(TASK_CHANNEL).map((m) => m.ts)).toEqual([root]);
   });
 

@@ -6,6 +6,7 @@ import { TokenCipher } from '../../src/slack/oauth/tokenCipher.js';
 import { textReply } from '../helpers/fakeClaude.js';
 import { installWorkspace, openCallback, startInstall } from '../helpers/oauthInstall.js';
 import { OAUTH_CLIENT_ID, OAUTH_STATE_SECRET, TOKEN_ENCRYPTION_KEY, startHarness, type Harness } from '../helpers/testApp.js';
+import { finalText } from '../helpers/finalAnswer.js';
 
 const ACME = { teamId: 'T0ACME', teamName: 'Acme <b>Corp</b>', userId: 'U0ACMEADMIN' };
 const ACME_CHANNEL = 'C0ACME';
@@ -82,7 +83,7 @@ describe('OAuth install into a workspace', () => {
     const run = await h.waitForRun((r) => r.status === 'completed');
     expect(run.team_id).toBe(ACME.teamId);
     await h.delivered();
-    expect(h.threadTexts(run)).toContain('Done.');
+    expect(h.threadTexts(run)).toContain(finalText('Done.', run.requester_id));
     const posts = h.slack.calls.filter((c) => c.method.startsWith('chat.'));
     expect(posts.length).toBeGreaterThan(0);
     expect(posts.every((c) => c.ok && c.team === ACME.teamId)).toBe(true);
@@ -163,7 +164,7 @@ describe('OAuth install with token rotation', () => {
     await h.command('run say hello', { teamId: ACME.teamId, channelId: ACME_CHANNEL });
     const run = await h.waitForRun((r) => r.status === 'completed');
     await h.delivered();
-    expect(h.threadTexts(run)).toContain('Done.');
+    expect(h.threadTexts(run)).toContain(finalText('Done.', run.requester_id));
 
     const refreshes = h.slack.calls.filter((c) => c.method === 'oauth.v2.access' && c.args['grant_type'] === 'refresh_token');
     expect(refreshes.length).toBeGreaterThanOrEqual(1);

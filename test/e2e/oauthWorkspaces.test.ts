@@ -4,6 +4,7 @@ import { textReply, toolUseReply } from '../helpers/fakeClaude.js';
 import { installWorkspace } from '../helpers/oauthInstall.js';
 import { eventCallback, postSigned } from '../helpers/slackRequests.js';
 import { SIGNING_SECRET, startHarness, waitUntil, type Harness } from '../helpers/testApp.js';
+import { finalText } from '../helpers/finalAnswer.js';
 import { blockTexts } from '../helpers/slackText.js';
 import type { FakeSlackMessage } from '../helpers/fakeSlack.js';
 
@@ -107,8 +108,8 @@ describe('several workspaces (OAuth)', () => {
     await say(h, BETA, 'run find the Q2 numbers');
     const betaRun = await h.waitForRun((r) => r.team_id === BETA.teamId && r.status === 'completed');
     await h.delivered();
-    expect(h.threadTexts(acmeRun)).toContain('Acme answer.');
-    expect(h.threadTexts(betaRun)).toContain('Beta answer.');
+    expect(h.threadTexts(acmeRun)).toContain(finalText('Acme answer.', acmeRun.requester_id));
+    expect(h.threadTexts(betaRun)).toContain(finalText('Beta answer.', betaRun.requester_id));
     expect(h.taskMessage(acmeRun)?.user).toBe(h.slack.workspaceBotUserId(ACME.teamId));
     expect(h.taskMessage(betaRun)?.user).toBe(h.slack.workspaceBotUserId(BETA.teamId));
     expectOwnTokens(h, [betaAsksAboutAcmeAdmin]);
@@ -212,7 +213,7 @@ describe('uninstall (OAuth)', () => {
     expect(mail?.envelopeTo).toEqual(['b@client.test']);
     await h.waitForRun((r) => r.id === beta.id && r.status === 'completed');
     await h.delivered();
-    expect(h.threadTexts(beta)).toContain('Beta sent it.');
+    expect(h.threadTexts(beta)).toContain(finalText('Beta sent it.', beta.requester_id));
     const betaCalls = h.slack.calls.filter((c) => c.args['channel'] === BETA.channel);
     expect(betaCalls.filter((c) => c.team !== BETA.teamId || !c.ok)).toEqual([]);
 
@@ -248,7 +249,7 @@ describe('uninstall (OAuth)', () => {
     await say(h, ACME, 'run hello again');
     const run = await h.waitForRun((r) => r.team_id === ACME.teamId && r.status === 'completed');
     await h.delivered();
-    expect(h.threadTexts(run)).toContain('Back again.');
+    expect(h.threadTexts(run)).toContain(finalText('Back again.', run.requester_id));
     expect(await h.app.db.selectFrom('slack_installations').select('team_id').orderBy('team_id').execute()).toEqual([{ team_id: ACME.teamId }, { team_id: BETA.teamId }]);
   });
 
@@ -284,7 +285,11 @@ describe('app_uninstalled in single-token mode', () => {
     const run = await h.waitForRun((r) => r.status === 'stopped');
     expect(run.error_code).toBe('app_uninstalled');
     expect((await h.app.db.selectFrom('actions').select('status').executeTakeFirstOrThrow()).status).toBe('cancelled');
-    const log = await h.app.db.selectFrom('activity').select('detail_json').where('kind', '=', 'app_uninstalled').execute();
+    // The workspace's summary row is written after its runs have stopped: wait for it.
+    const log = await waitUntil(async () => {
+      const rows = await h.app.db.selectFrom('activity').select('detail_json').where('kind', '=', 'app_uninstalled').execute();
+      return rows.length > 0 ? rows : undefined;
+    }, 'the app_uninstalled activity row');
     expect(log.map((l) => JSON.parse(l.detail_json))).toEqual([{ runsStopped: [run.id], schedulesPaused: 0, messagesDropped: 0, tokensDeleted: false }]);
   });
 });

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { errorReply, textReply, toolUseReply } from '../helpers/fakeClaude.js';
 import { APPROVER, REQUESTER, startHarness, waitUntil, type Harness } from '../helpers/testApp.js';
+import { finalText } from '../helpers/finalAnswer.js';
 import { blockAction } from '../helpers/slackRequests.js';
 import type { Run } from '../../src/db/schema.js';
 
@@ -213,7 +214,7 @@ describe('Claude and Slack failures', () => {
     h.claude.enqueue(textReply('Found it.'));
     await clickThreadButton(h, failed, 'run_retry', REQUESTER);
     const done = await h.waitForRun((r) => r.status === 'completed');
-    await waitUntil(() => h.threadTexts(done).includes('Found it.'), 'answer');
+    await waitUntil(() => h.threadTexts(done).includes(finalText('Found it.')), 'answer');
     const searches = await h.app.db.selectFrom('activity').selectAll().where('kind', '=', 'action_dispatched').execute();
     expect(searches).toHaveLength(1);
     // The retried call replays the stored conversation, including the tool result.

@@ -77,7 +77,8 @@ describe('security: thread lines composed by the run loop (issue 9, findings 1 a
     await h.command('run summarise');
     const run = await h.waitForRun((r) => r.status === 'completed');
     await waitUntil(() => h.threadTexts(run).find((t) => t.includes('Done')), 'the answer');
-    expect(threadLive(h, run)).toEqual(['<https://evil.test/x>']);
+    // The only mention left is the app's own, built from the stored requester id.
+    expect(threadLive(h, run)).toEqual(['<https://evil.test/x>', `<@${REQUESTER}>`]);
   });
 
   it('a model-written checklist item and the steps run on their own carry no live markup', async () => {
@@ -90,7 +91,7 @@ describe('security: thread lines composed by the run loop (issue 9, findings 1 a
     await h.command('run plan');
     const run = await h.waitForRun((r) => r.status === 'completed');
     await h.delivered();
-    expect(threadLive(h, run)).toEqual([]);
+    expect(threadLive(h, run)).toEqual([`<@${REQUESTER}>`]);
     const task = h.taskMessage(run)!;
     const taskLive = [task.text, ...blockTexts(task.blocks ?? [])].flatMap(liveSequences).filter((x) => !/^<@U[A-Z0-9_]+>$/.test(x));
     expect(taskLive).toEqual([]);

@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { textReply, toolUseReply } from '../helpers/fakeClaude.js';
 import { startHarness, waitUntil, type Harness } from '../helpers/testApp.js';
+import { finalText } from '../helpers/finalAnswer.js';
 import type { SignedResponse } from '../helpers/slackRequests.js';
 
 const email = { to: 'sarah@acme.com', subject: 'Q2', body: 'Numbers attached.' };
@@ -81,8 +82,8 @@ describe('crashes right after Slack was acknowledged lose nothing (a real child 
     await h.delivered();
     const taskMessages = h.slack.channelMessages(run.channel_id).filter((m) => m.text.startsWith(`Task ${run.id} `));
     expect(taskMessages).toHaveLength(1);
-    await waitUntil(() => h!.threadTexts(run).includes('All done.'), 'final answer');
-    expect(h.threadTexts(run).filter((t) => t === 'All done.')).toHaveLength(1);
+    await waitUntil(() => h!.threadTexts(run).includes(finalText('All done.', run.requester_id)), 'final answer');
+    expect(h.threadTexts(run).filter((t) => t === finalText('All done.', run.requester_id))).toHaveLength(1);
   }, 120_000);
 
   it('killed while a failed send is being reported: after the restart the card says it failed (the update was queued with the failure)', async () => {

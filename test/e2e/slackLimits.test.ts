@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { textReply, toolUseReply } from '../helpers/fakeClaude.js';
 import { startHarness, waitUntil, type Harness } from '../helpers/testApp.js';
+import { finalText } from '../helpers/finalAnswer.js';
 import { TEST_ENGINE } from '../helpers/testDatabase.js';
 
 /** The bench's standard run: a knowledge-base search, an email that needs approval, a final answer. */
@@ -59,7 +60,7 @@ describe("Slack's rate limits (enforced by the fake, as in production)", () => {
     await waitUntil(async () => (await h!.app.db.selectFrom('runs').select('id').where('status', '=', 'completed').execute()).length === 8 || undefined, 'all runs completed', 30_000);
     await h.delivered();
     for (const run of await h.app.db.selectFrom('runs').selectAll().execute()) {
-      expect(h.threadTexts(run)).toEqual(['Answer.']);
+      expect(h.threadTexts(run)).toEqual([finalText('Answer.')]);
     }
   }, 60_000);
 
@@ -117,7 +118,7 @@ describe("Slack's rate limits (enforced by the fake, as in production)", () => {
     const texts = h.threadTexts(run);
     expect(texts).toHaveLength(2);
     expect(texts[0]).toContain('Send email to sarah@acme.com');
-    expect(texts[1]).toBe('Emailed sarah@acme.com.');
+    expect(texts[1]).toBe(finalText('Emailed sarah@acme.com.'));
     const task = JSON.stringify(h.taskMessage(run)?.blocks);
     expect(task).toContain('completed');
     expect(task).toContain('Search the knowledge base');
@@ -137,7 +138,7 @@ describe("Slack's rate limits (enforced by the fake, as in production)", () => {
     const runs = await h.app.db.selectFrom('runs').selectAll().execute();
     for (const run of runs) {
       expect(h.slack.channelMessages(run.channel_id).filter((m) => m.text.startsWith(`Task ${run.id} `))).toHaveLength(1);
-      expect(h.threadTexts(run)).toEqual(['Answer.']);
+      expect(h.threadTexts(run)).toEqual([finalText('Answer.')]);
     }
   }, 60_000);
 });

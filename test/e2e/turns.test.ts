@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { errorReply, rawReply, textReply, toolUseReply } from '../helpers/fakeClaude.js';
 import { startHarness, waitUntil, type Harness } from '../helpers/testApp.js';
+import { finalText } from '../helpers/finalAnswer.js';
 
 describe('model turns: validation, parallel calls, stop reasons, failures', () => {
   let h: Harness;
@@ -96,7 +97,7 @@ describe('model turns: validation, parallel calls, stop reasons, failures', () =
     await h.command('run a long task');
     const run = await h.waitForRun((r) => r.status === 'completed');
     expect(answered()[1].messages.at(-1).role).toBe('assistant');
-    await waitUntil(() => h.threadTexts(run).includes('All done.'), 'answer');
+    await waitUntil(() => h.threadTexts(run).includes(finalText('All done.')), 'answer');
   });
 
   it('refusal and context-window stops end the run with an explanation', async () => {

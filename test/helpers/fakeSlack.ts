@@ -154,6 +154,10 @@ export interface FakeSlackChannelState {
   exists?: boolean;
   /** The channel's workspace: other workspaces' tokens get `channel_not_found`. Unset: visible to all. */
   team?: string;
+  /** Who is in the channel (conversations.members). Unset: every user the fake knows in the workspace. */
+  members?: string[];
+  /** A private channel: conversations.members answers `channel_not_found` unless the bot is in it. */
+  is_private?: boolean;
 }
 
 /**
@@ -706,7 +710,7 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
   /** Slack opens (or reuses) the DM when a user id is given as the channel. */
   const resolveChannel = (channel: string): string => (/^[UW]/.test(channel) ? dmChannel(channel) : channel);
 
-  const channelState = (id: string): Required<Omit<FakeSlackChannelState, 'name' | 'team'>> & { name: string } => {
+  const channelState = (id: string): Required<Omit<FakeSlackChannelState, 'name' | 'team' | 'members' | 'is_private'>> & { name: string } => {
     const s = channels.get(id) ?? {};
     return {
       name: s.name ?? id.toLowerCase().replace(/[^a-z0-9_-]/g, ''),
@@ -1006,6 +1010,24 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
       return { ok: true, channel, permalink };
     },
 
+    // Paginated like Slack: `limit` (default 100, at most 1000) and an opaque `next_cursor`, '' on the last page.
+    'conversations.members': (args) => {
+      const channel = requireChannelArg(args);
+      const state = channels.get(channel) ?? {};
+      if (state.is_private && !channelState(channel).is_member) fail('channel_not_found');
+      const all = state.members ?? [...users.values()].filter((u) => u.team === undefined || u.team === caller.teamId).map((u) => u.id);
+      const limit = Math.min(1000, Math.max(1, Number(args.limit ?? 100) || 100));
+      const cursor = str(args, 'cursor');
+      let start = 0;
+      if (cursor) {
+        const m = /^offset:(\d+)$/.exec(Buffer.from(cursor, 'base64').toString('utf8'));
+        if (!m) fail('invalid_cursor');
+        start = Number(m[1]);
+      }
+      const next = start + limit < all.length ? Buffer.from(`offset:${start + limit}`).toString('base64') : '';
+      return { ok: true, members: all.slice(start, start + limit), response_metadata: { next_cursor: next } };
+    },
+
     'conversations.info': (args) => {
       const channel = requireChannelArg(args);
       return { ok: true, channel: channelJson(channel) };
@@ -1112,7 +1134,8 @@ export async function startFakeSlack(opts: FakeSlackOptions = {}): Promise<FakeS
 
     'views.publish': (args) => {
       const userId = str(args, 'user_id');
-      if (!userId) fail('user_not_found');
+      const user = userId ? users.get(userId) : undefined;
+      if (!userId || !user || (user.team !== undefined && user.team !== caller.teamId)) fail('user_not_found');
       const raw = validateView(args.view, 'home');
       const existing = views.find((v) => v.type === 'home' && v.user_id === userId);
       if (existing) {

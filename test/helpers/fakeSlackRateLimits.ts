@@ -59,6 +59,7 @@ export const DEFAULT_RATE_LIMITS: Readonly<FakeSlackRateLimitConfig> = Object.fr
     'views.push': SLACK_TIER_4,
     'views.update': SLACK_TIER_4,
     'views.publish': SLACK_TIER_4,
+    'conversations.members': SLACK_TIER_4,
     'users.info': SLACK_TIER_4,
   }),
   defaultPerWindow: SLACK_TIER_3,

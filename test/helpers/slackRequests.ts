@@ -395,3 +395,92 @@ export function assistantThreadStartedEvent(o: { user: string; channel: string; 
     event_ts: o.threadTs,
   };
 }
+
+// ---------------------------------------------------------------------------------------------------
+// App Home
+// ---------------------------------------------------------------------------------------------------
+
+/** `app_home_opened`, as Slack sends it when someone opens one of the app's tabs. */
+export function appHomeOpenedEvent(o: { user: string; tab?: 'home' | 'messages'; viewId?: string }): Json {
+  return { type: 'app_home_opened', user: o.user, channel: `D${o.user}`, tab: o.tab ?? 'home', ...(o.viewId ? { view: { id: o.viewId, type: 'home' } } : {}) };
+}
+
+export interface HomeBlockActionOptions {
+  actionId: string;
+  value?: string;
+  userId: string;
+  /** The clicker's own workspace or organisation (`user.team_id`); default the workspace's. */
+  userTeam?: string;
+  teamId?: string;
+  /** The Home view as the clicker sees it (`fakeSlack.homeView(user)`): its blocks, id and hash are echoed. */
+  view: { id: string; hash: string; blocks: unknown[] };
+  /** What is ticked, as Slack reports the view's state: block_id -> action_id -> selected option values. */
+  selected?: Record<string, Record<string, string[]>>;
+  triggerId?: string;
+}
+
+/**
+ * A click in the app's Home tab: a view container, the view with its state, a trigger_id, and no
+ * response_url (Slack sends none for Home tab clicks).
+ */
+export function homeBlockActionPayload(o: HomeBlockActionOptions): Json {
+  const teamId = o.teamId ?? 'T_TEST';
+  const found = findElement(o.view.blocks, o.actionId);
+  const values: Record<string, Record<string, Json>> = {};
+  for (const [blockId, byAction] of Object.entries(o.selected ?? {})) {
+    values[blockId] = {};
+    for (const [actionId, picked] of Object.entries(byAction)) {
+      const element = findElement(o.view.blocks, actionId).element;
+      const options = (Array.isArray(element?.options) ? element.options : []) as Json[];
+      values[blockId][actionId] = { type: 'checkboxes', selected_options: picked.map((v) => options.find((opt) => opt.value === v) ?? { text: { type: 'plain_text', text: v }, value: v }) };
+    }
+  }
+  const label = isObject(found.element?.text) ? found.element.text : { type: 'plain_text', text: o.actionId, emoji: true };
+  return {
+    type: 'block_actions',
+    user: { id: o.userId, username: o.userId.toLowerCase(), name: o.userId.toLowerCase(), team_id: o.userTeam ?? teamId },
+    api_app_id: FAKE_APP_ID,
+    token: VERIFICATION_TOKEN,
+    container: { type: 'view', view_id: o.view.id },
+    trigger_id: o.triggerId ?? fakeTriggerId(),
+    team: { id: teamId, domain: domainOf(teamId) },
+    enterprise: null,
+    is_enterprise_install: false,
+    view: {
+      id: o.view.id,
+      team_id: teamId,
+      type: 'home',
+      blocks: o.view.blocks,
+      private_metadata: '',
+      callback_id: '',
+      state: { values },
+      hash: o.view.hash,
+      root_view_id: o.view.id,
+      previous_view_id: null,
+      app_id: FAKE_APP_ID,
+      bot_id: 'B_BOT',
+    },
+    actions: [
+      found.element?.type === 'checkboxes'
+        ? {
+            action_id: o.actionId,
+            block_id: found.blockId ?? 'actions',
+            type: 'checkboxes',
+            selected_options: found.blockId ? (values[found.blockId]?.[o.actionId]?.['selected_options'] ?? []) : [],
+            action_ts: nowActionTs(),
+          }
+        : {
+            action_id: o.actionId,
+            block_id: found.blockId ?? 'actions',
+            text: label,
+            ...(o.value !== undefined ? { value: o.value } : {}),
+            type: 'button',
+            action_ts: nowActionTs(),
+          },
+    ],
+  };
+}
+
+export function homeBlockAction(appBaseUrl: string, secret: string, o: HomeBlockActionOptions): Promise<SignedResponse> {
+  return postSigned(appBaseUrl, form({ payload: JSON.stringify(homeBlockActionPayload(o)) }), { secret });
+}

@@ -368,7 +368,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     taskMessage(run) {
       // The task message's fallback text names the run. It is the thread's root for `/agent run`, and the
       // first reply under the message a run started from (a mention, a DM).
-      const isTask = (m: FakeSlackMessage) => m.user === slack.botUserId && m.text.startsWith(`Task ${run.id} `);
+      // The bot user of the run's own workspace (another workspace's bot in OAuth mode has its own id).
+      const bot = slack.workspaceBotUserId(run.team_id) ?? slack.botUserId;
+      const isTask = (m: FakeSlackMessage) => m.user === bot && m.text.startsWith(`Task ${run.id} `);
       if (run.thread_ts) {
         const root = slack.message(run.channel_id, run.thread_ts);
         if (root && isTask(root)) return root;

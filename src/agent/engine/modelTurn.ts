@@ -5,6 +5,7 @@ import type { Run } from '../../db/schema.js';
 import { errorMessage } from '../../errors.js';
 import { trusted } from '../../text/mrkdwn.js';
 import { reasoningOf } from '../cards.js';
+import { doneNote } from '../deciders.js';
 import { ModelCallError, type ModelResponse } from '../modelClient.js';
 import { costUsd, priceFor } from '../pricing.js';
 import { continuesInstead, takePendingReplies, toApiMessages } from '../steering.js';
@@ -107,7 +108,7 @@ export async function finish(ctx: EngineContext, run: Run, last: ConversationMes
     }
     if (!(await transitionRun(trx, run.id, ['running'], { status: 'completed', finished_at: at, updated_at: at }))) return false;
     await appendActivity(trx, { at, teamId: run.team_id, runId: run.id, actor: 'agent', kind: 'run_completed', detail: {} });
-    await outbox.finalAnswer(trx, run, text, cut ? trusted(cut) : undefined);
+    await outbox.finalAnswer(trx, run, text, doneNote(run, cut));
     await outbox.updateTaskMessage(trx, run, 'now');
     return true;
   });

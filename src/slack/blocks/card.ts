@@ -28,24 +28,34 @@ export const CARD_BUDGET = {
   result: 300,
 } as const;
 
+/** Who approved: every approver of a call that needed several, else the one who decided. */
+function approvedBy(card: CardView, by: string): Mrkdwn {
+  const given = card.approvals?.given ?? [];
+  if (given.length === 0) return mention(by);
+  const names = given.map((g) => mention(g.user));
+  return names.length === 1 ? names[0]! : md`${joinMd(names.slice(0, -1), trusted(', '))} and ${names.at(-1)!}`;
+}
+
 function decisionLine(card: CardView): Mrkdwn {
   const s = card.state;
   switch (s.kind) {
     case 'pending':
       return trusted('');
     case 'approved':
-      return md`:white_check_mark: *Approved* by ${mention(s.by)} ${dateRef(s.at)}${trusted(s.waitingFor > 0 ? ` — waiting for ${s.waitingFor} more approval${s.waitingFor === 1 ? '' : 's'} in this step before anything is sent` : ' — running now')}`;
+      return md`:white_check_mark: *Approved* by ${approvedBy(card, s.by)} ${dateRef(s.at)}${trusted(s.waitingFor > 0 ? ` — waiting for ${s.waitingFor} more approval${s.waitingFor === 1 ? '' : 's'} in this step before anything is sent` : ' — running now')}`;
     case 'rejected':
       return md`:no_entry: *Rejected* by ${mention(s.by)} ${dateRef(s.at)}${s.note ? md`\n> ${clipped(s.note, CARD_BUDGET.note)}` : ''}`;
     case 'cancelled':
       return md`:no_entry_sign: *Cancelled* — ${withUserMentions(truncate(s.reason, CARD_BUDGET.note).text)}`;
     case 'done':
       return s.ok
-        ? md`:white_check_mark: *Approved* by ${mention(s.by)} ${dateRef(s.at)} — done`
-        : md`:warning: *Approved* by ${mention(s.by)} ${dateRef(s.at)} — but it failed: ${clipped(s.resultSummary, CARD_BUDGET.result)}`;
+        ? md`:white_check_mark: *Approved* by ${approvedBy(card, s.by)} ${dateRef(s.at)} — done`
+        : md`:warning: *Approved* by ${approvedBy(card, s.by)} ${dateRef(s.at)} — but it failed: ${clipped(s.resultSummary, CARD_BUDGET.result)}`;
     case 'outcome_unknown':
       // The cause (a restart, a connection lost mid-send) is in the thread's "Please check" line.
-      return md`:warning: *Outcome unknown* — I can't tell whether this happened${s.by ? md` (approved by ${mention(s.by)})` : ''}. Please check; it will not be retried automatically.`;
+      return md`:warning: *Outcome unknown* — I can't tell whether this happened${s.by ? md` (approved by ${approvedBy(card, s.by)})` : ''}. Please check; it will not be retried automatically.`;
+    case 'expired':
+      return md`:hourglass: *Expired* ${dateRef(s.at)} — nobody decided in time, so nothing was done and the run was cancelled.`;
   }
 }
 
@@ -107,6 +117,11 @@ export function renderCard(card: CardView, links: { taskPermalink?: string | und
   if (card.edit) {
     const changes = card.edit.changes.map((c) => md`${c.field}: ${clipped(c.before || '(empty)', 150)} → ${clipped(c.after || '(empty)', 150)}`);
     blocks.push(context(md`:pencil2: *Edited* by ${mention(card.edit.by)} before approving. ${joinMd(changes, '; ')}. What is shown above is what was approved.`));
+  }
+  if (pending && card.approvals && card.approvals.required > 1) {
+    const { required, given } = card.approvals;
+    const who = given.length ? md` — approved by ${joinMd(given.map((g) => mention(g.user)), trusted(', '))}` : trusted('');
+    blocks.push(context(md`:busts_in_silhouette: *${trusted(String(given.length))} of ${trusted(String(required))} approvals*${who}. It runs only once ${trusted(String(required))} different people other than the requester have approved it.`));
   }
   const deciders = pending ? decidersLine(card) : undefined;
   if (deciders) blocks.push(context(md`:bell: Waiting for a decision from ${deciders}`));

@@ -48,7 +48,7 @@ function pack(lines: Mrkdwn[]): string[] {
 export function renderTools(o: McpOverview): { text: string; blocks: Record<string, unknown>[] } {
   const head = [md`*Tools* — built in: ${trusted(o.builtIn.map((n) => code(n).value).join(', ') || 'none')} (their modes: \`/agent trust\`)`];
   if (!o.configured) {
-    head.push(trusted('*MCP servers:* none configured. Set `MCP_CONFIG` to a JSON file that lists them (see the README) and restart.'));
+    head.push(trusted('*MCP servers:* none configured. Set `MCP_CONFIG` to a JSON file that lists them (see docs/connectors.md) and restart.'));
     return { text: 'Tools', blocks: [section(trusted(head.map((h) => h.value).join('\n')))] };
   }
   head.push(md`*MCP servers* (from ${code(o.configPath ?? '')}): ${o.servers.filter((s) => s.state === 'connected').length} connected, ${o.servers.filter((s) => s.state === 'unavailable').length} unavailable`);

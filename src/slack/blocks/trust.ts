@@ -2,6 +2,8 @@ import type { TrustView } from '../../agent/trust.js';
 import { TRUST_MODES } from '../../policy/catalog.js';
 import { channelRef, clipped, code, mention, subteamRef } from '../../text/mrkdwn.js';
 import { context, mrkdwn, section } from './text.js';
+import type { ApprovalRule } from '../../db/repos/approvalRules.js';
+import { ruleText } from './approvalRules.js';
 
 const MODE_LABEL = { require_approval: ':raised_hand: require_approval', auto_notify: ':bell: auto_notify', full_auto: ':white_check_mark: full_auto' } as const;
 
@@ -13,11 +15,11 @@ function approversText(a: TrustView['rows'][number]['approvers']): string {
 }
 
 /** `/agent trust`: every action type, its category, current mode and who may approve. */
-export function renderTrust(view: TrustView): { text: string; blocks: Record<string, unknown>[] } {
-  const lines = view.rows.map(
-    (r) =>
-      `${code(r.actionType).value} (${r.category}) — ${MODE_LABEL[r.mode]}${r.hardFloor ? ' · hard floor, always approval' : r.mode !== r.defaultMode ? ` · default ${r.defaultMode}` : ''}${r.offered ? '' : ' · not configured'}\n      ${clipped(r.label, 300).value}; approvers: ${approversText(r.approvers)}`,
-  );
+export function renderTrust(view: TrustView, rules: Map<string, ApprovalRule> = new Map()): { text: string; blocks: Record<string, unknown>[] } {
+  const lines = view.rows.map((r) => {
+    const rule = ruleText(rules.get(r.actionType));
+    return `${code(r.actionType).value} (${r.category}) — ${MODE_LABEL[r.mode]}${r.hardFloor ? ' · hard floor, always approval' : r.mode !== r.defaultMode ? ` · default ${r.defaultMode}` : ''}${r.offered ? '' : ' · not configured'}\n      ${clipped(r.label, 300).value}; approvers: ${approversText(r.approvers)}${rule ? `\n      approval rule: ${rule}` : ''}`;
+  });
   const route = view.settings.route === 'thread' || (!view.settings.route && !view.defaultRoute) ? 'the task thread' : channelRef(view.settings.route ?? view.defaultRoute ?? '').value;
   const header = [
     '*Trust levels*',
@@ -30,7 +32,7 @@ export function renderTrust(view: TrustView): { text: string; blocks: Record<str
   for (let i = 0; i < lines.length; i += 8) blocks.push(section(lines.slice(i, i + 8).join('\n')));
   blocks.push(
     context(
-      'Admins: `/agent trust &lt;action&gt; &lt;mode&gt;`, `/agent trust edit`, `/agent trust &lt;action&gt; approvers @user @group|anyone`, `/agent trust self-approval on|off`, `/agent trust others-replies ignore|context`, `/agent trust route thread|#channel`, `/agent trust digest &lt;hour&gt; [timezone]`.',
+      'Admins: `/agent trust &lt;action&gt; &lt;mode&gt;`, `/agent trust edit`, `/agent trust &lt;action&gt; approvers @user @group|anyone`, `/agent trust &lt;action&gt; approvals|expire|remind …`, `/agent trust self-approval on|off`, `/agent trust others-replies ignore|context`, `/agent trust route thread|#channel`, `/agent trust digest &lt;hour&gt; [timezone]`.',
     ),
   );
   return { text: 'Trust levels', blocks };

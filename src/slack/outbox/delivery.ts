@@ -133,7 +133,7 @@ export class OutboxDelivery {
     const { db } = this.deps;
     const at = this.now().toISOString();
     let n = 0;
-    for (const op of ['post', 'update'] as const) {
+    for (const op of ['post', 'update', 'home'] as const) {
       const res = await db
         .updateTable('slack_outbox')
         .set({ status: op === 'post' ? 'unknown' : 'queued', claimed_by: null, updated_at: at })
@@ -307,7 +307,7 @@ export class OutboxDelivery {
       const claimed = new Map<number, string>();
       const nowIso = this.now().toISOString();
       for (const row of rows) {
-        if (row.op === 'update' && row.msg_key) {
+        if ((row.op === 'update' || row.op === 'home') && row.msg_key) {
           let open = trx.selectFrom('slack_outbox').select(['id', 'status']).where('msg_key', '=', row.msg_key).where('status', 'in', ['queued', 'sending']).orderBy('id');
           // Claims of one message's updates take turns (Postgres; SQLite runs one transaction at a time).
           if (isPostgres(trx)) open = open.forUpdate();
@@ -347,6 +347,8 @@ export class OutboxDelivery {
       if (row.status === 'unknown') return { method: threadTs ? 'conversations.replies' : 'conversations.history', channel: row.channel, threadTs, lookup: true };
       return { method: 'chat.postMessage', channel: row.channel, threadTs, lookup: false };
     }
+    // A Home view goes to a user (the row's channel); it needs no message to exist first.
+    if (row.op === 'home') return { method: 'views.publish', channel: row.channel, lookup: false };
     if (!row.msg_key) return 'gone';
     const at = await this.resolve(row.msg_key);
     if (!at) return (await this.pending(row.msg_key)) ? 'wait' : 'gone';
@@ -418,7 +420,15 @@ export class OutboxDelivery {
         await this.finish(row, 'superseded', { error: 'nothing to show any more' });
         return;
       }
-      if (row.op === 'assistant') {
+      if (row.op === 'home') {
+        if (!content.view) {
+          await this.finish(row, 'superseded', { error: 'nothing to show any more' });
+          return;
+        }
+        await client.views.publish({ user_id: target.channel, view: content.view as never });
+        this.deps.metrics?.slackCall(target.method, 'ok');
+        await this.finish(row, 'sent', {});
+      } else if (row.op === 'assistant') {
         await this.deliverAssistant(client, payload, target, content.text);
         await this.finish(row, 'sent', {});
       } else if (row.op === 'post') {

@@ -9,12 +9,16 @@ import { renderNotice } from '../blocks/notice.js';
 import { renderCapStop, renderRetry } from '../blocks/runControls.js';
 import { renderTaskMessage } from '../blocks/taskMessage.js';
 import { renderTaskProgress } from '../blocks/taskProgress.js';
+import type { HomeViews } from '../../agent/home.js';
+import { HOME_LIMITS, renderHome } from '../blocks/home.js';
 
 export interface RenderedMessage {
   text: string;
   blocks?: Record<string, unknown>[];
   /** A post in a thread that is also shown in the channel (Slack's reply_broadcast). */
   broadcast?: boolean;
+  /** An App Home view (views.publish). */
+  view?: Record<string, unknown>;
 }
 
 /** Slack's limit for a message's `text` is 40,000 characters; answers longer than this are cut. */
@@ -27,6 +31,8 @@ export class OutboxRenderer {
   constructor(
     private readonly views: MessageViews,
     private readonly clients: SlackClients,
+    private readonly home?: HomeViews,
+    private readonly now: () => Date = () => new Date(),
   ) {}
 
   async render(payload: OutboxPayload, at: { op: OutboxOp; channel: string; teamId: string }): Promise<RenderedMessage | null> {
@@ -75,6 +81,17 @@ export class OutboxRenderer {
       }
       case 'prompts':
         return { text: payload.title ?? '' };
+      case 'home': {
+        if (!this.home) return null;
+        const data = await this.home.home(at.teamId, payload.userId);
+        const links = new Map<string, string>();
+        for (const item of data.waiting.slice(0, HOME_LIMITS.waitingShown)) {
+          const { card_channel: channel, card_ts: ts } = item.action;
+          const link = channel && ts ? await this.permalink(at.teamId, channel, ts) : undefined;
+          if (link) links.set(item.action.id, link);
+        }
+        return { text: 'Home', view: renderHome(data, links, this.now()) };
+      }
     }
   }
 

@@ -38,6 +38,8 @@ export function approveAction(services: SlackServices, opts: { remember: boolean
     await ack();
     if (decision.outcome === 'already_decided') await tell(alreadyDecidedText(decision.action));
     if (decision.outcome === 'not_allowed') await tell(`:no_entry: ${decision.why} Nothing was changed.`);
+    if (decision.outcome === 'counted') await tell(`Your approval is recorded: ${decision.given} of ${decision.required}. Nothing runs until ${decision.required} different people (not the requester) have approved.`);
+    if (decision.outcome === 'already_approved') await tell(`You already approved this; an approval counts once per person (${decision.given} of ${decision.required} so far). Someone else needs to approve it.`);
     if (decision.outcome === 'approved' && decision.remembered) {
       const tool = code(decision.action.tool);
       await tell(md`Approved. ${tool} is now *auto_notify* in this workspace: it will run on its own and notify the thread. Change it back with ${code(`/agent trust ${decision.action.tool} require_approval`)}.`.value);

@@ -20,7 +20,7 @@ export function editAction(services: SlackServices) {
       );
     try {
       const { action, description } = await services.approvals.describe(actionId);
-      const refused = await services.approvals.precheck(actionId, parsed.data.user.id, { clicker: clickerOf(parsed.data) });
+      const refused = await services.approvals.precheck(actionId, parsed.data.user.id, { clicker: clickerOf(parsed.data), approving: true });
       if (refused?.outcome === 'already_decided') return void (await tell(alreadyDecidedText(action)));
       if (refused?.outcome === 'not_allowed') return void (await tell(`:no_entry: ${refused.why} Nothing was changed.`));
       const fields = editableFields(action.tool);
@@ -28,9 +28,12 @@ export function editAction(services: SlackServices) {
       const input = JSON.parse(action.input_json) as Record<string, unknown>;
       const tooLong = fields.find((f) => fieldText(f, input).length > 3000);
       if (tooLong) return void (await tell(`The ${tooLong.label.toLowerCase()} is longer than a Slack dialog can hold (3,000 characters), so this call cannot be edited here. Reject it with a note instead.`));
+      // Read before opening: a trigger id lasts 3 s, and the list (a pipeline's stages) is one quick read.
+      const { choices, unavailable } = await services.approvals.editChoices(action);
+      if (unavailable) services.logger.warn({ actionId, tool: action.tool, why: unavailable }, 'edit dialog without its list');
       await client.views.open({
         trigger_id: parsed.data.trigger_id,
-        view: editModal({ actionId, hash: action.input_hash, tool: action.tool, summary: description.summary, fields, input }) as never,
+        view: editModal({ actionId, hash: action.input_hash, tool: action.tool, summary: description.summary, fields, input, choices, unavailable }) as never,
       });
     } catch (err) {
       if (isAppError(err, 'action_not_found')) return void (await tell('This card no longer matches anything I know about.'));

@@ -9,9 +9,12 @@ import { editAction } from './edit.js';
 import { runControlAction } from './runControls.js';
 import { scheduleAdminAction } from './scheduleAdmin.js';
 import { SCHEDULE_ACTION_IDS } from '../../blocks/schedules.js';
+import { SUGGESTION_ACTION_IDS } from '../../blocks/trustSuggestions.js';
+import { trustSuggestionAction } from './trustSuggestion.js';
 import { RUN_ACTION_IDS } from '../../blocks/runControls.js';
 import { UNDO_ACTION_ID } from '../../blocks/notice.js';
 import { VIEW_FULL_PAGE_ACTION } from '../../blocks/modals.js';
+import { registerHomeActions } from './home.js';
 
 export function registerActions(app: App, services: SlackServices): void {
   app.action<BlockButtonAction>(ACTION_IDS.approve, approveAction(services));
@@ -28,4 +31,7 @@ export function registerActions(app: App, services: SlackServices): void {
   app.action<BlockButtonAction>(SCHEDULE_ACTION_IDS.pause, scheduleAdminAction(services, 'paused'));
   app.action<BlockButtonAction>(SCHEDULE_ACTION_IDS.resume, scheduleAdminAction(services, 'active'));
   app.action<BlockButtonAction>(SCHEDULE_ACTION_IDS.delete, scheduleAdminAction(services, 'deleted'));
+  app.action<BlockButtonAction>(SUGGESTION_ACTION_IDS.apply, trustSuggestionAction(services, 'apply'));
+  app.action<BlockButtonAction>(SUGGESTION_ACTION_IDS.dismiss, trustSuggestionAction(services, 'dismiss'));
+  registerHomeActions(app, services);
 }

@@ -17,7 +17,7 @@ export async function toolsCommand(ctx: CommandContext, args: string[]): Promise
   }
   if (first === 'refresh' && !second) {
     await trust.requireAdmin(team, user, 'refresh the MCP tools');
-    if (!mcp.configured) throw new AppError('bad_command', 'No MCP servers are configured: set `MCP_CONFIG` to the path of a server file (see the README) and restart.');
+    if (!mcp.configured) throw new AppError('bad_command', 'No MCP servers are configured: set `MCP_CONFIG` to the path of a server file (see docs/connectors.md) and restart.');
     // Listing waits for slow or unreachable servers (up to their connect timeout): answer Slack first.
     await ctx.ack(':hourglass_flowing_sand: Listing the MCP servers\' tools again…');
     const report = await mcp.refresh(team, user);

@@ -6,9 +6,10 @@ import { parseChannel, parseUserOrGroup } from '../../mentions.js';
 import { isTimeZone } from '../../../agent/cron.js';
 import { code, mention, subteamRef } from '../../../text/mrkdwn.js';
 import type { CommandContext } from './context.js';
+import { RULE_SUBCOMMANDS, trustRuleCommand } from './trustRules.js';
 
 const USAGE =
-  'Usage: `/agent trust` · `/agent trust edit` · `/agent trust &lt;action&gt; &lt;require_approval|auto_notify|full_auto&gt;` (MCP tools: `&lt;server&gt;__&lt;tool&gt;` or `&lt;server&gt;__*`) · `/agent trust &lt;action&gt; approvers @user @group…|anyone` · `/agent trust &lt;action&gt; mentions on|off` · `/agent trust announce on|off` · `/agent trust self-approval on|off` · `/agent trust others-replies ignore|context` · `/agent trust route thread|#channel` · `/agent trust digest &lt;hour 0-23&gt; [time zone]`';
+  'Usage: `/agent trust` · `/agent trust edit` · `/agent trust &lt;action&gt; &lt;require_approval|auto_notify|full_auto&gt;` (MCP tools: `&lt;server&gt;__&lt;tool&gt;` or `&lt;server&gt;__*`) · `/agent trust &lt;action&gt; approvers @user @group…|anyone` · `/agent trust &lt;action&gt; approvals &lt;1-5&gt;` · `/agent trust &lt;action&gt; expire &lt;delay&gt;|off` · `/agent trust &lt;action&gt; remind &lt;delay&gt; [escalate @group…]|off` · `/agent trust &lt;action&gt; mentions on|off` · `/agent trust announce on|off` · `/agent trust self-approval on|off` · `/agent trust others-replies ignore|context` · `/agent trust route thread|#channel` · `/agent trust digest &lt;hour 0-23&gt; [time zone]`';
 
 function bad(message: string): never {
   throw new AppError('bad_command', `${message}\n${USAGE}`);
@@ -21,7 +22,7 @@ export async function trustCommand(ctx: CommandContext, args: string[]): Promise
   const [first, second, ...rest] = args;
 
   if (!first) {
-    const r = renderTrust(await trust.view(team));
+    const r = renderTrust(await trust.view(team), await ctx.services.approvalRules.list(team));
     return ctx.ack(r.text, r.blocks);
   }
   if (first === 'edit') {
@@ -69,6 +70,7 @@ export async function trustCommand(ctx: CommandContext, args: string[]): Promise
     return ctx.ack(`The pending-approvals digest will be posted daily at ${String(hour).padStart(2, '0')}:00 ${zone} when the queue is long.`);
   }
   const action = first;
+  if (second && (RULE_SUBCOMMANDS as readonly string[]).includes(second)) return trustRuleCommand(ctx, action, second, rest);
   if (second === 'mentions') {
     const on = rest[0];
     if (on !== 'on' && on !== 'off') bad('Say `on` or `off`.');

@@ -7,7 +7,9 @@ import { alreadyDecidedText } from '../../decisionText.js';
 import { clickerOf, viewSubmissionSchema } from '../../payloads.js';
 import type { SlackServices } from '../../services.js';
 
-const editMetadataSchema = z.object({ actionId: z.string().min(1), hash: z.string().min(1) });
+const editMetadataSchema = z.object({ actionId: z.string().min(1), hash: z.string().min(1), picked: z.record(z.string(), z.string()).default({}) });
+/** A text input carries `value`; a select carries `selected_option` (null when nothing is picked). */
+const fieldStateSchema = z.looseObject({ value: z.string().nullish(), selected_option: z.looseObject({ value: z.string() }).nullish() });
 
 /**
  * The Edit dialog was submitted: the edited call is validated and approved (stored) before Slack is
@@ -25,10 +27,15 @@ export function editSubmission(services: SlackServices) {
       return;
     }
     const values: Record<string, string | null | undefined> = {};
-    for (const [blockId, block] of Object.entries(parsed.data.view.state.values)) values[blockId] = block[EDIT_VALUE_ACTION]?.value ?? null;
-    const { actionId, hash } = meta.data;
+    for (const [blockId, block] of Object.entries(parsed.data.view.state.values)) {
+      const state = fieldStateSchema.safeParse(block[EDIT_VALUE_ACTION]);
+      values[blockId] = state.success ? (state.data.value ?? state.data.selected_option?.value ?? null) : null;
+    }
+    const { actionId, hash, picked } = meta.data;
+    // A list left on the option the proposed call resolved to keeps the call's own text for that field.
+    const keep = Object.keys(picked).filter((k) => values[k] === picked[k]);
     try {
-      const decision = await services.approvals.editAndApprove({ actionId, userId: parsed.data.user.id, values, expectHash: hash, clicker: clickerOf(parsed.data) });
+      const decision = await services.approvals.editAndApprove({ actionId, userId: parsed.data.user.id, values, expectHash: hash, clicker: clickerOf(parsed.data), keep });
       const firstField = editableFields(decision.action.tool)?.[0]?.key ?? Object.keys(values)[0] ?? 'value';
       switch (decision.outcome) {
         case 'invalid':
