@@ -14,6 +14,7 @@ import { Dispatcher } from './agent/dispatcher.js';
 import { RunEngine, type EngineSettings } from './agent/engine.js';
 import { createAnthropicModelClient, type ModelClient } from './agent/modelClient.js';
 import { systemClock, type Clock } from './clock.js';
+import { DEFAULT_FOREGROUND, Foreground, type ForegroundOptions } from './foreground.js';
 import { loadConfig, type Config } from './config.js';
 import { openKnowledgeIndex } from './connectors/openKnowledgeIndex.js';
 import { createSafeFetcher, type SafeFetcher } from './connectors/safeFetch.js';
@@ -82,6 +83,8 @@ export interface AppOverrides {
   drainMs?: number;
   /** false: no cache_control breakpoints (the bench measures what caching saves). */
   promptCaching?: boolean;
+  /** How long background work may be held back by requests being answered (src/foreground.ts). */
+  foreground?: Partial<ForegroundOptions>;
 }
 
 export interface RunningApp {
@@ -103,6 +106,8 @@ export interface RunningApp {
   eventsSettled(): Promise<void>;
   /** This instance's id among those sharing the database (lease owner, outbox claims). */
   instanceId: string;
+  /** Requests being answered and background work waiting behind them (tests, benchmarks). */
+  foreground: Foreground;
   /**
    * Drains and stops: /healthz answers 503, steps in flight finish (up to `drainMs`), every run lease is
    * handed over, the outbox stops (queued messages stay for the next instance), the database is closed.
@@ -133,6 +138,8 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
   });
   const { db } = opened;
   await migrateToLatest(db);
+  // Requests are answered before run steps and Slack deliveries take their turn on the event loop.
+  const foreground = new Foreground({ ...DEFAULT_FOREGROUND, ...overrides.foreground });
   // Prometheus metrics, only when METRICS_PORT is set: the services below report to it. Loaded on demand,
   // so an app without metrics does not pay prom-client's start-up time and memory.
   const metrics: AppMetrics | undefined = config.metricsPort !== undefined ? new (await import('./metrics/appMetrics.js')).AppMetrics(db) : undefined;
@@ -249,6 +256,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     cardRoute: (teamId) => trust.routeFor(teamId),
     caps,
     leases,
+    foreground,
     settings: { ...DEFAULT_ENGINE_SETTINGS, model: config.anthropic.model, queue, maxConcurrentRuns: config.maxConcurrentRuns, ...overrides.engine },
   });
   engineRef = engine;
@@ -274,6 +282,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     logger,
     outbox,
     instanceId: instance.id,
+    foreground,
     settings: overrides.delivery ?? {},
     metrics,
     onUndeliverable: async (row, payload, failure) => {
@@ -316,6 +325,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
       logger,
       retryConfig: slackRetryConfig,
       isReady: () => ready,
+      foreground,
       ...(botIdentity ? { botIdentity } : {}),
     },
     {
@@ -416,6 +426,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
     slackDrained: () => delivery.drained(),
     eventsSettled: () => conversations.settled(),
     instanceId: instance.id,
+    foreground,
     stop() {
       stopping ??= (async () => {
         // The load balancer stops sending requests here; those already on their way are still answered
@@ -425,6 +436,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
         schedulesJob?.stop();
         await instance.markDraining().catch(() => undefined);
         const started = Date.now();
+        foreground.releaseAll();
         await engine.stop(drainMs);
         // Heartbeats go on during the drain (a long step keeps its lease); after it, a lease still held
         // (a dispatch being recorded) expires on its own if this process exits first.

@@ -13,6 +13,7 @@ import { loadConfig } from '../../src/config.js';
 import { startApp, type RunningApp } from '../../src/main.js';
 import { seedSuspendedRuns, snapshotSuspendedRun, type RunTemplate } from './seed.js';
 import { createSafeFetcher } from '../../src/connectors/safeFetch.js';
+import { createSmtpMailer, type Mailer } from '../../src/connectors/smtp.js';
 
 /** What a bench phase may change about the app it starts (the cost phase). */
 export interface StartOptions {
@@ -37,10 +38,11 @@ export type WorkerRequest =
   | { cmd: 'stop' }
   | { cmd: 'snapshot'; teamId: string }
   | { cmd: 'seed'; template: RunTemplate; count: number; teamId: string; channel: string }
-  | { cmd: 'counts'; teamId: string }
+  | { cmd: 'counts'; teamId: string | string[] }
   | { cmd: 'drained' }
   | { cmd: 'runCosts'; teamId: string }
   | { cmd: 'bare'; baseUrl: string; apiKey: string; bodies: unknown[]; repeats: number }
+  | { cmd: 'smtpExchange'; smtpUrl: string; k: number }
   | { cmd: 'profileStart' }
   | { cmd: 'profileStop'; file: string };
 
@@ -65,6 +67,8 @@ async function handle(req: WorkerRequest): Promise<unknown> {
       return { port: app.port };
     }
     case 'stop': {
+      exchangeMailer?.close();
+      exchangeMailer = undefined;
       const running = app;
       app = undefined;
       await running?.stop();
@@ -79,13 +83,13 @@ async function handle(req: WorkerRequest): Promise<unknown> {
       const rows = await mustApp()
         .db.selectFrom('runs')
         .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
-        .where('team_id', '=', req.teamId)
+        .where('team_id', 'in', teams(req.teamId))
         .groupBy('status')
         .execute();
       const errors = await mustApp()
         .db.selectFrom('runs')
         .select(['error_code', (eb) => eb.fn.countAll<number>().as('n')])
-        .where('team_id', '=', req.teamId)
+        .where('team_id', 'in', teams(req.teamId))
         .where('error_code', 'is not', null)
         .groupBy('error_code')
         .execute();
@@ -140,6 +144,22 @@ async function handle(req: WorkerRequest): Promise<unknown> {
       }
       return walls;
     }
+    case 'smtpExchange': {
+      // The connector's own exchange, as the app makes it: the app's SMTP connector (pooled, kept warm
+      // between calls like the app's), one mail, from this thread. Returns when send() was called, as a
+      // wall-clock time, so the main thread can compare it with when the server received the mail.
+      exchangeMailer ??= createSmtpMailer(req.smtpUrl);
+      const startedAt = performance.timeOrigin + performance.now();
+      const t0 = performance.now();
+      await exchangeMailer.send({
+        from: { address: 'alice@acme.com' },
+        to: ['sarah@acme.com'],
+        subject: `Q2 summary k=${req.k}`,
+        text: `Hi Sarah,\n\nRevenue grew 12% in Q2 (benchmark mail k=${req.k}).\n\nAlice`,
+        messageId: `<bench-exchange-${req.k}@bench.local>`,
+      });
+      return { startedAt, sendMs: performance.now() - t0 };
+    }
     case 'profileStart':
       session = new Session();
       session.connect();
@@ -156,6 +176,12 @@ async function handle(req: WorkerRequest): Promise<unknown> {
       return null;
     }
   }
+}
+
+let exchangeMailer: Mailer | undefined;
+
+function teams(t: string | string[]): string[] {
+  return Array.isArray(t) ? t : [t];
 }
 
 function mustApp(): RunningApp {

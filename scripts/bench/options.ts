@@ -32,6 +32,12 @@ export interface BenchOptions {
   /** "Slack limits" section: runs started at once per scenario, and channels of the spread scenario. */
   limitsRuns: number;
   limitsChannels: number;
+  /**
+   * Workspaces the bursts, throughput and memory runs are spread over (run k goes to workspace k mod N):
+   * Slack's limits and the app's pacing are per workspace, so with one workspace those figures would
+   * measure the pacing of 200 task messages and cards, not the app.
+   */
+  workspaces: number;
   /** "Several instances" (scripts/bench/instances.ts): up to this many Postgres instances; 0 = not run. */
   instances: number;
   /** PostgreSQL server for that section; without it, a throwaway cluster when initdb is installed. */
@@ -55,6 +61,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --limits-runs N       "Slack limits": runs started at once, in one channel and then spread over
                         several channels, with Slack's rate limits enforced (default 12; quick 6)
   --limits-channels N   channels of the spread scenario (default 4; quick 3)
+  --workspaces N        workspaces the bursts, throughput and memory runs are spread over, as real
+                        traffic is (default 25; 1: everything in one workspace, paced by Slack's limits)
   --timeout-s N         abort if the whole bench takes longer (default 900; quick 300; plus 150 per
                         configuration of --instances)
   --app-env NAME=VALUE  extra environment for the app under test (repeatable), e.g. MAX_CONCURRENT_RUNS=200
@@ -94,6 +102,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     memoryWindowS: quick ? 15 : 90,
     limitsRuns: quick ? 6 : 12,
     limitsChannels: quick ? 3 : 4,
+    workspaces: 25,
     instances: 0,
     databaseUrl: undefined,
   };
@@ -136,6 +145,9 @@ export function parseOptions(argv: string[]): BenchOptions {
         o.limitsChannels = int(flag, value(), 2);
         // The bench world has 16 channels (scripts/bench/world.ts CHANNELS).
         if (o.limitsChannels > 16) throw new Error('--limits-channels takes at most 16');
+        break;
+      case '--workspaces':
+        o.workspaces = int(flag, value(), 1);
         break;
       case '--timeout-s':
         o.timeoutS = int(flag, value(), 10);

@@ -22,6 +22,19 @@ export const APPROVER = 'U_APPROVER';
 export const CHANNELS = Array.from({ length: 16 }, (_, i) => `CBENCH${String(i).padStart(2, '0')}`);
 
 /**
+ * Where benchmark run k goes when runs are spread over `workspaces` workspaces: consecutive runs go to
+ * different workspaces, and each workspace's runs to different channels (one workspace: TEAM itself).
+ */
+export function placeRun(k: number, workspaces: number): { team: string; channel: string } {
+  if (workspaces <= 1) return { team: TEAM, channel: CHANNELS[k % CHANNELS.length]! };
+  return { team: `${TEAM}_${k % workspaces}`, channel: CHANNELS[Math.floor(k / workspaces) % CHANNELS.length]! };
+}
+
+export function benchTeams(workspaces: number): string[] {
+  return workspaces <= 1 ? [TEAM] : Array.from({ length: workspaces }, (_, i) => `${TEAM}_${i}`);
+}
+
+/**
  * What the fake model does, chosen by a marker in the task text (`[bench <scenario> k=<n>]`), so the
  * fake stays stateless: the turn is the number of assistant messages already in the conversation.
  *  - email:    send_email (needs approval) -> final answer                      (2 model calls)

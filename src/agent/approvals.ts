@@ -86,7 +86,9 @@ export class Approvals {
     const refusal = await this.refusal(action, input.userId, input.remember === true, input.clicker, { approving: true, required });
     if (refusal) return refusal;
     const at = clock.now().toISOString();
-    const won = await db.transaction().execute(async (trx): Promise<boolean | 'changed' | ApprovalStep> => {
+    // What the ack needs (the approved action, how many of its turn still wait) is read inside the
+    // transaction that decides: nothing is read again between the commit and the answer to the click.
+    const won = await db.transaction().execute(async (trx): Promise<false | 'changed' | ApprovalStep | { fresh: Action; waitingFor: number }> => {
       await lockRun(trx, action.run_id);
       const run = await getRun(trx, action.run_id);
       if (!run || (run.status !== 'awaiting_approval' && run.status !== 'running')) return false;
@@ -145,24 +147,27 @@ export class Approvals {
       // The last approval of a step: the action runs at once, so the card waits a moment to show its result.
       await this.deps.outbox.updateCard(trx, run, action.id, { settle: stillPending === 0 });
       if (stillPending > 0) for (const other of turn.filter((a) => a.status === 'approved' && a.id !== action.id)) await this.deps.outbox.updateCard(trx, run, other.id);
-      return true;
+      return { fresh: turn.find((a) => a.id === action.id) ?? action, waitingFor: stillPending };
     });
-    const fresh = (await getAction(db, action.id)) ?? action;
-    if (won === false) return { outcome: 'already_decided', action: fresh };
-    if (won === 'changed') return fresh.status === 'pending' ? { outcome: 'changed', action: fresh } : { outcome: 'already_decided', action: fresh };
-    if (won !== true) {
+    if (won === false) return { outcome: 'already_decided', action: (await getAction(db, action.id)) ?? action };
+    if (won === 'changed') {
+      const current = (await getAction(db, action.id)) ?? action;
+      return current.status === 'pending' ? { outcome: 'changed', action: current } : { outcome: 'already_decided', action: current };
+    }
+    if (!('fresh' in won)) {
+      // A click of a call that needs several approvers, counted (or repeated) without approving it yet.
+      const current = (await getAction(db, action.id)) ?? action;
       if (won.kind === 'counted') this.deps.outbox.wake();
       return won.kind === 'again'
-        ? { outcome: 'already_approved', action: fresh, given: won.given, required }
+        ? { outcome: 'already_approved', action: current, given: won.given, required }
         : won.kind === 'counted'
-          ? { outcome: 'counted', action: fresh, given: won.given, required }
-          : { outcome: 'already_decided', action: fresh };
+          ? { outcome: 'counted', action: current, given: won.given, required }
+          : { outcome: 'already_decided', action: current };
     }
+    const { fresh, waitingFor } = won;
     this.deps.metrics?.approvalDecided('approved', secondsBetween(action.created_at, at));
     this.deps.outbox.wake();
 
-    const turn = await listTurnActions(db, action.run_id, action.message_seq);
-    const waitingFor = turn.filter((a) => a.status === 'pending').length;
     if (waitingFor === 0) {
       // The run resumes once the click has been answered: the acknowledgement goes first.
       setImmediate(() => void this.deps.engine.kick(action.run_id));

@@ -38,6 +38,22 @@ export function estimateTokens(value: unknown): number {
   return Math.ceil((JSON.stringify(value) ?? '').length / 4);
 }
 
+/**
+ * A run's tool list is parsed once and shared, frozen, by every call (src/agent/toolList.ts): its size
+ * is estimated once per tool object, not re-serialised on every model call.
+ */
+const frozenToolTokens = new WeakMap<object, number>();
+
+function toolTokens(tool: unknown): number {
+  if (!tool || typeof tool !== 'object' || !Object.isFrozen(tool)) return estimateTokens(tool);
+  let n = frozenToolTokens.get(tool);
+  if (n === undefined) {
+    n = estimateTokens(tool);
+    frozenToolTokens.set(tool, n);
+  }
+  return n;
+}
+
 type Block = Record<string, unknown>;
 export interface CacheableMessage {
   role: 'user' | 'assistant';
@@ -87,7 +103,7 @@ export function addCacheBreakpoints(req: { model: string; system: string; tools:
   let breakpoints = 0;
 
   let tools = req.tools;
-  for (const t of req.tools) tokens += estimateTokens(t);
+  for (const t of req.tools) tokens += toolTokens(t);
   const lastTool = req.tools.at(-1);
   if (isBlock(lastTool) && tokens >= min) {
     tools = [...req.tools.slice(0, -1), { ...lastTool, cache_control: EPHEMERAL }];

@@ -13,6 +13,7 @@ import { callHash } from './hash.js';
 import { POLICY_ACTOR } from './dispatcher.js';
 import { policyInputFor, type QueueThresholds } from './policyContext.js';
 import { decide } from '../policy/decide.js';
+import { runToolNames } from './toolList.js';
 
 /** One tool_use block of a model turn, classified but not yet stored. */
 export interface Proposal {
@@ -30,22 +31,9 @@ export function toolUseBlocks(content: StoredBlock[]): Array<{ index: number; id
   return out;
 }
 
-const offeredCache = new WeakMap<Run, Set<string>>();
-
 /** The names in the tool list the run started with (stored with the run, never rebuilt). */
-function offeredNames(run: Run): Set<string> {
-  let names = offeredCache.get(run);
-  if (!names) {
-    let tools: unknown;
-    try {
-      tools = JSON.parse(run.tools_json);
-    } catch {
-      tools = [];
-    }
-    names = new Set(Array.isArray(tools) ? tools.map((t: { name?: unknown }) => (typeof t?.name === 'string' ? t.name : '')).filter(Boolean) : []);
-    offeredCache.set(run, names);
-  }
-  return names;
+function offeredNames(run: Run): ReadonlySet<string> {
+  return runToolNames(run.tools_json);
 }
 
 function formatZodIssues(issues: Array<{ path: PropertyKey[]; message: string }>): string {

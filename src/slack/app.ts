@@ -1,8 +1,9 @@
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import { App, HTTPReceiver, LogLevel, SocketModeReceiver, type Logger as BoltLogger } from '@slack/bolt';
 import type { RetryOptions, WebClientOptions } from '@slack/web-api';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
+import type { Foreground } from '../foreground.js';
 import { healthHandler, listenHealth } from './health.js';
 import { SocketConnection, type ReconnectPolicy } from './socketConnection.js';
 import { registerActions } from './listeners/actions/index.js';
@@ -33,6 +34,8 @@ export interface SlackAppOptions {
   isReady(): boolean;
   /** Skips auth.test at construction (tests and benchmarks that know the bot's identity). */
   botIdentity?: { botId: string; botUserId: string };
+  /** HTTP mode: every request counts as foreground work until its answer is sent (src/foreground.ts). */
+  foreground?: Foreground;
 }
 
 /** Bolt's logger interface backed by pino, so Slack's own messages share our redaction. */
@@ -156,6 +159,13 @@ export function createSlackApp(opts: SlackAppOptions, services: SlackServices): 
       socket: undefined,
       async start() {
         const server = (await app.start(opts.port)) as Server;
+        const fg = opts.foreground;
+        if (fg) {
+          server.on('request', (_req, res: ServerResponse) => {
+            const end = fg.begin();
+            res.once('finish', end).once('close', end);
+          });
+        }
         const address = server.address();
         return address && typeof address === 'object' ? address.port : undefined;
       },

@@ -103,12 +103,42 @@ export class ToolRegistry {
     return [...this.tools.keys()];
   }
 
+  /**
+   * The tool list as stored with each run (JSON). Every run start needs it, so the text is kept until
+   * the set of definitions changes (an MCP source listed again hands out new definition objects).
+   */
+  apiToolsJson(): string {
+    const defs = this.names().map((name) => this.get(name)!);
+    const cached = this.jsonCache;
+    if (cached && cached.defs.length === defs.length && cached.defs.every((d, i) => d === defs[i])) return cached.json;
+    const json = JSON.stringify(this.toApiTools());
+    this.jsonCache = { defs, json };
+    return json;
+  }
+
+  private jsonCache: { defs: ToolDefinition[]; json: string } | undefined;
+
   toApiTools(): ApiTool[] {
     return this.names().map((name) => {
       const t = this.get(name)!;
-      if (t.jsonSchema) return { name: t.name, description: t.description, input_schema: t.jsonSchema };
-      const { $schema: _ignored, ...schema } = z.toJSONSchema(t.inputSchema, { io: 'input' }) as Record<string, unknown>;
-      return { name: t.name, description: t.description, input_schema: schema };
+      let api = apiToolOf.get(t);
+      if (!api) {
+        api = toApiTool(t);
+        apiToolOf.set(t, api);
+      }
+      return api;
     });
   }
+}
+
+/**
+ * Converting a zod schema to JSON Schema costs about a millisecond per tool, and every run start stores
+ * the tool list: a definition never changes, so each is converted once.
+ */
+const apiToolOf = new WeakMap<ToolDefinition, ApiTool>();
+
+function toApiTool(t: ToolDefinition): ApiTool {
+  if (t.jsonSchema) return { name: t.name, description: t.description, input_schema: t.jsonSchema };
+  const { $schema: _ignored, ...schema } = z.toJSONSchema(t.inputSchema, { io: 'input' }) as Record<string, unknown>;
+  return { name: t.name, description: t.description, input_schema: schema };
 }

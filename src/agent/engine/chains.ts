@@ -73,8 +73,9 @@ export class RunChains {
    * the release fail, and this instance carries on, so a click is never stranded.
    */
   private async runChain(runId: string): Promise<void> {
-    const { leases, logger } = this.ctx.deps;
-    if (!(await leases.claim(runId))) return;
+    const { leases, logger, foreground } = this.ctx.deps;
+    await foreground?.turn();
+    if (this.ctx.state.stopped || !(await leases.claim(runId))) return;
     let release: 'idle' | 'handover' | 'cooldown' | 'done' = 'handover';
     try {
       await settleInterrupted(this.ctx, runId);

@@ -10,6 +10,7 @@ import type { Dispatcher } from '../dispatcher.js';
 import type { ModelClient } from '../modelClient.js';
 import type { Outbox } from '../outbox.js';
 import type { QueueThresholds } from '../policyContext.js';
+import type { Foreground } from '../../foreground.js';
 
 export interface EngineSettings {
   model: string;
@@ -38,6 +39,8 @@ export interface EngineDeps {
   caps: CapsService;
   /** Which runs this instance may advance (one instance per run at a time). */
   leases: RunLeases;
+  /** Each step waits its turn behind requests being answered (src/foreground.ts). */
+  foreground?: Foreground;
 }
 
 /**

@@ -12,6 +12,7 @@ import { continuesInstead, takePendingReplies, toApiMessages } from '../steering
 import type { EngineContext, StepResult } from './context.js';
 import { endRun, failRun, stopForCap } from './endings.js';
 import { recordModelCall } from './recordModelCall.js';
+import { runTools } from '../toolList.js';
 
 /** One model call of a run (caps checked first), its record, and what the stop reason means for the run. */
 export async function callModel(ctx: EngineContext, run: Run, messages: ConversationMessage[]): Promise<StepResult> {
@@ -34,7 +35,7 @@ export async function callModel(ctx: EngineContext, run: Run, messages: Conversa
         model: run.model,
         maxTokens,
         system: run.system_prompt,
-        tools: JSON.parse(run.tools_json) as unknown[],
+        tools: runTools(run.tools_json) as unknown[],
         messages: toApiMessages(messages),
       });
     } catch (err) {

@@ -49,7 +49,7 @@ export async function startRun(ctx: EngineContext, input: StartRunInput): Promis
     parent_run_id: input.parentRunId ?? null,
     extra_context: input.extraContext ?? null,
     system_prompt: buildSystemPrompt({ today: at.slice(0, 10), requesterId: input.requesterId, channelId: input.channelId }),
-    tools_json: JSON.stringify(registry.toApiTools()),
+    tools_json: registry.apiToolsJson(),
     task_status: 'in_progress',
     subtasks_json: '[]',
     cost_cap_usd: null,

@@ -1,4 +1,4 @@
-import { listMessages } from '../../db/repos/messages.js';
+import { lastMessage, listMessages } from '../../db/repos/messages.js';
 import { getRun } from '../../db/repos/runs.js';
 import { getWorkspace } from '../../db/repos/workspace.js';
 import { AppError, errorMessage } from '../../errors.js';
@@ -13,6 +13,8 @@ export async function advance(ctx: EngineContext, runId: string, allowModel: boo
   // A bound on steps per kick guards against a logic error spinning forever; real runs stop far earlier
   // (turn caps, approvals).
   for (let i = 0; i < 1000 && !ctx.state.stopped; i++) {
+    await ctx.deps.foreground?.turn();
+    if (ctx.state.stopped) return 'idle';
     let result: StepResult;
     try {
       result = await step(ctx, runId, allowModel);
@@ -41,8 +43,8 @@ async function step(ctx: EngineContext, runId: string, allowModel: boolean): Pro
     await stopRun(ctx, run, 'agent_disabled', `The agent was disabled by an admin${workspace.disabledReason ? `: ${workspace.disabledReason}` : ''}. This run stopped.`);
     return 'idle';
   }
-  const messages = await listMessages(db, run.id);
-  const last = messages.at(-1);
+  // The latest message decides the step; the whole conversation is read only for a model call.
+  const last = await lastMessage(db, run.id);
   if (!last) throw new AppError('invalid_state', `Run ${run.id} has no messages`);
   if (last.role === 'assistant') {
     if (last.stopReason === 'tool_use') return processTurn(ctx, run, last);
@@ -50,5 +52,5 @@ async function step(ctx: EngineContext, runId: string, allowModel: boolean): Pro
     if (last.stopReason !== 'pause_turn' && !(await shouldContinue(db, run.id))) return finish(ctx, run, last);
   }
   if (!allowModel) return 'model';
-  return callModel(ctx, run, messages);
+  return callModel(ctx, run, await listMessages(db, run.id));
 }

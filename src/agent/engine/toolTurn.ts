@@ -1,5 +1,5 @@
 import { actionResult, listTurnActions } from '../../db/repos/actions.js';
-import { appendMessage, listMessages, type ConversationMessage } from '../../db/repos/messages.js';
+import { appendMessage, lastSeq, type ConversationMessage } from '../../db/repos/messages.js';
 import { getRun, lockRun, transitionRun } from '../../db/repos/runs.js';
 import type { Action, Run } from '../../db/schema.js';
 import { POLICY_ACTOR } from '../dispatcher.js';
@@ -80,8 +80,7 @@ async function appendToolResults(ctx: EngineContext, run: Run, turn: Conversatio
     await lockRun(trx, run.id);
     const fresh = await getRun(trx, run.id);
     if (!fresh || fresh.status !== 'running') return false;
-    const msgs = await listMessages(trx, run.id);
-    if (msgs.at(-1)?.seq !== turn.seq) return false;
+    if ((await lastSeq(trx, run.id)) !== turn.seq) return false;
     await appendMessage(trx, { runId: run.id, role: 'user', content, at });
     return true;
   });

@@ -32,6 +32,22 @@ export async function listMessages(db: Db, runId: string): Promise<ConversationM
   return rows.map(toConversationMessage);
 }
 
+/** The run's latest message only: what a step needs unless it calls the model. */
+export async function lastMessage(db: Db, runId: string): Promise<ConversationMessage | undefined> {
+  const row = await db.selectFrom('run_messages').selectAll().where('run_id', '=', runId).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+  return row ? toConversationMessage(row) : undefined;
+}
+
+/** The seq of the run's latest message (-1: none). */
+export async function lastSeq(db: Db, runId: string): Promise<number> {
+  const row = await db
+    .selectFrom('run_messages')
+    .select((eb) => eb.fn.max<number | null>('seq').as('seq'))
+    .where('run_id', '=', runId)
+    .executeTakeFirst();
+  return row?.seq ?? -1;
+}
+
 /** Appends the next message; callers run it inside the transaction that also records its effects. */
 export async function appendMessage(
   db: Db,

@@ -15,6 +15,7 @@ import type { SlackClients } from '../clients.js';
 import type { SlackPacer } from './pacer.js';
 import type { OutboxRenderer } from './render.js';
 import type { MetricsSink } from '../../metrics/sink.js';
+import type { Foreground } from '../../foreground.js';
 
 /** Marks our posts so a post whose fate is unknown (5xx, timeout, crash) can be found in Slack. */
 export const OUTBOX_EVENT_TYPE = 'agent_outbox';
@@ -65,9 +66,34 @@ export interface DeliveryDeps {
   settings?: Partial<DeliverySettings>;
   /** Counts each Web API call by method and outcome (METRICS_PORT). */
   metrics?: MetricsSink;
+  /** Each pass waits its turn behind requests being answered (src/foreground.ts). */
+  foreground?: Foreground;
 }
 
 const OPEN: OutboxStatus[] = ['queued', 'sending', 'unknown'];
+
+/** Everything a pass needs to decide what goes next: the row without its payload. */
+const HEAD_COLUMNS = [
+  'id',
+  'team_id',
+  'run_id',
+  'lane',
+  'msg_key',
+  'op',
+  'priority',
+  'channel',
+  'thread_key',
+  'status',
+  'attempts',
+  'not_before',
+  'claimed_by',
+  'claimed_at',
+  'sent_ts',
+  'error',
+  'created_at',
+  'updated_at',
+] as const;
+type OutboxHead = Omit<OutboxRow, 'payload_json'>;
 
 /**
  * Delivers the Slack outbox: paced per channel and method, in order within a lane (a run's thread),
@@ -167,6 +193,9 @@ export class OutboxDelivery {
     try {
       do {
         this.again = false;
+        // Wakes that arrive while this waits are folded into the pass (running is set).
+        await this.deps.foreground?.turn();
+        if (this.stopped) break;
         nextInMs = await this.pass();
       } while (this.again && !this.stopped);
     } catch (err) {
@@ -180,10 +209,15 @@ export class OutboxDelivery {
     this.timer.unref();
   }
 
-  /** One look at the queue; returns how long until something may become due. */
+  /**
+   * One look at the queue; returns how long until something may become due. The scan reads every open
+   * row (lane order and message keys need them all) but not their payloads: those are read only for the
+   * rows claimed, by the claim itself. Rows whose Slack method is paced are passed over before any of
+   * their lookups.
+   */
   private async pass(): Promise<number> {
     const { db } = this.deps;
-    const rows = await db.selectFrom('slack_outbox').selectAll().where('status', 'in', OPEN).orderBy('id').limit(2000).execute();
+    const rows: OutboxHead[] = await db.selectFrom('slack_outbox').select(HEAD_COLUMNS).where('status', 'in', OPEN).orderBy('id').limit(2000).execute();
     if (rows.length === 0 && this.inFlight.size === 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
@@ -195,7 +229,7 @@ export class OutboxDelivery {
     const lanesWithEarlierPost = new Set<string>();
     const keysBeingSent = new Set(rows.filter((r) => r.status === 'sending' && r.msg_key).map((r) => r.msg_key as string));
     const keysWithOpenPost = new Set(rows.filter((r) => r.op === 'post' && r.msg_key).map((r) => r.msg_key as string));
-    const candidates: OutboxRow[] = [];
+    const candidates: OutboxHead[] = [];
     for (const r of rows) {
       if (r.op === 'post') {
         // Posts of a lane go strictly in order: a card never overtakes the thread lines before it.
@@ -219,8 +253,18 @@ export class OutboxDelivery {
       candidates.push(r);
     }
     candidates.sort((a, b) => a.priority - b.priority || a.id - b.id);
+    const batch: Array<{ row: OutboxHead; target: Target }> = [];
     for (const row of candidates) {
-      if (this.stopped || this.inFlight.size >= this.settings.maxInFlight) break;
+      if (this.stopped || this.inFlight.size + batch.length >= this.settings.maxInFlight) break;
+      // The method is known without a lookup for plain posts and updates: a paced one waits right here.
+      const method = row.op === 'update' ? 'chat.update' : row.op === 'post' && row.status === 'queued' ? 'chat.postMessage' : undefined;
+      if (method) {
+        const wait = this.deps.pacer.wait(row.team_id, method, row.channel);
+        if (wait > 0) {
+          nextInMs = Math.min(nextInMs, wait);
+          continue;
+        }
+      }
       const target = await this.target(row);
       if (target === 'wait') continue;
       if (target === 'gone') {
@@ -232,8 +276,14 @@ export class OutboxDelivery {
         nextInMs = Math.min(nextInMs, wait);
         continue;
       }
-      if (!(await this.claim(row))) continue;
       if (row.msg_key) keysBeingSent.add(row.msg_key);
+      batch.push({ row, target });
+    }
+    const claimed = batch.length > 0 ? await this.claim(batch.map((b) => b.row)) : new Map<number, string>();
+    for (const { row: head, target } of batch) {
+      const payload_json = claimed.get(head.id);
+      if (payload_json === undefined) continue;
+      const row: OutboxRow = { ...head, payload_json };
       const job = this.deliver(row, target)
         .catch((err: unknown) => this.deps.logger.error({ err: errorMessage(err), outboxId: row.id }, 'Slack outbox delivery crashed'))
         .finally(() => {
@@ -246,34 +296,41 @@ export class OutboxDelivery {
   }
 
   /**
-   * Claims a row for this instance: only if it is still as this pass read it (another instance may have
-   * sent it, or put it back with a later not_before, since), and, for an update, only if no other update
-   * of the same message is being sent by any instance (they could reach Slack out of order).
+   * Claims rows for this instance, in one transaction: each only if it is still as this pass read it
+   * (another instance may have sent it, or put it back with a later not_before, since), and, for an
+   * update, only if no other update of the same message is being sent by any instance (they could reach
+   * Slack out of order). Returns the payload of each row claimed, by id.
    */
-  private claim(row: OutboxRow): Promise<boolean> {
+  private claim(rows: OutboxHead[]): Promise<Map<number, string>> {
     const { db } = this.deps;
     return db.transaction().execute(async (trx) => {
-      if ((row.op === 'update' || row.op === 'home') && row.msg_key) {
-        let open = trx.selectFrom('slack_outbox').select(['id', 'status']).where('msg_key', '=', row.msg_key).where('status', 'in', ['queued', 'sending']).orderBy('id');
-        // Claims of one message's updates take turns (Postgres; SQLite runs one transaction at a time).
-        if (isPostgres(trx)) open = open.forUpdate();
-        if ((await open.execute()).some((r) => r.status === 'sending')) return false;
+      const claimed = new Map<number, string>();
+      const nowIso = this.now().toISOString();
+      for (const row of rows) {
+        if ((row.op === 'update' || row.op === 'home') && row.msg_key) {
+          let open = trx.selectFrom('slack_outbox').select(['id', 'status']).where('msg_key', '=', row.msg_key).where('status', 'in', ['queued', 'sending']).orderBy('id');
+          // Claims of one message's updates take turns (Postgres; SQLite runs one transaction at a time).
+          if (isPostgres(trx)) open = open.forUpdate();
+          if ((await open.execute()).some((r) => r.status === 'sending')) continue;
+        }
+        const res = await trx
+          .updateTable('slack_outbox')
+          .set({ status: 'sending', claimed_by: this.instanceId, claimed_at: dbTime(trx) })
+          .where('id', '=', row.id)
+          .where('status', '=', row.status)
+          .where('updated_at', '=', row.updated_at)
+          .where('attempts', '=', row.attempts)
+          .where('not_before', '<=', nowIso)
+          .returning('payload_json')
+          .executeTakeFirst();
+        if (res) claimed.set(row.id, res.payload_json);
       }
-      const res = await trx
-        .updateTable('slack_outbox')
-        .set({ status: 'sending', claimed_by: this.instanceId, claimed_at: dbTime(trx) })
-        .where('id', '=', row.id)
-        .where('status', '=', row.status)
-        .where('updated_at', '=', row.updated_at)
-        .where('attempts', '=', row.attempts)
-        .where('not_before', '<=', this.now().toISOString())
-        .executeTakeFirst();
-      return Number(res.numUpdatedRows) === 1;
+      return claimed;
     });
   }
 
   /** Where a row goes and with which method, or why it cannot go yet. */
-  private async target(row: OutboxRow): Promise<Target | 'wait' | 'gone'> {
+  private async target(row: OutboxHead): Promise<Target | 'wait' | 'gone'> {
     if (row.op === 'assistant') {
       const parent = row.thread_key ? await this.threadParent(row.thread_key) : undefined;
       if (!parent) return row.thread_key && (await this.pending(row.thread_key)) ? 'wait' : 'gone';
@@ -534,7 +591,7 @@ export class OutboxDelivery {
     this.resolved.set(row.msg_key ?? `row:${row.id}`, { channel, ts });
   }
 
-  private async finish(row: OutboxRow, status: OutboxStatus, extra: { attempts?: number; error?: string; not_before?: string; sent_ts?: string | null }): Promise<void> {
+  private async finish(row: Pick<OutboxRow, 'id'>, status: OutboxStatus, extra: { attempts?: number; error?: string; not_before?: string; sent_ts?: string | null }): Promise<void> {
     await this.deps.db
       .updateTable('slack_outbox')
       .set({ status, claimed_by: null, updated_at: this.now().toISOString(), ...extra })

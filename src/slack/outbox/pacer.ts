@@ -85,6 +85,15 @@ export class SlackPacer {
    * Takes a slot for one call, or says how long to wait. Nothing is consumed when the answer is a wait.
    */
   take(teamId: string, method: string, channel?: string): number {
+    return this.check(teamId, method, channel, true);
+  }
+
+  /** How long a call would have to wait now (0: it could go); takes nothing. */
+  wait(teamId: string, method: string, channel?: string): number {
+    return this.check(teamId, method, channel, false);
+  }
+
+  private check(teamId: string, method: string, channel: string | undefined, consume: boolean): number {
     const now = this.now();
     const scope = SlackPacer.scope(teamId, method, channel);
     const blocked = this.blockedUntil.get(scope) ?? 0;
@@ -96,16 +105,17 @@ export class SlackPacer {
       const refill = (now - b.last) / this.limits.postIntervalMs;
       const tokens = Math.min(this.limits.postBurst, b.tokens + refill);
       if (tokens < 1) {
-        this.buckets.set(scope, { tokens, last: now });
+        if (consume) this.buckets.set(scope, { tokens, last: now });
         return Math.ceil((1 - tokens) * this.limits.postIntervalMs);
       }
+      if (!consume) return 0;
       this.buckets.set(scope, { tokens: tokens - 1, last: now });
       this.record(`${teamId}|post`, now);
       return 0;
     }
     const limit = this.limits.perMinute[method] ?? this.limits.defaultPerMinute;
     const wait = this.windowWait(scope, limit, now);
-    if (wait > 0) return wait;
+    if (wait > 0 || !consume) return wait;
     this.record(scope, now);
     return 0;
   }
