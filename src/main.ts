@@ -271,7 +271,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
   const outboxClients = clientsWith(webClientOptions(config.slack.apiUrl, { retries: 0 }));
   // The App Home tab: what waits for each recent viewer, built when their view is published.
   const homeViews = new HomeViews({ db, registry, trust, admins, queue, suggestions, members: new SlackChannelMembers(clients, clock, logger) });
-  const home = new AppHome({ db, clock, outbox, approvals });
+  const home = new AppHome({ db, clock, outbox, approvals, maySee: (teamId, userId, actionId) => homeViews.maySee(teamId, userId, actionId) });
   const views = new AgentViews({ db, registry, queue, queuePosition: (teamId, runId) => engine.queuePosition(teamId, runId) });
   const delivery = new OutboxDelivery({
     db,

@@ -33,6 +33,21 @@ export async function requiredApprovals(db: Db, action: Pick<Action, 'id' | 'tea
   return Math.max(1, armed?.approvals_required ?? 1, rule?.approvals ?? 1);
 }
 
+/** The number of approvers an approved call was approved under (the dispatcher's check); one by default. */
+export async function approvalsAtDecision(db: Db, actionId: string): Promise<number> {
+  return Math.max(1, (await getActionPolicy(db, actionId))?.approvals_required ?? 1);
+}
+
+/** Stores the number of approvers a call was approved under, on its policy row (made if it has none). */
+export async function recordRequiredApprovals(db: Db, input: { action: Pick<Action, 'id' | 'team_id' | 'run_id'>; required: number; at: string }): Promise<void> {
+  const { action, required, at } = input;
+  await db
+    .insertInto('action_policies')
+    .values({ action_id: action.id, team_id: action.team_id, run_id: action.run_id, approvals_required: required, created_at: at })
+    .onConflict((oc) => oc.column('action_id').doUpdateSet({ approvals_required: required }))
+    .execute();
+}
+
 /** The approvals that count for the stored call: its exact input, distinct people, not the requester. */
 export async function countedApprovals(db: Db, action: Pick<Action, 'id' | 'input_hash'>, run: Pick<Run, 'requester_id'>): Promise<Array<{ user: string; at: string }>> {
   return (await listApprovals(db, action.id, action.input_hash)).filter((a) => a.user !== run.requester_id);

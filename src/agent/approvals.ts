@@ -27,7 +27,7 @@ import { organisationRefusal, type Clicker } from './organisation.js';
 import { Visibility, type Viewer } from './visibility.js';
 import type { MetricsSink } from '../metrics/sink.js';
 import { secondsBetween } from '../metrics/time.js';
-import { escalatedApprovers, requiredApprovals } from './approvalPolicy.js';
+import { escalatedApprovers, recordRequiredApprovals, requiredApprovals } from './approvalPolicy.js';
 import { recordOneApproval, type ApprovalStep } from './multiApproval.js';
 
 export type Decision =
@@ -82,7 +82,7 @@ export class Approvals {
     const { db, clock } = this.deps;
     const action = await this.mustGetAction(input.actionId);
     if (action.status !== 'pending') return { outcome: 'already_decided', action };
-    const required = await requiredApprovals(db, action);
+    let required = await requiredApprovals(db, action);
     const refusal = await this.refusal(action, input.userId, input.remember === true, input.clicker, { approving: true, required });
     if (refusal) return refusal;
     const at = clock.now().toISOString();
@@ -92,6 +92,8 @@ export class Approvals {
       await lockRun(trx, action.run_id);
       const run = await getRun(trx, action.run_id);
       if (!run || (run.status !== 'awaiting_approval' && run.status !== 'running')) return false;
+      // An admin may have raised the number since the check above: the count uses the rule as it is now.
+      required = Math.max(required, await requiredApprovals(trx, action));
       // An edit replaces the call only if it is still the one the dialog was opened on.
       if (input.expectHash !== undefined && (await getAction(trx, action.id))?.input_hash !== input.expectHash) return 'changed' as const;
       // Several approvers needed: this click is counted, and only the one that completes the count goes on
@@ -116,6 +118,9 @@ export class Approvals {
         updated_at: at,
       });
       if (!claimed) return false;
+      // The number the approval was given under is what the dispatcher checks (a rule raised later applies
+      // to cards still waiting, not to a call already approved).
+      if (required > 1) await recordRequiredApprovals(trx, { action, required, at });
       if (edit && required === 1) {
         // Both versions are kept: what the model proposed and what the human approved.
         await appendActivity(trx, {

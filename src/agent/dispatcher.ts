@@ -10,7 +10,7 @@ import { AppError, errorMessage, OutcomeUnknownError, type ErrorCode } from '../
 import type { ToolRegistry } from '../tools/registry.js';
 import { ToolError, type ToolRunContext } from '../tools/types.js';
 import { callHash } from './hash.js';
-import { countedApprovals, requiredApprovals } from './approvalPolicy.js';
+import { approvalsAtDecision, countedApprovals } from './approvalPolicy.js';
 import { decideFor, type QueueThresholds } from './policyContext.js';
 import type { MetricsSink } from '../metrics/sink.js';
 import { secondsBetween } from '../metrics/time.js';
@@ -147,7 +147,7 @@ export class Dispatcher {
     } else {
       // Two-person approval (or more): the recorded approvals of this exact call by distinct people other
       // than the requester must reach the number its rule asks for, whatever the status says.
-      const required = await requiredApprovals(db, action);
+      const required = await approvalsAtDecision(db, action.id);
       if (required > 1) {
         const given = await countedApprovals(db, action, run);
         if (given.length < required) return { code: 'approval_missing', why: `Action ${action.id} needs ${required} approvers other than the requester; ${given.length} recorded` };

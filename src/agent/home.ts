@@ -64,8 +64,31 @@ const PENDING_SCANNED = 500;
 export class HomeViews {
   constructor(private readonly deps: HomeViewDeps) {}
 
+  /** Whether the viewer may see the action's run (Home clicks are checked again with this). */
+  async maySee(teamId: string, userId: string, actionId: string): Promise<boolean> {
+    const { db, admins } = this.deps;
+    const action = (await db.selectFrom('actions').selectAll().where('id', '=', actionId).executeTakeFirst()) as Action | undefined;
+    if (!action || action.team_id !== teamId) return false;
+    const run = (await db.selectFrom('runs').selectAll().where('id', '=', action.run_id).executeTakeFirst()) as Run | undefined;
+    if (!run || run.team_id !== teamId) return false;
+    if ((await admins.isAdmin(teamId, userId)) || run.requester_id === userId) return true;
+    const member = this.memberCheck(teamId, userId);
+    return (await member(run.channel_id)) || (await member(action.card_channel));
+  }
+
+  /** Channel membership of one viewer, asked once per channel per use. */
+  private memberCheck(teamId: string, userId: string): (channel: string | null) => Promise<boolean> {
+    const memberOf = new Map<string, Promise<boolean>>();
+    return (channel) => {
+      if (!channel) return Promise.resolve(false);
+      let known = memberOf.get(channel);
+      if (!known) memberOf.set(channel, (known = this.deps.members.isMember(teamId, channel, userId)));
+      return known;
+    };
+  }
+
   async home(teamId: string, userId: string): Promise<HomeData> {
-    const { db, registry, admins, trust, members } = this.deps;
+    const { db, registry, admins, trust } = this.deps;
     const isAdmin = await admins.isAdmin(teamId, userId);
     const pending = (await db
       .selectFrom('actions')
@@ -79,13 +102,7 @@ export class HomeViews {
     const runIds = [...new Set(pending.map((a) => a.run_id))];
     const runs = runIds.length ? ((await db.selectFrom('runs').selectAll().where('id', 'in', runIds).execute()) as Run[]) : [];
     const runById = new Map(runs.map((r) => [r.id, r]));
-    const memberOf = new Map<string, Promise<boolean>>();
-    const member = (channel: string | null): Promise<boolean> => {
-      if (!channel) return Promise.resolve(false);
-      let known = memberOf.get(channel);
-      if (!known) memberOf.set(channel, (known = members.isMember(teamId, channel, userId)));
-      return known;
-    };
+    const member = this.memberCheck(teamId, userId);
     const waiting: HomeItem[] = [];
     for (const action of pending) {
       const run = runById.get(action.run_id);

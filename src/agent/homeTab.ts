@@ -29,6 +29,8 @@ export class AppHome {
       clock: Clock;
       outbox: Outbox;
       approvals: Approvals;
+      /** Whether the viewer may see the action's run now (a Home view can be older than a membership). */
+      maySee?: (teamId: string, userId: string, actionId: string) => Promise<boolean>;
     },
   ) {}
 
@@ -69,7 +71,12 @@ export class AppHome {
    * the same stored decision, the same dispatch). Only actions of one kind (tool) go together; one decided
    * meanwhile is skipped by approve() itself and reported.
    */
-  async approveSelected(input: { userId: string; items: Array<{ actionId: string; expectHash?: string }>; clicker: Clicker }): Promise<BatchOutcome> {
+  /** The Home's own visibility rule, checked again on every click (true when no check is wired). */
+  async maySee(teamId: string, userId: string, actionId: string): Promise<boolean> {
+    return this.deps.maySee ? this.deps.maySee(teamId, userId, actionId) : true;
+  }
+
+  async approveSelected(input: { teamId: string; userId: string; items: Array<{ actionId: string; expectHash?: string }>; clicker: Clicker }): Promise<BatchOutcome> {
     // Each tick carries the call that was shown (its hash): an approval counts only for that call.
     const shown = new Map(input.items.map((i) => [i.actionId, i.expectHash]));
     const ids = [...shown.keys()].slice(0, MAX_BATCH);
@@ -82,6 +89,10 @@ export class AppHome {
     const results: Array<{ actionId: string; decision: Decision | { outcome: 'failed'; error: string } }> = [];
     for (const actionId of ids) {
       try {
+        if (!(await this.maySee(input.teamId, input.userId, actionId))) {
+          results.push({ actionId, decision: { outcome: 'failed', error: 'you can no longer see the run it belongs to' } });
+          continue;
+        }
         const expectHash = shown.get(actionId);
         results.push({ actionId, decision: await this.deps.approvals.approve({ actionId, userId: input.userId, clicker: input.clicker, ...(expectHash ? { expectHash } : {}) }) });
       } catch (err) {

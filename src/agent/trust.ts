@@ -13,6 +13,7 @@ import type { AdminCheck } from './admins.js';
 import { listAcceptedDefinitions, saveAcceptedDefinition } from '../db/repos/mcpDefinitions.js';
 import { isServerPattern, serverOf, serverPattern } from '../tools/mcp/names.js';
 import { actionTypeFor, externalTrustOf } from './externalTrust.js';
+import { listApprovalRules } from '../db/repos/approvalRules.js';
 
 /** Members of a Slack user group (approver restrictions may name groups). */
 export interface GroupDirectory {
@@ -145,6 +146,12 @@ export class TrustService {
         'policy_forbids',
         `\`${action}\` always requires approval: it reaches people or systems outside this workspace (the hard floor). No setting can lower it.`,
       );
+    }
+    // Several approvers are required so that no one person decides alone: one admin cannot undo that by
+    // letting the action run on its own; the rule is lowered first (`approvals 1`), which is logged.
+    const several = (await listApprovalRules(this.deps.db, teamId)).get(action)?.approvals ?? 1;
+    if (mode !== 'require_approval' && several > 1) {
+      throw new AppError('policy_forbids', `\`${action}\` needs ${several} approvers (\`/agent trust ${action} approvals ${several}\`). Set \`/agent trust ${action} approvals 1\` first if it should run without approval.`);
     }
     const current = (await listTrustSettings(this.deps.db, teamId)).get(action);
     const before = effectiveMode({ actionType: type, toolDeclaresHardFloor: declares, workspaceMode: current?.mode ?? undefined });

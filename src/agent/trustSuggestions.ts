@@ -9,6 +9,7 @@ import { findActionType } from '../policy/catalog.js';
 import { isServerPattern } from '../tools/mcp/names.js';
 import type { AdminCheck } from './admins.js';
 import type { TrustRow, TrustService } from './trust.js';
+import { listApprovalRules } from '../db/repos/approvalRules.js';
 
 /**
  * When an approval has become a formality: at least `minApprovals` calls approved within `windowDays`,
@@ -53,9 +54,11 @@ export async function trustSuggestions(db: Db, teamId: string, now: Date, rows: 
   const quietSince = new Date(now.getTime() - SUGGESTION_RULES.quietDays * DAY_MS).toISOString();
   const counts = new Map((await decisionCounts(db, teamId, since)).map((c) => [c.tool, c]));
   const records = await listSuggestionRecords(db, teamId);
+  // An action type that needs several approvers is kept that way on purpose: never suggest dropping it.
+  const rules = await listApprovalRules(db, teamId);
   const out: TrustSuggestion[] = [];
   for (const row of rows) {
-    if (!eligible(row)) continue;
+    if (!eligible(row) || (rules.get(row.actionType)?.approvals ?? 1) > 1) continue;
     const c = counts.get(row.actionType);
     if (!c || c.approved < SUGGESTION_RULES.minApprovals || c.rejected > 0 || c.edited > 0) continue;
     if (closedRecently(records.get(row.actionType), quietSince)) continue;

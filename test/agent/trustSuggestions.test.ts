@@ -12,6 +12,7 @@ import { isAppError } from '../../src/errors.js';
 import { renderTrustSuggestions } from '../../src/slack/blocks/trustSuggestions.js';
 import { ToolRegistry } from '../../src/tools/registry.js';
 import type { ToolDefinition } from '../../src/tools/types.js';
+import { saveApprovalRule } from '../../src/db/repos/approvalRules.js';
 import { decided, seedRun } from '../helpers/decisionHistory.js';
 import { createTestDatabase, TEST_ENGINE, type TestDatabase } from '../helpers/testDatabase.js';
 
@@ -67,6 +68,18 @@ describe(`trust suggestions (App Home list, quiet periods) on ${TEST_ENGINE}`, (
     await decided(db, TEAM, 'send_whatsapp', 40, new Date(now.getTime() - DAY));
     await decided(db, TEAM, 'delete_schedule', 20, new Date(now.getTime() - DAY));
     expect((await suggestions.list(TEAM)).map((s) => [s.actionType, s.approved])).toEqual([['delete_schedule', 20]]);
+  });
+
+  it('never suggests dropping an action type that needs several approvers, and one admin cannot lower it either', async () => {
+    await decided(db, TEAM, 'delete_schedule', 30, new Date(now.getTime() - DAY));
+    await saveApprovalRule(db, TEAM, { actionType: 'delete_schedule', approvals: 2 }, ADMIN, now.toISOString());
+    expect(await suggestions.list(TEAM)).toEqual([]);
+    const trust = new TrustService({ db, clock: { now: () => now }, admins: new AdminCheck([ADMIN], { lookup: async () => undefined }), registry: new ToolRegistry(), groups: { members: async () => [] }, approvalsChannel: undefined });
+    await expect(trust.setMode(TEAM, ADMIN, 'delete_schedule', 'auto_notify')).rejects.toMatchObject({ code: 'policy_forbids' });
+    // Back to one approver: the suggestion holds again and the admin may lower the level.
+    await saveApprovalRule(db, TEAM, { actionType: 'delete_schedule' }, ADMIN, now.toISOString());
+    expect((await suggestions.list(TEAM)).map((s) => s.actionType)).toEqual(['delete_schedule']);
+    await expect(trust.setMode(TEAM, ADMIN, 'delete_schedule', 'auto_notify')).resolves.toMatchObject({ after: 'auto_notify' });
   });
 
   it('counts decisions per workspace only', async () => {

@@ -94,6 +94,16 @@ describe('the dispatcher enforces N distinct approvers', () => {
     expect(sent).toHaveLength(0);
   });
 
+  it('a rule raised after the call was approved applies to waiting cards, not to this call', async () => {
+    await approval(APPROVER);
+    await approval(SECOND);
+    await markApproved(SECOND);
+    await h.command('trust send_email approvals 3', { userId: ADMIN });
+    const done = await dispatcher.dispatch(actionId);
+    expect(done.result.content).toBe('sent');
+    expect(sent).toHaveLength(1);
+  });
+
   it('dispatches with two distinct non-requester approvals of this exact call', async () => {
     await approval(APPROVER);
     await approval(SECOND);

@@ -96,6 +96,13 @@ describe('App Home: Waiting for you', () => {
     await openHome(h, APPROVER);
     const stale = await homeWhen(h, APPROVER, (t) => t.includes('home_approve'), 'the approval in the Home tab');
 
+    // Someone who is not in the run's channel replays a Home Approve (a view older than their membership):
+    // the click is checked against who may see the run again, and refused.
+    h.slack.addUser({ id: CAROL, name: 'carol', real_name: 'Carol Outside' });
+    await click(h, stale, 'home_approve', CAROL, { value: card!.actionId });
+    await homeWhen(h, CAROL, (t) => t.includes('can no longer see the run'), "the refusal on Carol's Home");
+    expect((await h.app.db.selectFrom('actions').select('status').where('id', '=', card!.actionId).executeTakeFirstOrThrow()).status).toBe('pending');
+
     // An admin names approvers: the approver's Home no longer lists it, and their stale Approve is refused.
     await h.command(`trust send_email approvers <@${ADMIN}|ada>`, { userId: ADMIN });
     await click(h, stale, 'home_approve', APPROVER, { value: card!.actionId });

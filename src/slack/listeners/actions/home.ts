@@ -32,6 +32,13 @@ function viaHome(services: SlackServices, handler: Handler): Handler {
       return undefined;
     }) as unknown as RespondFn;
     if (teamId && userId) await services.home.seen(teamId, userId).catch((err: unknown) => services.logger.warn({ err: errorMessage(err) }, 'could not note the Home viewer'));
+    // The view may be older than the viewer's channel membership: may they still see this run?
+    const actionId = parsed.success ? parseApproveValue(parsed.data.actions[0]?.value ?? '').actionId : '';
+    if (teamId && userId && actionId && !(await services.home.maySee(teamId, userId, actionId))) {
+      await args.ack();
+      await services.home.tell(teamId, userId, trusted(":no_entry: You can no longer see the run this belongs to (you may have left its channel). Nothing was changed."));
+      return;
+    }
     await handler({ ...args, respond });
   };
 }
@@ -72,7 +79,7 @@ function approveSelected(services: SlackServices): Handler {
     let note: Mrkdwn;
     try {
       // Decided (stored) before Slack is answered, like a card's Approve.
-      const outcome = await services.home.approveSelected({ userId, items: ids, clicker: clickerOf(parsed.data) });
+      const outcome = await services.home.approveSelected({ teamId, userId, items: ids, clicker: clickerOf(parsed.data) });
       await ack();
       if (outcome.outcome === 'mixed_kinds') note = trusted('Only actions of one kind can be approved together. Nothing was changed.');
       else {
