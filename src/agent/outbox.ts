@@ -27,9 +27,9 @@ export const outboxPayloadSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('static'), text: z.string(), blocks: z.array(z.record(z.string(), z.unknown())).optional() }),
   /** AI-surface DM threads: the run's status under the thread ("is working…"), from its state when sent. */
   z.object({ kind: z.literal('status'), runId: z.string() }),
-  /** AI-surface DM threads: suggested prompts shown when a thread opens. */
   /** A user's App Home tab: rendered for them from the database when it is published. */
   z.object({ kind: z.literal('home'), userId: z.string() }),
+  /** AI-surface DM threads: suggested prompts shown when a thread opens. */
   z.object({
     kind: z.literal('prompts'),
     title: z.string().optional(),
