@@ -187,7 +187,11 @@ describe('uninstall (OAuth)', () => {
     ]);
     expect(actions[0]?.decision_note).toContain('uninstalled');
     expect((await h.app.db.selectFrom('schedules').select('status').where('id', '=', 's-acme01').executeTakeFirstOrThrow()).status).toBe('paused');
-    const log = await h.app.db.selectFrom('activity').select(['kind', 'detail_json']).where('team_id', '=', ACME.teamId).where('kind', 'in', ['app_uninstalled', 'run_stopped']).orderBy('id').execute();
+    // The workspace's summary row is written after its tokens are deleted: wait for it.
+    const log = await waitUntil(async () => {
+      const rows = await h.app.db.selectFrom('activity').select(['kind', 'detail_json']).where('team_id', '=', ACME.teamId).where('kind', 'in', ['app_uninstalled', 'run_stopped']).orderBy('id').execute();
+      return rows.some((r) => r.kind === 'app_uninstalled') ? rows : undefined;
+    }, 'the app_uninstalled activity row');
     expect(log.map((l) => l.kind)).toEqual(['run_stopped', 'app_uninstalled']);
     expect(JSON.parse(log[1]!.detail_json)).toMatchObject({ runsStopped: [acme.id], schedulesPaused: 1, tokensDeleted: true });
     // Nothing is left queued for a workspace that cannot be reached any more.
