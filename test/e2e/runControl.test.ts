@@ -171,12 +171,15 @@ describe('cancel, rerun, kill switch, concurrency', () => {
 
   it('runs beyond the concurrency limit wait in FIFO order and say so on their task message', async () => {
     h = await startHarness({ env: { MAX_CONCURRENT_RUNS: '1' } });
-    h.claude.setLatency(300);
+    // The first run's model call lasts long enough for the second's task message to be posted while it
+    // waits (posts are paced and rendered when sent: a short call let the second start before its post).
+    h.claude.setLatency(4000);
     h.claude.respond((body) => textReply(`done: ${JSON.stringify(body.messages[0].content[0].text).slice(7, 20)}`));
     await h.command('run first task');
     await h.command('run second task');
     const second = await h.waitForRun((r) => r.task === 'second task' && r.thread_ts !== null);
     await waitUntil(() => JSON.stringify(h.slack.message(second.channel_id, second.thread_ts!)?.blocks).includes('queued (position 1)'), 'queued label');
+    h.claude.setLatency(0);
     await waitUntil(async () => ((await h.app.db.selectFrom('runs').select('status').execute()).every((r) => r.status === 'completed') ? true : undefined), 'both complete');
     const starts = h.claude.requests.map((r) => r.body.messages[0].content[0].text as string);
     expect(starts[0]).toContain('first task');
