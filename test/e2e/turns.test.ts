@@ -132,7 +132,8 @@ describe('model turns: validation, parallel calls, stop reasons, failures', () =
     const run = await h.waitForRun((r) => r.status === 'failed');
     await waitUntil(() => h.threadTexts(run).some((t) => t.includes('overloaded (529)')), 'failure explained');
     expect(h.threadTexts(run).join('\n')).toContain(`/agent rerun ${run.id}`);
-    await waitUntil(() => JSON.stringify(h.slack.message(run.channel_id, run.thread_ts!)?.blocks).includes(':x: failed'), 'task message shows failed');
+    // The run read at failure may predate its task message's ts (the failure can come first): find it.
+    await waitUntil(() => JSON.stringify(h.taskMessage(run)?.blocks ?? []).includes(':x: failed'), 'task message shows failed');
   });
 
   it('fetch_url refuses private addresses and the model hears why', async () => {
