@@ -97,7 +97,10 @@ export async function spawnChildApp(opts: { root: string; cwd: string; env: Reco
   const launch = [join(opts.root, 'scripts', 'launch.mjs'), 'src/main.ts'];
   if (opts.via === 'npm') writeFileSync(join(opts.cwd, 'package.json'), JSON.stringify({ private: true, scripts: { start: `node ${launch.map((a) => JSON.stringify(a)).join(' ')}` } }));
   const t0 = performance.now();
-  const [cmd, args] = opts.via === 'npm' ? ['npm', ['start', '--silent']] : [process.execPath, launch];
+  // BENCH_CHILD_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the child: Node refuses
+  // --cpu-prof in NODE_OPTIONS, so it has to go on the command line.
+  const nodeArgs = (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const [cmd, args] = opts.via === 'npm' ? ['npm', ['start', '--silent']] : [process.execPath, [...nodeArgs, ...launch]];
   const proc = spawn(cmd, args, {
     cwd: opts.cwd,
     env: { ...opts.env, PORT: String(port) },
