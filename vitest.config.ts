@@ -8,6 +8,7 @@ const DATABASE_FREE = [
   'test/agent/editChoices.test.ts',
   'test/helpers/fakeConnectors.test.ts',
   'test/agent/cron.test.ts',
+  'test/db/sqliteCheckpoint.test.ts',
   'test/agent/pricing.test.ts',
   'test/agent/promptCache.test.ts',
   'test/bench/instances.test.ts',

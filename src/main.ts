@@ -20,6 +20,7 @@ import { openKnowledgeIndex } from './connectors/openKnowledgeIndex.js';
 import { createSafeFetcher, type SafeFetcher } from './connectors/safeFetch.js';
 import { createSmtpMailer } from './connectors/smtp.js';
 import { databaseTarget, openDatabase, type Db } from './db/connection.js';
+import { startCheckpointer } from './db/sqliteCheckpoint.js';
 import { migrateToLatest } from './db/migrate.js';
 import { getRun } from './db/repos/runs.js';
 import { AppError, errorMessage, isAppError } from './errors.js';
@@ -138,6 +139,14 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
   });
   const { db } = opened;
   await migrateToLatest(db);
+  // SQLite's checkpoints (copying the log into the file, with an fsync) run in a worker thread instead
+  // of inside a commit on the event loop (see src/db/sqliteCheckpoint.ts).
+  const checkpointer =
+    opened.engine === 'sqlite' && config.databasePath !== ':memory:'
+      ? startCheckpointer(opened.sqlite, config.databasePath, {
+          onFailure: (message) => logger.warn({ err: message }, 'SQLite checkpoint worker stopped; the connection checkpoints by itself again'),
+        })
+      : undefined;
   // Requests are answered before run steps and Slack deliveries take their turn on the event loop.
   const foreground = new Foreground({ ...DEFAULT_FOREGROUND, ...overrides.foreground });
   // Prometheus metrics, only when METRICS_PORT is set: the services below report to it. Loaded on demand,
@@ -453,6 +462,7 @@ export async function startApp(config: Config, overrides: AppOverrides = {}): Pr
           metricsServer.server.closeAllConnections();
           await new Promise<void>((resolve) => metricsServer.server.close(() => resolve()));
         }
+        await checkpointer?.stop();
         await db.destroy();
       })();
       return stopping;
