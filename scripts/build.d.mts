@@ -5,3 +5,4 @@ export const SOURCES: string[];
 export const BUNDLES: Record<string, string>;
 export function staleReason(root?: string, outDir?: string): string | undefined;
 export function build(root?: string, outDir?: string): void;
+export function asciiOnly(text: string): string;

@@ -122,6 +122,9 @@ describe('npm start on a fresh clone', () => {
     }, 'the compiled app to become healthy', 150_000);
     expect(stderr).toContain('Building dist/ (');
     expect(existsSync(join(copy, 'dist', BUNDLES['src/main.ts']!))).toBe(true);
+    // Pure ASCII, so V8 holds the bundle's source with one byte a character (see asciiOnly in scripts/build.mjs).
+    const nonAscii = readFileSync(join(copy, 'dist', BUNDLES['src/main.ts']!)).findIndex((b) => b > 0x7f);
+    expect(nonAscii).toBe(-1);
     // The migrations it applied are the compiled ones, found next to the compiled code.
     expect(existsSync(join(copy, 'dist', 'db', 'migrations', '0001_initial.js'))).toBe(true);
     const { db } = openDatabase(env.DATABASE_PATH);
@@ -147,6 +150,9 @@ describe('npm start on a fresh clone', () => {
     const [mail] = await smtp.waitForMail(1, 30_000);
     expect(mail!.headers.subject).toBe('Q2');
     await waitUntil(() => slack.calls.some((c) => c.method === 'chat.postMessage' && String(c.args['text']).includes('Emailed Sarah.')) || undefined, 'the final answer', 30_000);
+    // Card text written with a non-ASCII dash in the source (escaped in the bundle) reaches Slack as written.
+    await waitUntil(() => (JSON.stringify(slack.message(card.channel, card.ts)?.blocks ?? []).includes('*Approved* by <@U_REQ>') ? true : undefined), 'the approved card', 30_000);
+    expect(JSON.stringify(slack.message(card.channel, card.ts)!.blocks)).toMatch(/\*Approved\* by <@U_REQ> .* — done/);
     child.kill('SIGTERM');
     await new Promise((r) => child!.once('exit', r));
 
