@@ -24,6 +24,9 @@ export function openSqlite(path: string): OpenedSqlite {
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('synchronous = NORMAL');
+  // 4 MB of page cache instead of better-sqlite3's 16 MB: the operating system caches the file anyway,
+  // and the app's memory budget (200 MB with 10,000 suspended runs) is tight.
+  sqlite.pragma('cache_size = -4000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   return { engine: 'sqlite', db: writeActivityAtCommit(db, flushActivity), sqlite };
 }
