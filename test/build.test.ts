@@ -16,7 +16,7 @@ import { startFakeSlack, type FakeSlack } from './helpers/fakeSlack.js';
 import { blockAction, slashCommand } from './helpers/slackRequests.js';
 import { startSmtpServer, type SmtpTestServer } from './helpers/smtpServer.js';
 import { waitUntil } from './helpers/testApp.js';
-import { BUNDLES } from '../scripts/build.mjs';
+import { APP_NODE_FLAGS, BUNDLES } from '../scripts/build.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 
@@ -89,7 +89,7 @@ describe('npm start on a fresh clone', () => {
   it('npm scripts run the compiled app through the launcher', () => {
     const { scripts } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
     expect(scripts['build']).toBe('node scripts/build.mjs');
-    expect(scripts['start']).toBe('node scripts/launch.mjs src/main.ts');
+    expect(scripts['start']).toBe(`node ${APP_NODE_FLAGS.join(' ')} scripts/launch.mjs src/main.ts`);
     for (const s of ['migrate', 'index-knowledge', 'export-audit']) expect(scripts[s]).toBe(`node scripts/launch.mjs scripts/${s}.ts`);
   });
 

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { BUNDLES } from '../scripts/build.mjs';
+import { APP_NODE_FLAGS, BUNDLES } from '../scripts/build.mjs';
 import { loadConfig } from '../src/config.js';
 import { startHarness, type Harness } from './helpers/testApp.js';
 
@@ -88,7 +88,7 @@ describe('Dockerfile', () => {
     expect(user?.args).toBe('node');
     const cmd = execForm(final.find((i) => i.op === 'CMD')!.args);
     // What `npm start` runs: the build's bundle of src/main.ts, next to the compiled migrations.
-    expect(cmd).toEqual(['node', `dist/${BUNDLES['src/main.ts']}`]);
+    expect(cmd).toEqual(['node', ...APP_NODE_FLAGS, `dist/${BUNDLES['src/main.ts']}`]);
     const buildConfig = JSON.parse(readFileSync(join(ROOT, 'tsconfig.build.json'), 'utf8'));
     expect(buildConfig.compilerOptions.outDir).toBe('dist');
     expect(buildConfig.compilerOptions.rootDir).toBe('.');

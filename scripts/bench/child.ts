@@ -9,6 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { APP_NODE_FLAGS } from '../build.mjs';
 
 export interface ChildApp {
   proc: ChildProcess;
@@ -95,12 +96,12 @@ export function killChildren(): void {
 export async function spawnChildApp(opts: { root: string; cwd: string; env: Record<string, string>; timeoutMs: number; via?: 'node' | 'npm' }): Promise<ChildApp> {
   const port = await freePort();
   const launch = [join(opts.root, 'scripts', 'launch.mjs'), 'src/main.ts'];
-  if (opts.via === 'npm') writeFileSync(join(opts.cwd, 'package.json'), JSON.stringify({ private: true, scripts: { start: `node ${launch.map((a) => JSON.stringify(a)).join(' ')}` } }));
+  if (opts.via === 'npm') writeFileSync(join(opts.cwd, 'package.json'), JSON.stringify({ private: true, scripts: { start: `node ${[...APP_NODE_FLAGS, ...launch.map((a) => JSON.stringify(a))].join(' ')}` } }));
   const t0 = performance.now();
   // BENCH_CHILD_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the child: Node refuses
   // --cpu-prof in NODE_OPTIONS, so it has to go on the command line.
   const nodeArgs = (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const [cmd, args] = opts.via === 'npm' ? ['npm', ['start', '--silent']] : [process.execPath, [...nodeArgs, ...launch]];
+  const [cmd, args] = opts.via === 'npm' ? ['npm', ['start', '--silent']] : [process.execPath, [...APP_NODE_FLAGS, ...nodeArgs, ...launch]];
   const proc = spawn(cmd, args, {
     cwd: opts.cwd,
     env: { ...opts.env, PORT: String(port) },
