@@ -54,6 +54,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --concurrency N       concurrent requests per burst and runs in flight (default 200; quick 20)
   --model-latency-ms N  fake Claude latency per call (default 200)
   --memory-window-s N   how long the memory phase drives its active runs at most (default 90; quick 15)
+  --overhead-repeats N  5-turn runs (and bare loops) the per-turn overhead is the median of (default 5;
+                        quick 2); its run-to-run spread is a few ms per turn at 5
   --suspended N         suspended runs seeded for startup/memory (default 10000; quick 1000)
   --quick               small sizes (CI): a few seconds to ~30 s
   --out FILE            also write the figures as JSON to FILE
@@ -137,6 +139,9 @@ export function parseOptions(argv: string[]): BenchOptions {
         break;
       case '--memory-window-s':
         o.memoryWindowS = int(flag, value(), 1);
+        break;
+      case '--overhead-repeats':
+        o.overheadRepeats = int(flag, value(), 1);
         break;
       case '--limits-runs':
         o.limitsRuns = int(flag, value(), 1);
