@@ -163,6 +163,13 @@ async function answered(what: string, request: Promise<SignedResponse>): Promise
 }
 
 /** One benchmarked app (in-process worker or child) plus the world it talks to. */
+/** Gaps between consecutive model calls within each group of 5 (one run, or one bare loop), in ms. */
+function callGaps(requests: ReadonlyArray<{ at: number }>): number[] {
+  const gaps: number[] = [];
+  for (let i = 0; i + 5 <= requests.length; i += 5) for (let j = i + 1; j < i + 5; j++) gaps.push(requests[j]!.at - requests[j - 1]!.at);
+  return gaps;
+}
+
 class Driver {
   constructor(
     readonly world: World,
@@ -392,6 +399,7 @@ async function inProcessPhases(o: BenchOptions, dir: string): Promise<RunTemplat
     if (o.phases.has('overhead')) await withProfile(app, o, 'overhead', async () => {
       const appWalls: number[] = [];
       let bodies: unknown[] | undefined;
+      const appFrom = world.claude.requests.length;
       for (let r = 0; r < o.overheadRepeats; r++) {
         const k = nextK();
         world.recordBodiesOf.add(k);
@@ -404,7 +412,12 @@ async function inProcessPhases(o: BenchOptions, dir: string): Promise<RunTemplat
         await world.waitQuiet(50, 10_000);
       }
       if (!bodies || bodies.length !== 5) throw new Error(`expected the 5-turn run to make 5 model calls, saw ${bodies?.length ?? 0}`);
+      const bareFrom = world.claude.requests.length;
       const bareWalls = await app!.call<number[]>({ cmd: 'bare', baseUrl: world.claude.url, apiKey: API_KEY, bodies, repeats: o.overheadRepeats }, 30_000 + o.overheadRepeats * perRun);
+      // Where the overhead sits: between two model calls of a run (the step's own work, paid every turn)
+      // or at the run's start and end (the signed command, its ack, the task message, the final answer),
+      // from the fake Claude's arrival times (runs and bare loops go one at a time, 5 calls each).
+      const loopGap = median(callGaps(world.claude.requests.slice(appFrom, bareFrom))) - median(callGaps(world.claude.requests.slice(bareFrom)));
       const appMs = median(appWalls);
       const bareMs = median(bareWalls);
       const perTurn = (appMs - bareMs) / 5;
@@ -417,6 +430,15 @@ async function inProcessPhases(o: BenchOptions, dir: string): Promise<RunTemplat
         met: perTurn <= 5,
         unit: 'ms',
         data: { perTurnMs: round(perTurn, 2), appMs: round(appMs), bareMs: round(bareMs), appWalls: appWalls.map((v) => round(v)), bareWalls: bareWalls.map((v) => round(v)) },
+      });
+      figures.push({
+        key: 'per_turn_overhead_split',
+        figure: '  of which: between model calls, per turn (median gap, app - bare) / start and end, per run',
+        value: `${loopGap.toFixed(1)} ms per turn / ${Math.round(appMs - bareMs - 4 * loopGap)} ms per run`,
+        goal: 'report',
+        met: null,
+        unit: 'ms',
+        data: { loopGapMs: round(loopGap, 2), startEndMs: round(appMs - bareMs - 4 * loopGap) },
       });
       figures.push({
         key: 'per_turn_overhead_ratio',

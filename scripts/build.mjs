@@ -30,10 +30,12 @@ const EXTERNAL = ['better-sqlite3', 'pg-native'];
 
 /**
  * Node flags the app runs with (`npm start`, the Dockerfile's CMD and the bench's child process): V8's
- * heap tuned for memory over speed. With 10,000 suspended and 200 active runs the peak RSS was 225 MB
- * without them and 155 MB with them; per-turn overhead and ack latency did not move beyond the bench's
- * run-to-run noise (docs/performance.md). They cannot go in NODE_OPTIONS (Node refuses
- * --optimize-for-size there), hence the command line.
+ * heap tuned for memory over speed. With 10,000 suspended and 200 active runs the peak RSS was ~220 MB
+ * without them and 140-156 MB with them (the goal is 200 MB). The price, measured with the whole bench
+ * under the same flags: HTTP + Bolt work is slower, the 200-request `/agent help` burst took ~35% longer
+ * at p99; the ack ratios to that floor and the per-turn overhead did not move beyond the bench's noise
+ * (docs/performance.md). They cannot go in NODE_OPTIONS (Node refuses --optimize-for-size there), hence
+ * the command line.
  */
 export const APP_NODE_FLAGS = ['--optimize-for-size', '--max-semi-space-size=2'];
 
