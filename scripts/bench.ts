@@ -491,16 +491,25 @@ async function inProcessPhases(o: BenchOptions, dir: string): Promise<RunTemplat
       // The floor under any ack: the same burst of `/agent help`, which touches no database and starts
       // nothing, so its latency is Node's HTTP server plus Bolt (signature, parsing, middleware).
       // It is measured right before each burst, so both see the same machine (it is shared and noisy).
-      const floor = async (): Promise<Summary> => {
-        const help = await Promise.all(Array.from({ length: n }, (_, i) => d.slash('help', channelFor(i), d.place(i).team)));
+      // The app thread's busy time from the first request sent to the last answer, per request: what
+      // each kind of request costs the one event loop that answers them all (docs/performance.md).
+      const busy: Record<'help' | 'run' | 'clickHelp' | 'click', number> = { help: 0, run: 0, clickHelp: 0, click: 0 };
+      const timedBusy = async <T>(key: keyof typeof busy, count: number, fn: () => Promise<T>): Promise<T> => {
+        const before = app!.busyMs();
+        const r = await fn();
+        busy[key] = (app!.busyMs() - before) / count;
+        return r;
+      };
+      const floor = async (key: 'help' | 'clickHelp'): Promise<Summary> => {
+        const help = await timedBusy(key, n, () => Promise.all(Array.from({ length: n }, (_, i) => d.slash('help', channelFor(i), d.place(i).team))));
         failures('/agent help', help.map((h) => h.res));
         await world.waitQuiet(100, 10_000);
         return summarize(help.map((h) => h.ms));
       };
-      const helpAck = await floor();
+      const helpAck = await floor('help');
 
       const ks = Array.from({ length: n }, nextK);
-      const slash = await Promise.all(ks.map((k) => d.startRun('email', k)));
+      const slash = await timedBusy('run', n, () => Promise.all(ks.map((k) => d.startRun('email', k))));
       // A request the app did not answer properly (Bolt answers 404 when a listener has not acked within
       // 3 s) is a result, not a benchmark failure: count it, and follow only the runs that started.
       const started = ks.filter((_, i) => slash[i]!.res.status === 200 && /Starting run/.test(slash[i]!.res.body));
@@ -512,14 +521,23 @@ async function inProcessPhases(o: BenchOptions, dir: string): Promise<RunTemplat
       await d.waitCards(started, 60_000 + n * 200 + perRun);
       await world.waitQuiet(200, 60_000);
 
-      const clickFloor = await floor();
+      const clickFloor = await floor('clickHelp');
       const sent = new Map<number, number>();
-      const clicks = await Promise.all(started.map((k) => d.click(world.cards.get(k)!, (t0) => sent.set(k, t0))));
+      const clicks = await timedBusy('click', started.length, () => Promise.all(started.map((k) => d.click(world.cards.get(k)!, (t0) => sent.set(k, t0)))));
       const approved = started.filter((_, i) => clicks[i]!.res.status === 200);
       failures('Approve', clicks.map((c) => c.res));
       if (approved.length === 0) throw new Error('no Approve click of the burst succeeded');
       addRatio('click_ack_ms', `button-click ack (${started.length} concurrent Approve clicks, distinct cards)`, summarize(clicks.map((c) => c.ms)), { label: 'floor', p99: clickFloor.p99 }, 1.5, { failed: started.length - approved.length });
       addLatency('help_ack_click_ms', `  floor: ${n} concurrent /agent help, just before the clicks`, clickFloor, null);
+      figures.push({
+        key: 'burst_busy_per_request_ms',
+        figure: '  app thread busy per request in each burst: /agent help / /agent run; /agent help / Approve',
+        value: `${busy.help.toFixed(2)} / ${busy.run.toFixed(2)} ms (x${(busy.run / busy.help).toFixed(2)}); ${busy.clickHelp.toFixed(2)} / ${busy.click.toFixed(2)} ms (x${(busy.click / busy.clickHelp).toFixed(2)})`,
+        goal: 'report',
+        met: null,
+        unit: 'ms',
+        data: { helpMs: round(busy.help, 3), runMs: round(busy.run, 3), clickHelpMs: round(busy.clickHelp, 3), clickMs: round(busy.click, 3) },
+      });
       await d.waitMails(approved, 60_000 + n * 200);
       addLatency('click_dispatch_burst_ms', `click -> dispatch during the ${approved.length}-click burst (-> mail received)`, summarize(approved.map((k) => world.mails.get(k)! - sent.get(k)!)), null);
       await d.waitDone(approved, 60_000 + n * 200 + perRun);

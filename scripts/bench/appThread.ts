@@ -7,6 +7,12 @@ export interface AppThread {
   call<T = unknown>(req: WorkerRequest, timeoutMs: number): Promise<T>;
   start(env: Record<string, string>, options?: StartOptions): Promise<{ port: number }>;
   snapshot(teamId: string): Promise<RunTemplate | undefined>;
+  /**
+   * Milliseconds the app thread's event loop has been busy (running callbacks, JavaScript and synchronous
+   * native calls such as SQLite's) since the thread started: read from this thread, so reading it costs
+   * the app nothing.
+   */
+  busyMs(): number;
   /** Stops the app (bounded), then the worker thread. */
   close(): Promise<void>;
 }
@@ -80,6 +86,7 @@ export async function startAppThread(): Promise<AppThread> {
     call,
     start: (env, options) => call<{ port: number }>({ cmd: 'start', env, ...(options ? { options } : {}) }, 60_000),
     snapshot: (teamId) => call<RunTemplate | undefined>({ cmd: 'snapshot', teamId }, 10_000),
+    busyMs: () => worker.performance.eventLoopUtilization().active,
     async close() {
       if (!failed) await call({ cmd: 'stop' }, 20_000).catch(() => undefined);
       await worker.terminate();
