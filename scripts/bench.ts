@@ -162,7 +162,6 @@ async function answered(what: string, request: Promise<SignedResponse>): Promise
   }
 }
 
-/** One benchmarked app (in-process worker or child) plus the world it talks to. */
 /** Gaps between consecutive model calls within each group of 5 (one run, or one bare loop), in ms. */
 function callGaps(requests: ReadonlyArray<{ at: number }>): number[] {
   const gaps: number[] = [];
@@ -170,6 +169,7 @@ function callGaps(requests: ReadonlyArray<{ at: number }>): number[] {
   return gaps;
 }
 
+/** One benchmarked app (in-process worker or child) plus the world it talks to. */
 class Driver {
   constructor(
     readonly world: World,

@@ -86,13 +86,6 @@ export function killChildren(): void {
   for (const p of live) if (p.exitCode === null && p.signalCode === null) signal(p, 'SIGKILL');
 }
 
-/**
- * `node <root>/scripts/launch.mjs src/main.ts` (dist/ must be built: the bench builds it first), with
- * absolute paths so the working directory can be an empty temporary one: the app reads `.env` from its
- * working directory, and a developer's `.env` must not leak real credentials or endpoints into the
- * benchmark. `via: 'npm'` runs `npm start` from a package.json in that directory whose start script is
- * the same command, so the figure includes npm's own start-up.
- */
 /** Whether something accepts TCP connections on 127.0.0.1:port. */
 function listening(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -105,6 +98,13 @@ function listening(port: number): Promise<boolean> {
   });
 }
 
+/**
+ * `node <root>/scripts/launch.mjs src/main.ts` (dist/ must be built: the bench builds it first), with
+ * absolute paths so the working directory can be an empty temporary one: the app reads `.env` from its
+ * working directory, and a developer's `.env` must not leak real credentials or endpoints into the
+ * benchmark. `via: 'npm'` runs `npm start` from a package.json in that directory whose start script is
+ * the same command, so the figure includes npm's own start-up.
+ */
 export async function spawnChildApp(opts: { root: string; cwd: string; env: Record<string, string>; timeoutMs: number; via?: 'node' | 'npm' }): Promise<ChildApp> {
   const port = await freePort();
   const launch = [join(opts.root, 'scripts', 'launch.mjs'), 'src/main.ts'];

@@ -2,8 +2,7 @@
  * Where the time of one run and one Approve click goes, event by event: `npx tsx scripts/bench/timeline.ts`.
  * Starts the real app in this process against the bench's loopback fakes (model latency 200 ms), runs
  * warm-up runs, then prints every statement of an /agent run request, the timeline of that 5-turn run
- * (ack, each model call, the Slack posts) with the
- * number of SQL statements and better-sqlite3's time between two events, and every statement of an
+ * (ack, each model call, the Slack posts) with the number of SQL statements and better-sqlite3's time between two events, and every statement of an
  * Approve click from the request to its answer. Each run gets its own channel, so Slack's per-channel
  * pacing does not show up. A diagnostic for docs/performance.md ("The hot path"), not a benchmark.
  */
@@ -97,12 +96,10 @@ for (let i = 0; i <= WARM; i++) {
   events = [];
   recording = i === WARM;
   const t0 = performance.now();
-  const ackT0 = events.length;
   await startRun('turns5', k);
   if (recording) {
-    const ack = events.slice(ackT0);
     console.log('/agent run, from the request to its answer (every statement):');
-    for (const e of ack) console.log(`${(e.at - t0).toFixed(1).padStart(8)} ${e.ms.toFixed(2).padStart(6)} ms  ${e.what}`);
+    for (const e of events) console.log(`${(e.at - t0).toFixed(1).padStart(8)} ${e.ms.toFixed(2).padStart(6)} ms  ${e.what}`);
     console.log('');
   }
   await world.waitFor('the final answer', () => world.done.has(k), 30_000);
