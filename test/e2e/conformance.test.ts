@@ -77,14 +77,14 @@ describe('conformance (issue 9, finding 6)', () => {
     h.claude.enqueue(toolUseReply([{ name: 'search_knowledge_base', input: { query: 'Q2' } }], { usage: { input_tokens: 10_000, output_tokens: 100 } }));
     await h.command('run summarise Q2');
     const run = await h.waitForRun((r) => r.status === 'stopped');
-    const msg = await waitUntil(() => h.slack.threadReplies(run.channel_id, run.thread_ts!).find((m) => JSON.stringify(m.blocks ?? []).includes('run_stop')), 'the cap message');
+    const msg = await waitUntil(() => h.threadReplies(run).find((m) => JSON.stringify(m.blocks ?? []).includes('run_stop')), 'the cap message');
     await blockAction(h.baseUrl, SIGNING_SECRET, {
       actionId: 'run_stop',
       value: run.id,
       userId: REQUESTER,
       channelId: run.channel_id,
       messageTs: msg.ts,
-      threadTs: run.thread_ts!,
+      threadTs: msg.thread_ts!,
       // Slack sometimes sends the message without its text: only the blocks.
       message: { blocks: msg.blocks ?? [] },
     });

@@ -10,7 +10,7 @@ const expensive = { input_tokens: 10_000, output_tokens: 100 }; // Sonnet: $0.02
 const answered = (h: Harness) => h.claude.requests.filter((r) => !r.rejected);
 
 function threadButton(h: Harness, run: Run, actionId: string) {
-  return h.slack.threadReplies(run.channel_id, run.thread_ts!).find((m) => JSON.stringify(m.blocks ?? []).includes(`"action_id":"${actionId}"`));
+  return h.threadReplies(run).find((m) => JSON.stringify(m.blocks ?? []).includes(`"action_id":"${actionId}"`));
 }
 
 async function clickThreadButton(h: Harness, run: Run, actionId: string, userId: string) {
@@ -21,7 +21,7 @@ async function clickThreadButton(h: Harness, run: Run, actionId: string, userId:
     userId,
     channelId: run.channel_id,
     messageTs: msg.ts,
-    threadTs: run.thread_ts!,
+    threadTs: msg.thread_ts!,
     responseUrl: h.slack.responseUrl({ channel: run.channel_id, userId, messageTs: msg.ts }),
     message: msg,
   });
@@ -41,7 +41,7 @@ describe('spend caps', () => {
     expect(run.error_code).toBe('cap_reached');
     expect(answered(h)).toHaveLength(1);
     await waitUntil(() => h.threadTexts(run).some((t) => t.includes('This run reached its spend cap: $0.0210 spent of $0.0100')), 'numbers in thread');
-    await waitUntil(() => JSON.stringify(h.slack.message(run.channel_id, run.thread_ts!)?.blocks).includes('stopped'), 'task message');
+    await waitUntil(() => JSON.stringify(h.taskMessage(run)?.blocks).includes('stopped'), 'task message');
 
     h.claude.enqueue(textReply('Q2 grew 12%.'));
     await clickThreadButton(h, run, 'run_raise_cap', REQUESTER);
@@ -208,6 +208,9 @@ describe('Claude and Slack failures', () => {
 
   it('529 forever: the run fails with a Retry button that resumes without re-running tools', async () => {
     h = await startHarness();
+    // A slow Slack: the run fails before its task message is posted (as on a busy machine), and the
+    // Retry button must still be found and work in the thread once the outbox has delivered it.
+    h.slack.setLatency(400);
     h.claude.enqueue(toolUseReply([{ name: 'search_knowledge_base', input: { query: 'Q2' } }]), errorReply(529));
     await h.command('run find Q2');
     const failed = await h.waitForRun((r) => r.status === 'failed');

@@ -154,10 +154,10 @@ describe('security: only the run\'s organisation decides (issue 9, finding 5)', 
     h.claude.enqueue(toolUseReply([{ name: 'create_subtask', input: { title: 'Collect numbers' } }], { usage: { input_tokens: 10_000, output_tokens: 100 } }));
     await h.command('run plan');
     const run = await h.waitForRun((r) => r.status === 'stopped');
-    const notice = await waitUntil(() => h.threadTexts(run) && h.slack.threadReplies(run.channel_id, run.thread_ts!).find((m) => JSON.stringify(m.blocks ?? []).includes('notice_undo')), 'the notice');
+    const notice = await waitUntil(() => h.threadReplies(run).find((m) => JSON.stringify(m.blocks ?? []).includes('notice_undo')), 'the notice');
     const undoValue = (notice.blocks as Array<{ elements?: Array<{ value?: string }> }>).flatMap((b) => b.elements ?? [])[0]!.value!;
     await clickAs(h, notice, 'notice_undo', undoValue, GUEST, 'T0OTHERCO');
-    const capMessage = await waitUntil(() => h.slack.threadReplies(run.channel_id, run.thread_ts!).find((m) => JSON.stringify(m.blocks ?? []).includes('run_raise_cap')), 'the cap message');
+    const capMessage = await waitUntil(() => h.threadReplies(run).find((m) => JSON.stringify(m.blocks ?? []).includes('run_raise_cap')), 'the cap message');
     await clickAs(h, capMessage, 'run_raise_cap', run.id, GUEST, 'T0OTHERCO');
     await waitUntil(() => (h.slack.ephemerals(GUEST).length === 2 ? true : undefined), 'two refusals');
     expect(h.slack.ephemerals(GUEST).every((e) => e.text.includes('another organisation'))).toBe(true);

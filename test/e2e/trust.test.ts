@@ -231,13 +231,13 @@ describe('auto_notify and Undo', () => {
     const run = await h.waitForRun((r) => r.status === 'completed');
     expect(run.task_status).toBe('blocked');
     const notice = await waitUntil(
-      () => h.slack.threadReplies(run.channel_id, run.thread_ts!).find((m) => m.text.includes('auto-notify')),
+      () => h.threadReplies(run).find((m) => m.text.includes('auto-notify')),
       'notification',
     );
     expect(notice.text).toContain(`<@${REQUESTER}>`);
     expect(notice.text).toContain('Set the task status to blocked');
     expect(JSON.stringify(notice.blocks)).toContain('Undo');
-    await waitUntil(() => JSON.stringify(h.slack.message(run.channel_id, run.thread_ts!)?.blocks).includes('Task status:* blocked'), 'task message shows blocked');
+    await waitUntil(() => JSON.stringify(h.taskMessage(run)?.blocks).includes('Task status:* blocked'), 'task message shows blocked');
 
     const original = structuredClone(notice);
     await h.clickUndo(original, REQUESTER);

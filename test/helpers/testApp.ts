@@ -76,7 +76,14 @@ export interface Harness {
   run(runId: string): Promise<Run>;
   onlyRun(): Promise<Run>;
   waitForRun(predicate: (run: Run) => boolean, timeoutMs?: number): Promise<Run>;
-  /** The replies in the run's task thread (found by the task message even if `run` was read before it was posted). */
+  /**
+   * The run's thread root. A run read before the outbox posted its task message has no `thread_ts` yet
+   * (a run can fail or finish first on a busy machine): the root is then found by the task message.
+   */
+  threadRoot(run: Run): string | undefined;
+  /** The replies in the run's task thread (none while it is not posted), whenever `run` was read. */
+  threadReplies(run: Run): FakeSlackMessage[];
+  /** The texts of `threadReplies(run)`. */
   threadTexts(run: Run): string[];
   /** The run's task message as Slack shows it now. */
   taskMessage(run: Run): FakeSlackMessage | undefined;
@@ -366,9 +373,17 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
         return rows.find(predicate);
       }, 'a run in the expected state', timeoutMs);
     },
+    threadRoot(run) {
+      if (run.thread_ts) return run.thread_ts;
+      const task = h.taskMessage(run);
+      return task ? (task.thread_ts ?? task.ts) : undefined;
+    },
+    threadReplies(run) {
+      const root = h.threadRoot(run);
+      return root ? slack.threadReplies(run.channel_id, root) : [];
+    },
     threadTexts(run) {
-      const root = run.thread_ts ?? h.taskMessage(run)?.ts;
-      return root ? slack.threadReplies(run.channel_id, root).map((m) => m.text) : [];
+      return h.threadReplies(run).map((m) => m.text);
     },
     taskMessage(run) {
       // The task message's fallback text names the run. It is the thread's root for `/agent run`, and the
