@@ -2,19 +2,14 @@
  * Where the time of one run and one Approve click goes, event by event: `npx tsx scripts/bench/timeline.ts`.
  * Starts the real app in this process against the bench's loopback fakes (model latency 200 ms), runs
  * warm-up runs, then prints every statement of an /agent run request, the timeline of that 5-turn run
- * (ack, each model call, the Slack posts) with the number of SQL statements and better-sqlite3's time between two events, and every statement of an
- * Approve click from the request to its answer. Each run gets its own channel, so Slack's per-channel
- * pacing does not show up. A diagnostic for docs/performance.md ("The hot path"), not a benchmark.
+ * (ack, each model call, the Slack posts) with the number of SQL statements and better-sqlite3's time
+ * between two events, and every statement of an Approve click from the request to its answer. Each run
+ * gets its own channel, so Slack's per-channel pacing does not show up. A diagnostic for
+ * docs/performance.md ("The hot path"), not a benchmark.
  */
-import SQLite from 'better-sqlite3';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pino } from 'pino';
-import { loadConfig } from '../../src/config.js';
-import { startApp } from '../../src/main.js';
 import { blockAction, slashCommand } from '../../test/helpers/slackRequests.js';
-import { APPROVER, BOT_TOKEN, REQUESTER, SIGNING_SECRET, startWorld, taskText, TEAM, type Scenario } from './world.js';
+import { onStatement, startTracedApp } from './traceApp.js';
+import { APPROVER, REQUESTER, SIGNING_SECRET, startWorld, taskText, TEAM, type Scenario } from './world.js';
 
 interface TimelineEvent {
   at: number;
@@ -26,21 +21,9 @@ let events: TimelineEvent[] = [];
 let recording = false;
 
 // Every statement better-sqlite3 runs (commits included), with its own time.
-const probe = new SQLite(':memory:');
-const statementProto = Object.getPrototypeOf(probe.prepare('select 1')) as Record<string, (...args: unknown[]) => unknown>;
-probe.close();
-for (const method of ['all', 'run', 'get']) {
-  const original = statementProto[method]!;
-  statementProto[method] = function (this: { source: string }, ...args: unknown[]) {
-    if (!recording) return original.apply(this, args);
-    const at = performance.now();
-    try {
-      return original.apply(this, args);
-    } finally {
-      events.push({ at, ms: performance.now() - at, what: `sql ${this.source.replace(/\s+/g, ' ').slice(0, 100)}` });
-    }
-  };
-}
+onStatement((source, at, ms) => {
+  if (recording) events.push({ at, ms, what: `sql ${source.replace(/\s+/g, ' ').slice(0, 100)}` });
+});
 
 // The app's outgoing calls (Claude, Slack) and the bench's own requests to the app all go through fetch.
 const originalFetch = globalThis.fetch;
@@ -54,14 +37,7 @@ globalThis.fetch = async (input: Parameters<typeof fetch>[0], init?: Parameters<
 };
 
 const world = await startWorld({ modelLatencyMs: 200 });
-const dir = mkdtempSync(join(tmpdir(), 'timeline-'));
-mkdirSync(join(dir, 'knowledge'));
-writeFileSync(join(dir, 'knowledge', 'q2.md'), '# Q2 report\nRevenue grew 12% in Q2.\n');
-const app = await startApp(
-  loadConfig({ SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: world.slack.url, PORT: '0', ANTHROPIC_API_KEY: 'k', ANTHROPIC_BASE_URL: world.claude.url, DATABASE_PATH: join(dir, 'a.db'), SMTP_URL: world.smtpUrl, KNOWLEDGE_DIR: join(dir, 'knowledge'), LOG_LEVEL: 'silent', USER_DAY_CAP_USD: '1000', WORKSPACE_DAY_CAP_USD: '1000' }),
-  { logger: pino({ level: 'silent' }), slackRetryConfig: { retries: 0 }, anthropicMaxRetries: 0, botIdentity: { botId: 'B', botUserId: 'U_BOT' } },
-);
-const base = `http://127.0.0.1:${app.port}`;
+const { base, close } = await startTracedApp(world, 'timeline-');
 
 function startRun(scenario: Scenario, k: number) {
   const channel = `CTL${k}`;
@@ -129,6 +105,5 @@ for (let i = 0; i <= WARM; i++) {
   await world.waitFor('the final answer', () => world.done.has(k), 30_000);
   await world.waitQuiet(100, 10_000);
 }
-await app.stop();
+await close();
 await world.close();
-rmSync(dir, { recursive: true, force: true });
