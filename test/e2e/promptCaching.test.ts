@@ -146,7 +146,7 @@ describe('prompt caching', () => {
     expect(resumed.cache_write_5m_tokens).toBeGreaterThan(prev.cache_read_tokens + prev.cache_write_5m_tokens);
     // The call after it reads again.
     expect(rows[beforeApproval.length + 1]!.cache_read_tokens).toBeGreaterThan(0);
-    await waitUntil(() => JSON.stringify(h.taskMessage(run)?.blocks).includes('prompt caching'), 'the saving on the task message');
+    await waitUntil(() => JSON.stringify(h.taskMessage(run)?.blocks ?? []).includes('prompt caching'), 'the saving on the task message');
     const saved = rows.reduce((s, r) => s + (r.cache_read_tokens * (SONNET.input - SONNET.read) - r.cache_write_5m_tokens * (SONNET.write5m - SONNET.input)) / 1e6, 0);
     expect(JSON.stringify(h.taskMessage(run)?.blocks)).toContain(saved > 0 ? `(prompt caching saved $${saved.toFixed(4)})` : `(prompt caching cost $${(-saved).toFixed(4)} more)`);
   });

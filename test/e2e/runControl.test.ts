@@ -41,7 +41,7 @@ describe('spend caps', () => {
     expect(run.error_code).toBe('cap_reached');
     expect(answered(h)).toHaveLength(1);
     await waitUntil(() => h.threadTexts(run).some((t) => t.includes('This run reached its spend cap: $0.0210 spent of $0.0100')), 'numbers in thread');
-    await waitUntil(() => JSON.stringify(h.taskMessage(run)?.blocks).includes('stopped'), 'task message');
+    await waitUntil(() => JSON.stringify(h.taskMessage(run)?.blocks ?? []).includes('stopped'), 'task message');
 
     h.claude.enqueue(textReply('Q2 grew 12%.'));
     await clickThreadButton(h, run, 'run_raise_cap', REQUESTER);

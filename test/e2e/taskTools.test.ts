@@ -21,7 +21,7 @@ describe('task tools and sender identity', () => {
     await h.command('run plan the Q2 summary');
     const run = await h.waitForRun((r) => r.status === 'completed');
     await waitUntil(() => {
-      const t = JSON.stringify(h.taskMessage(run)?.blocks);
+      const t = JSON.stringify(h.taskMessage(run)?.blocks ?? []);
       return t.includes('Collect Q2 numbers') && t.includes('Draft the summary') && t.includes('Task status:* blocked') ? true : undefined;
     }, 'task message re-rendered');
     expect(JSON.parse(run.subtasks_json)).toHaveLength(2);

@@ -237,7 +237,7 @@ describe('auto_notify and Undo', () => {
     expect(notice.text).toContain(`<@${REQUESTER}>`);
     expect(notice.text).toContain('Set the task status to blocked');
     expect(JSON.stringify(notice.blocks)).toContain('Undo');
-    await waitUntil(() => JSON.stringify(h.taskMessage(run)?.blocks).includes('Task status:* blocked'), 'task message shows blocked');
+    await waitUntil(() => JSON.stringify(h.taskMessage(run)?.blocks ?? []).includes('Task status:* blocked'), 'task message shows blocked');
 
     const original = structuredClone(notice);
     await h.clickUndo(original, REQUESTER);
