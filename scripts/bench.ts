@@ -37,13 +37,13 @@ import { killChildren, spawnChildApp, type ChildApp } from './bench/child.js';
 import { instancesSection, renderInstances, type InstancesSection } from './bench/instances.js';
 import { HelpRequested, parseOptions, USAGE, type BenchOptions } from './bench/options.js';
 import { build as buildDist, staleReason } from './build.mjs';
+import { API_KEY, appEnv } from './bench/appEnv.js';
 import { costPhase } from './bench/caching.js';
 import { seedSuspendedRuns, type RunTemplate } from './bench/seed.js';
 import { measureLimitsScenario, renderLimits, RUN_BUDGET, type LimitsResult, type LimitsScenario } from './bench/slackLimits.js';
 import { median, ms, renderTable, round, summarize, type Summary } from './bench/stats.js';
 import {
   APPROVER,
-  BOT_TOKEN,
   CHANNELS,
   REQUESTER,
   SIGNING_SECRET,
@@ -58,7 +58,7 @@ import {
 } from './bench/world.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
-const API_KEY = 'sk-bench';
+
 const STATUS_TEAM = 'T_STATUS';
 
 interface Figure {
@@ -310,36 +310,6 @@ class Driver {
     const perTenSeconds = Array.from({ length: Math.ceil(elapsedMs / 10_000) }, (_, i) => doneAt.filter((at) => at - t0 >= i * 10_000 && at - t0 < (i + 1) * 10_000).length);
     return { elapsedMs, completed, launched, windowEnded: completed < total, runMs, slashMs, clickMs, perTenSeconds };
   }
-}
-
-function appEnv(world: World, dir: string, dbPath: string, o: BenchOptions): Record<string, string> {
-  return {
-    SLACK_BOT_TOKEN: BOT_TOKEN,
-    SLACK_SIGNING_SECRET: SIGNING_SECRET,
-    SLACK_API_URL: world.slack.url,
-    SLACK_APP_TOKEN: '',
-    PORT: '0',
-    ANTHROPIC_API_KEY: API_KEY,
-    ANTHROPIC_BASE_URL: world.claude.url,
-    ANTHROPIC_MODEL: 'claude-sonnet-5-5',
-    DATABASE_PATH: dbPath,
-    SMTP_URL: world.smtpUrl,
-    EMAIL_FROM: '',
-    APPROVALS_CHANNEL: '',
-    ADMIN_USER_IDS: '',
-    KNOWLEDGE_DIR: join(dir, 'knowledge'),
-    // Spend caps are per run, per requester per day and per workspace per day; the bench's one requester
-    // spends far more in a few minutes than a person does in a day.
-    RUN_COST_CAP_USD: '5',
-    USER_DAY_CAP_USD: '10000',
-    WORKSPACE_DAY_CAP_USD: '10000',
-    // The app refuses to queue approvals past APPROVAL_QUEUE_STOP_AT (by design); keep the bench's own
-    // bursts below it.
-    APPROVAL_QUEUE_WARN_AT: '100',
-    APPROVAL_QUEUE_STOP_AT: String(Math.max(500, o.concurrency * 2)),
-    LOG_LEVEL: 'silent',
-    ...o.appEnv,
-  };
 }
 
 /** Runs one phase; with --profile, CPU-profiles the app thread (and the bench's own main thread) meanwhile. */

@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config.js';
 import { startApp, type RunningApp } from '../../src/main.js';
-import { BOT_TOKEN, SIGNING_SECRET, type World } from './world.js';
+import { appEnv } from './appEnv.js';
+import { parseOptions } from './options.js';
+import type { World } from './world.js';
 
 /** Called after each statement with its SQL text, when it started and how long better-sqlite3 took. */
 export type StatementListener = (source: string, at: number, ms: number) => void;
@@ -50,26 +52,14 @@ export interface TracedApp {
   close(): Promise<void>;
 }
 
-/** The app on a fresh SQLite file with a one-page knowledge base, its caps out of the way. */
+/** The app on a fresh SQLite file with a one-page knowledge base, configured as the bench configures it. */
 export async function startTracedApp(world: World, prefix: string): Promise<TracedApp> {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   mkdirSync(join(dir, 'knowledge'));
   writeFileSync(join(dir, 'knowledge', 'q2.md'), '# Q2 report\nRevenue grew 12% in Q2.\n');
+  // The bench's own app settings, so the traces describe the app `npm run bench` measures.
   const app = await startApp(
-    loadConfig({
-      SLACK_BOT_TOKEN: BOT_TOKEN,
-      SLACK_SIGNING_SECRET: SIGNING_SECRET,
-      SLACK_API_URL: world.slack.url,
-      PORT: '0',
-      ANTHROPIC_API_KEY: 'k',
-      ANTHROPIC_BASE_URL: world.claude.url,
-      DATABASE_PATH: join(dir, 'a.db'),
-      SMTP_URL: world.smtpUrl,
-      KNOWLEDGE_DIR: join(dir, 'knowledge'),
-      LOG_LEVEL: 'silent',
-      USER_DAY_CAP_USD: '1000',
-      WORKSPACE_DAY_CAP_USD: '1000',
-    }),
+    loadConfig(appEnv(world, dir, join(dir, 'a.db'), parseOptions([]))),
     { logger: pino({ level: 'silent' }), slackRetryConfig: { retries: 0 }, anthropicMaxRetries: 0, botIdentity: { botId: 'B', botUserId: 'U_BOT' } },
   );
   return {
