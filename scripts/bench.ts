@@ -368,11 +368,15 @@ async function inProcessPhases(o: BenchOptions, dir: string): Promise<RunTemplat
     // Per-turn overhead: the same 5 model turns through the app, and through a bare SDK loop.
     if (o.phases.has('overhead')) await withProfile(app, o, 'overhead', async () => {
       const appWalls: number[] = [];
+      // The app thread's busy time per run (the request, the steps, the Slack posts): the CPU the overhead
+      // is made of, steadier than a difference of wall times on a shared machine.
+      const appBusy: number[] = [];
       let bodies: unknown[] | undefined;
       const appFrom = world.claude.requests.length;
       for (let r = 0; r < o.overheadRepeats; r++) {
         const k = nextK();
         world.recordBodiesOf.add(k);
+        const busy0 = app!.busyMs();
         const t0 = performance.now();
         const { res } = await d.startRun('turns5', k);
         expectOk('/agent run', res, /Starting run/);
@@ -380,10 +384,13 @@ async function inProcessPhases(o: BenchOptions, dir: string): Promise<RunTemplat
         appWalls.push(world.done.get(k)! - t0);
         bodies ??= world.bodies.get(k);
         await world.waitQuiet(50, 10_000);
+        appBusy.push(app!.busyMs() - busy0);
       }
       if (!bodies || bodies.length !== 5) throw new Error(`expected the 5-turn run to make 5 model calls, saw ${bodies?.length ?? 0}`);
       const bareFrom = world.claude.requests.length;
+      const bareBusy0 = app!.busyMs();
       const bareWalls = await app!.call<number[]>({ cmd: 'bare', baseUrl: world.claude.url, apiKey: API_KEY, bodies, repeats: o.overheadRepeats }, 30_000 + o.overheadRepeats * perRun);
+      const bareBusy = (app!.busyMs() - bareBusy0) / o.overheadRepeats;
       // Where the overhead sits: between two model calls of a run (the step's own work, paid every turn)
       // or at the run's start and end (the signed command, its ack, the task message, the final answer),
       // from the fake Claude's arrival times (runs and bare loops go one at a time, 5 calls each).
@@ -409,6 +416,15 @@ async function inProcessPhases(o: BenchOptions, dir: string): Promise<RunTemplat
         met: null,
         unit: 'ms',
         data: { loopGapMs: round(loopGap, 2), startEndMs: round(appMs - bareMs - 4 * loopGap) },
+      });
+      figures.push({
+        key: 'per_turn_busy_ms',
+        figure: '  app thread busy per 5-turn run: the app / the bare loop (per turn)',
+        value: `${median(appBusy).toFixed(1)} / ${bareBusy.toFixed(1)} ms (${((median(appBusy) - bareBusy) / 5).toFixed(1)} ms per turn)`,
+        goal: 'report',
+        met: null,
+        unit: 'ms',
+        data: { appBusyMs: round(median(appBusy), 2), bareBusyMs: round(bareBusy, 2), perTurnMs: round((median(appBusy) - bareBusy) / 5, 2), appBusy: appBusy.map((v) => round(v, 1)) },
       });
       figures.push({
         key: 'per_turn_overhead_ratio',

@@ -83,9 +83,18 @@ export async function armActionPolicy(db: Db, action: Pick<Action, 'id' | 'team_
 
 /** Who the escalation added to the approvers of a call, once its reminder has fired. */
 export async function escalatedApprovers(db: Db, actionId: string): Promise<Approvers | undefined> {
-  const armed = await getActionPolicy(db, actionId);
+  return escalatedOf(await getActionPolicy(db, actionId));
+}
+
+function escalatedOf(armed: Awaited<ReturnType<typeof getActionPolicy>>): Approvers | undefined {
   if (!armed?.escalated_at || !armed.escalate_json) return undefined;
   return escalationOf(armed);
+}
+
+/** What a click on a call has to be checked against: `requiredApprovals` and `escalatedApprovers`, read once. */
+export async function approvalNeeds(db: Db, action: Pick<Action, 'id' | 'team_id' | 'tool'>): Promise<{ required: number; escalated: Approvers | undefined }> {
+  const [armed, rule] = await Promise.all([getActionPolicy(db, action.id), ruleFor(db, action.team_id, action.tool)]);
+  return { required: Math.max(1, armed?.approvals_required ?? 1, rule?.approvals ?? 1), escalated: escalatedOf(armed) };
 }
 
 export type RuleChange =

@@ -27,7 +27,8 @@ import { organisationRefusal, type Clicker } from './organisation.js';
 import { Visibility, type Viewer } from './visibility.js';
 import type { MetricsSink } from '../metrics/sink.js';
 import { secondsBetween } from '../metrics/time.js';
-import { escalatedApprovers, recordRequiredApprovals, requiredApprovals } from './approvalPolicy.js';
+import { approvalNeeds, escalatedApprovers, recordRequiredApprovals, requiredApprovals } from './approvalPolicy.js';
+import type { Approvers } from '../db/repos/trust.js';
 import { recordOneApproval, type ApprovalStep } from './multiApproval.js';
 
 export type Decision =
@@ -82,8 +83,9 @@ export class Approvals {
     const { db, clock } = this.deps;
     const action = await this.mustGetAction(input.actionId);
     if (action.status !== 'pending') return { outcome: 'already_decided', action };
-    let required = await requiredApprovals(db, action);
-    const refusal = await this.refusal(action, input.userId, input.remember === true, input.clicker, { approving: true, required });
+    const needs = await approvalNeeds(db, action);
+    let required = needs.required;
+    const refusal = await this.refusal(action, input.userId, input.remember === true, input.clicker, { approving: true, ...needs });
     if (refusal) return refusal;
     const at = clock.now().toISOString();
     // What the ack needs (the approved action, how many of its turn still wait) is read inside the
@@ -94,8 +96,9 @@ export class Approvals {
       if (!run || (run.status !== 'awaiting_approval' && run.status !== 'running')) return false;
       // An admin may have raised the number since the check above: the count uses the rule as it is now.
       required = Math.max(required, await requiredApprovals(trx, action));
-      // An edit replaces the call only if it is still the one the dialog was opened on.
-      if (input.expectHash !== undefined && (await getAction(trx, action.id))?.input_hash !== input.expectHash) return 'changed' as const;
+      // An edit replaces the call, and a click approves it, only if it is still the one the dialog or card
+      // showed. With one approver the claim below checks it; a counted click is checked first.
+      if (required > 1 && input.expectHash !== undefined && (await getAction(trx, action.id))?.input_hash !== input.expectHash) return 'changed' as const;
       // Several approvers needed: this click is counted, and only the one that completes the count goes on
       // to approve the call below.
       let countedHash: string | undefined;
@@ -108,16 +111,24 @@ export class Approvals {
         countedHash = step.hash;
       }
       const edit = input.edit;
-      const claimed = await transitionAction(trx, action.id, ['pending'], {
-        status: 'approved',
-        decided_by: input.userId,
-        decided_at: at,
-        // The approval covers exactly what the card showed (or what the approver edited it to): its hash.
-        approved_hash: edit ? edit.hash : (countedHash ?? action.input_hash),
-        ...(edit ? { input_json: edit.inputJson, prepared_json: edit.preparedJson, input_hash: edit.hash } : {}),
-        updated_at: at,
-      });
-      if (!claimed) return false;
+      const shown = input.expectHash !== undefined ? { inputHash: input.expectHash } : {};
+      const claimed = await transitionAction(
+        trx,
+        action.id,
+        ['pending'],
+        {
+          status: 'approved',
+          decided_by: input.userId,
+          decided_at: at,
+          // The approval covers exactly what the card showed (or what the approver edited it to): its hash.
+          approved_hash: edit ? edit.hash : (countedHash ?? action.input_hash),
+          ...(edit ? { input_json: edit.inputJson, prepared_json: edit.preparedJson, input_hash: edit.hash } : {}),
+          updated_at: at,
+        },
+        shown,
+      );
+      // Decided meanwhile, or (with a hash) changed since it was shown: the caller reads which.
+      if (!claimed) return input.expectHash !== undefined ? ('changed' as const) : false;
       // The number the approval was given under is what the dispatcher checks (a rule raised later applies
       // to cards still waiting, not to a call already approved).
       if (required > 1) await recordRequiredApprovals(trx, { action, required, at });
@@ -326,8 +337,11 @@ export class Approvals {
     userId: string,
     remember: boolean,
     clicker?: Clicker,
-    /** `approving`: the click would count as an approval (two-person rules apply to it). */
-    opts: { approving?: boolean; required?: number } = {},
+    /**
+     * `approving`: the click would count as an approval (two-person rules apply to it). `required` and
+     * `escalated`, when given, are the caller's own read of the call's approval needs (approvalNeeds).
+     */
+    opts: { approving?: boolean; required?: number; escalated?: Approvers | undefined } = {},
   ): Promise<Decision | undefined> {
     const run = await getRun(this.deps.db, action.run_id);
     if (!run) throw new AppError('run_not_found', `No run ${action.run_id}`);
@@ -348,7 +362,8 @@ export class Approvals {
     }
     if (!why) {
       // After an escalation its backup approvers may decide too (stored on the waiting call).
-      const check = await this.deps.trust.canApprove(run, action.tool, userId, await escalatedApprovers(this.deps.db, action.id));
+      const escalated = 'escalated' in opts ? opts.escalated : await escalatedApprovers(this.deps.db, action.id);
+      const check = await this.deps.trust.canApprove(run, action.tool, userId, escalated, workspace);
       if (!check.ok) why = check.why;
     }
     if (!why) return undefined;

@@ -3,7 +3,7 @@ import type { Db } from '../db/connection.js';
 import { appendActivity } from '../db/repos/activity.js';
 import { spendSince } from '../db/repos/modelCalls.js';
 import { cacheSavedUsd } from './cacheSavings.js';
-import { ensureWorkspace, getWorkspace } from '../db/repos/workspace.js';
+import { ensureWorkspace, getWorkspace, type WorkspaceView } from '../db/repos/workspace.js';
 import type { Run } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { CAP_NAMES, checkCaps, type CapCheck, type CapName, type Caps, type CapUsage } from '../policy/caps.js';
@@ -20,8 +20,9 @@ export class CapsService {
     private readonly defaults: Caps,
   ) {}
 
-  async capsFor(teamId: string): Promise<Caps> {
-    const w = await getWorkspace(this.db, teamId);
+  /** `known`: the workspace row when the caller has just read it. */
+  async capsFor(teamId: string, known?: WorkspaceView): Promise<Caps> {
+    const w = known ?? (await getWorkspace(this.db, teamId));
     const out = { ...this.defaults };
     for (const name of CAP_NAMES) {
       const v = w.caps[name];
@@ -46,8 +47,8 @@ export class CapsService {
   }
 
   /** The caps that apply to one run: its own raised limits win over the workspace's. */
-  async check(run: Run): Promise<CapCheck> {
-    const caps = await this.capsFor(run.team_id);
+  async check(run: Run, workspace?: WorkspaceView): Promise<CapCheck> {
+    const caps = await this.capsFor(run.team_id, workspace);
     if (run.cost_cap_usd !== null) caps.runUsd = run.cost_cap_usd;
     if (run.max_turns !== null) caps.turns = run.max_turns;
     return checkCaps(await this.usage(run), caps);

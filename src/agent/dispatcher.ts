@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { Db } from '../db/connection.js';
-import { actionPrepared, getAction, transitionAction, type StoredToolResult } from '../db/repos/actions.js';
+import { actionPrepared, getAction, transitionAction, transitionActionReturning, type StoredToolResult } from '../db/repos/actions.js';
 import { appendActivity } from '../db/repos/activity.js';
 import { getRun, lockRun } from '../db/repos/runs.js';
 import { getWorkspace } from '../db/repos/workspace.js';
@@ -70,19 +70,19 @@ export class Dispatcher {
   ): Promise<DispatchResult> {
     const { db, clock } = this.deps;
     const startedAt = clock.now().toISOString();
-    const outcome = await db.transaction().execute(async (trx): Promise<{ action: Action } | Refusal> => {
+    const outcome = await db.transaction().execute(async (trx): Promise<{ action: Action; run: Run } | Refusal> => {
       let action = await getAction(trx, actionId);
       if (!action) return { code: 'action_not_found', why: `No action ${actionId}` };
       if (await lockRun(trx, action.run_id)) action = (await getAction(trx, actionId)) ?? action;
-      const refusal = await this.check(trx, action, opts.leaseOwner);
-      if (refusal) return refusal;
+      const checked = await this.check(trx, action, opts.leaseOwner);
+      if ('code' in checked) return checked;
       const claimed = await transitionAction(trx, action.id, ['approved'], {
         status: 'dispatching',
         dispatch_started_at: startedAt,
         updated_at: startedAt,
       });
       if (!claimed) return { code: 'already_decided', why: `Action ${action.id} was already dispatched or changed` };
-      return { action };
+      return { action, run: checked.run };
     });
 
     if (!('action' in outcome)) {
@@ -91,10 +91,14 @@ export class Dispatcher {
     }
     const action = outcome.action;
     if (action.decided_by !== POLICY_ACTOR && action.decided_at) this.deps.metrics?.dispatchStarted(secondsBetween(action.decided_at, startedAt));
-    const { result, unknown } = await this.execute(action);
+    // The tool sees the run as the claim read it, in the transaction that checked it may run.
+    const { result, unknown } = await this.execute(action, outcome.run);
     const at = clock.now().toISOString();
     const recorded = await db.transaction().execute(async (trx) => {
-      const done = await transitionAction(trx, action.id, ['dispatching'], {
+      // The run first, as every other transaction that changes a run's actions does (lock order on
+      // PostgreSQL): `report` may complete the turn and append to the run's conversation.
+      await lockRun(trx, action.run_id);
+      const done = await transitionActionReturning(trx, action.id, ['dispatching'], {
         // An unknown outcome is never `failed`: "failed" tells people and the model that nothing happened,
         // which may be untrue. Nothing moves an action out of outcome_unknown, so it is never retried.
         status: unknown ? 'outcome_unknown' : result.is_error ? 'failed' : 'succeeded',
@@ -107,8 +111,7 @@ export class Dispatcher {
         // what really happened so a human checking can see it.
         this.deps.logger.error({ actionId: action.id, result: result.content }, 'dispatch finished after the action was marked outcome_unknown');
       } else if (report) {
-        const fresh = await getAction(trx, action.id);
-        if (fresh) await report(trx, fresh, result, unknown);
+        await report(trx, done, result, unknown);
       }
       await appendActivity(trx, {
         at,
@@ -122,23 +125,26 @@ export class Dispatcher {
       return done;
     });
     if (unknown) this.deps.logger.warn({ actionId: action.id, tool: action.tool, code: unknown.code }, `outcome unknown: ${unknown.reason}`);
-    const updated = await getAction(db, action.id);
+    // The row as recorded; when another process's recovery got there first, as that left it.
+    const updated = recorded ?? (await getAction(db, action.id));
     return { action: updated ?? action, result, ...(unknown && recorded ? { unknown } : {}) };
   }
 
-  private async check(db: Db, action: Action, leaseOwner: string | undefined): Promise<Refusal | undefined> {
+  /** The refusal, or the run the check read (in the claim's transaction) when the call may go out. */
+  private async check(db: Db, action: Action, leaseOwner: string | undefined): Promise<Refusal | { run: Run }> {
     const run = await getRun(db, action.run_id);
     if (!run || run.status !== 'running') return { code: 'invalid_state', why: `Run ${action.run_id} is not running` };
     // Another instance took the run over (this one's lease expired): it decides, not us.
     if (leaseOwner !== undefined && run.lease_owner !== leaseOwner) return { code: 'lease_lost', why: `Run ${action.run_id} is now advanced by another instance` };
-    if ((await getWorkspace(db, action.team_id)).disabled) return { code: 'agent_disabled', why: 'The agent is disabled in this workspace' };
+    const workspace = await getWorkspace(db, action.team_id);
+    if (workspace.disabled) return { code: 'agent_disabled', why: 'The agent is disabled in this workspace' };
     if (action.status !== 'approved') return { code: 'approval_missing', why: `Action ${action.id} is ${action.status}, not approved` };
     if (!action.decided_by || !action.decided_at) return { code: 'approval_missing', why: `Action ${action.id} has no recorded decision` };
     if (callHash(action.tool, action.input_json, action.prepared_json) !== action.input_hash) {
       return { code: 'approval_input_mismatch', why: `Action ${action.id} was changed after it was proposed` };
     }
     if (action.decided_by === POLICY_ACTOR) {
-      const decision = await decideFor(db, this.deps.registry, this.deps.queue, action.team_id, action.tool);
+      const decision = await decideFor(db, this.deps.registry, this.deps.queue, action.team_id, action.tool, workspace);
       if (decision.kind !== 'run' && decision.kind !== 'notify') {
         return { code: 'policy_forbids', why: `Policy now requires approval for ${action.tool}` };
       }
@@ -153,7 +159,7 @@ export class Dispatcher {
         if (given.length < required) return { code: 'approval_missing', why: `Action ${action.id} needs ${required} approvers other than the requester; ${given.length} recorded` };
       }
     }
-    return undefined;
+    return { run };
   }
 
   private async recordRefusal(actionId: string, refusal: Refusal): Promise<void> {
@@ -176,13 +182,11 @@ export class Dispatcher {
    * cannot know whether its call took effect throws OutcomeUnknownError; its result says so in the same
    * words as an action interrupted by a restart.
    */
-  private async execute(action: Action): Promise<Executed> {
+  private async execute(action: Action, run: Run): Promise<Executed> {
     const tool = this.deps.registry.get(action.tool);
     if (!tool) return { result: { content: `The tool ${action.tool} is not available any more.`, is_error: true } };
     const parsed = tool.inputSchema.safeParse(JSON.parse(action.input_json));
     if (!parsed.success) return { result: { content: `Invalid input for ${action.tool}: ${parsed.error.message}`, is_error: true } };
-    const run = await getRun(this.deps.db, action.run_id);
-    if (!run) return { result: { content: 'The run disappeared.', is_error: true } };
     try {
       const out = await tool.run(parsed.data, toolContext(run, action));
       return { result: { content: out.content, is_error: out.isError === true, ...(out.undoData ? { undo: out.undoData } : {}) } };

@@ -1,6 +1,6 @@
 import type { Db } from '../db/connection.js';
 import { countPendingApprovals } from '../db/repos/actions.js';
-import { getTrustModes, getWorkspace } from '../db/repos/workspace.js';
+import { getTrustModes, getWorkspace, type WorkspaceView } from '../db/repos/workspace.js';
 import { findActionType } from '../policy/catalog.js';
 import { getAcceptedDefinition } from '../db/repos/mcpDefinitions.js';
 import { actionTypeFor, externalTrustOf } from './externalTrust.js';
@@ -19,10 +19,12 @@ export async function policyInputFor(
   queue: QueueThresholds,
   teamId: string,
   tool: string,
+  /** The workspace row when the caller already read it in the same transaction. */
+  known?: WorkspaceView,
 ): Promise<PolicyInput> {
   const external = registry.get(tool)?.external ? registry.get(tool) : undefined;
   const [workspace, modes, pending, accepted] = await Promise.all([
-    getWorkspace(db, teamId),
+    known ?? getWorkspace(db, teamId),
     getTrustModes(db, teamId),
     countPendingApprovals(db, teamId),
     external ? getAcceptedDefinition(db, teamId, tool) : undefined,
@@ -56,6 +58,7 @@ export async function decideFor(
   queue: QueueThresholds,
   teamId: string,
   tool: string,
+  known?: WorkspaceView,
 ): Promise<PolicyDecision> {
-  return decide(await policyInputFor(db, registry, queue, teamId, tool));
+  return decide(await policyInputFor(db, registry, queue, teamId, tool, known));
 }

@@ -2,7 +2,7 @@ import type { Clock } from '../clock.js';
 import type { Db } from '../db/connection.js';
 import { appendActivity } from '../db/repos/activity.js';
 import { listTrustSettings, saveTrustSetting, type Approvers } from '../db/repos/trust.js';
-import { getWorkspace, saveSettings, setDisabled, setPaused, settingsOf, type WorkspaceSettings } from '../db/repos/workspace.js';
+import { getWorkspace, saveSettings, setDisabled, setPaused, settingsOf, type WorkspaceSettings, type WorkspaceView } from '../db/repos/workspace.js';
 import type { Run, TrustMode } from '../db/schema.js';
 import { code } from '../text/mrkdwn.js';
 import { AppError } from '../errors.js';
@@ -302,8 +302,9 @@ export class TrustService {
   }
 
   /** Whether `userId` may decide a card for `action` of `run`; `escalated`: backup approvers added to this card. */
-  async canApprove(run: Run, action: string, userId: string, escalated?: Approvers): Promise<ApproverCheck> {
-    const workspace = await getWorkspace(this.deps.db, run.team_id);
+  /** `workspace`: the run's workspace row when the caller has just read it. */
+  async canApprove(run: Run, action: string, userId: string, escalated?: Approvers, workspace?: WorkspaceView): Promise<ApproverCheck> {
+    workspace ??= await getWorkspace(this.deps.db, run.team_id);
     if (!settingsOf(workspace).selfApproval && run.requester_id === userId) {
       return { ok: false, why: 'Self-approval is turned off in this workspace: someone other than the requester must decide.' };
     }

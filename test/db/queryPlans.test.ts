@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { textReply, toolUseReply } from '../helpers/fakeClaude.js';
 import { TEST_ENGINE } from '../helpers/testDatabase.js';
 import { startHarness, type Harness } from '../helpers/testApp.js';
+import { watchStatements } from '../helpers/sqliteStatements.js';
 
 // Every statement a run's life sends to SQLite, checked with EXPLAIN QUERY PLAN: none may walk a whole
 // table that grows with use, or look rows of one run up through an index on a status column alone (that
@@ -18,25 +19,17 @@ const ALLOWED: Array<{ match: RegExp; why: string }> = [
 ];
 
 const sources = new Set<string>();
-const proto = Object.getPrototypeOf(new SQLite(':memory:').prepare('select 1')) as Record<string, (...a: unknown[]) => unknown>;
-const originals: Record<string, (...a: unknown[]) => unknown> = {};
 
 describe.skipIf(TEST_ENGINE !== 'sqlite')('query plans (SQLite)', () => {
   let h: Harness;
+  let unwatch: () => void;
   beforeEach(async () => {
-    for (const m of ['all', 'get', 'run', 'iterate']) {
-      const orig = proto[m]!;
-      originals[m] = orig;
-      proto[m] = function (this: { source: string }, ...args: unknown[]) {
-        sources.add(this.source);
-        return orig.apply(this, args);
-      };
-    }
+    unwatch = watchStatements((source) => sources.add(source));
     h = await startHarness();
   });
   afterEach(async () => {
     await h.close();
-    for (const [m, orig] of Object.entries(originals)) proto[m] = orig;
+    unwatch();
   });
 
   it('a run with an approval, a rejection, a restart and the status views uses an index for every growing table', async () => {

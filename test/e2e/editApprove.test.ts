@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { textReply, toolUseReply } from '../helpers/fakeClaude.js';
+import { callHash } from '../../src/agent/hash.js';
 import { viewSubmission } from '../helpers/slackRequests.js';
 import { APPROVER, REQUESTER, SIGNING_SECRET, startHarness, waitUntil, type Harness } from '../helpers/testApp.js';
 
@@ -143,5 +144,28 @@ describe('Edit & approve', () => {
     await h.waitForRun((r) => r.status === 'completed');
     const rows = await h.app.db.selectFrom('schedules').selectAll().execute();
     expect(rows.map((r) => [r.cron, r.task, r.timezone, r.owner_id])).toEqual([['30 8 * * 2', 'summarise won deals', 'Europe/Paris', APPROVER]]);
+  });
+  it('one approver: an Approve click on a card showing an older version of the call approves nothing', async () => {
+    h = await startHarness();
+    h.claude.enqueue(toolUseReply([{ name: 'send_email', input: EMAIL }]), textReply('Sent.'));
+    await h.command('run send the invoice');
+    const [card] = await h.waitForCards(1);
+    // The stored call changes after the card was rendered (as an edit does), without the card being
+    // updated yet: the click names the hash the card showed.
+    const row = await h.app.db.selectFrom('actions').selectAll().where('id', '=', card!.actionId).executeTakeFirstOrThrow();
+    const changedJson = JSON.stringify({ ...EMAIL, to: 'someone.else@example.com' });
+    await h.app.db
+      .updateTable('actions')
+      .set({ input_json: changedJson, input_hash: callHash(row.tool, changedJson, row.prepared_json) })
+      .where('id', '=', card!.actionId)
+      .execute();
+
+    await h.click(card!, 'approve', APPROVER);
+    await waitUntil(() => h.slack.ephemerals(APPROVER).find((e) => e.text.includes('edited since it was shown to you')), 'the stale approval refused');
+    await h.app.engine.idle();
+    const after = await h.app.db.selectFrom('actions').selectAll().where('id', '=', card!.actionId).executeTakeFirstOrThrow();
+    expect([after.status, after.decided_by, after.approved_hash]).toEqual(['pending', null, null]);
+    expect(h.smtp.mails).toHaveLength(0);
+    expect(h.claude.requests).toHaveLength(1);
   });
 });

@@ -9,22 +9,35 @@ import { POLICY_ACTOR } from '../dispatcher.js';
 import { PRIORITY } from '../outbox.js';
 import type { EngineContext } from './context.js';
 import { queueOutcomeUnknown } from './outcomeUnknown.js';
+import { appendToolResults } from './toolResults.js';
 
 /**
  * Carries out one approved call through the dispatcher and queues what people see about it. A refusal
- * by the dispatcher is handled here; any other error propagates and fails the step.
+ * by the dispatcher is handled here; any other error propagates and fails the step. True when the
+ * transaction that recorded the result also settled the turn and appended its results to the
+ * conversation (the step goes on to the next model call).
  */
-export async function dispatchAndReport(ctx: EngineContext, run: Run, action: Action): Promise<void> {
+export async function dispatchAndReport(ctx: EngineContext, run: Run, action: Action): Promise<boolean> {
   const { outbox, dispatcher, db, logger } = ctx.deps;
   try {
-    // What people see about the result is queued in the transaction that records it.
+    // What people see about the result is queued in the transaction that records it, and when it is the
+    // turn's last call, the turn's results go back to the conversation in that transaction too.
+    let appended = false;
     ctx.state.dispatching.add(run.id);
     try {
-      await dispatcher.dispatch(action.id, (trx, done, result, unknown) => reportDispatch(ctx, trx, run, done, result, unknown), { leaseOwner: ctx.owner });
+      await dispatcher.dispatch(
+        action.id,
+        async (trx, done, result, unknown) => {
+          await reportDispatch(ctx, trx, run, done, result, unknown);
+          appended = await appendToolResults(ctx, trx, run.id, done.message_seq);
+        },
+        { leaseOwner: ctx.owner },
+      );
     } finally {
       ctx.state.dispatching.delete(run.id);
     }
     outbox.wake();
+    return appended;
   } catch (err) {
     // Anything that is not a refusal happened after the claim (e.g. the database failed after the tool
     // ran): let the step fail loudly; the action stays `dispatching` and becomes outcome_unknown.
@@ -33,7 +46,7 @@ export async function dispatchAndReport(ctx: EngineContext, run: Run, action: Ac
       // The policy changed (a pause, a stricter mode) between proposal and dispatch: the call now needs a
       // human, so it goes back to pending and gets a card like any other.
       await transitionAction(db, action.id, ['approved'], { status: 'pending', decision: 'ask', decided_by: null, decided_at: null, approved_hash: null, updated_at: ctx.now() });
-      return;
+      return false;
     }
     if (err.code === 'approval_input_mismatch' || err.code === 'approval_missing') {
       // The stored call no longer matches its approval: it is never executed, and the model hears why.
@@ -45,10 +58,11 @@ export async function dispatchAndReport(ctx: EngineContext, run: Run, action: Ac
         }
       });
       outbox.wake();
-      return;
+      return false;
     }
     // Other refusals (the run was cancelled or stopped meanwhile, someone else dispatched it) need nothing.
     logger.warn({ err: errorMessage(err), actionId: action.id, runId: run.id }, 'dispatch not performed');
+    return false;
   }
 }
 

@@ -2,6 +2,7 @@ import { appendActivity } from '../../db/repos/activity.js';
 import type { ConversationMessage } from '../../db/repos/messages.js';
 import { transitionRun } from '../../db/repos/runs.js';
 import type { Run } from '../../db/schema.js';
+import type { WorkspaceView } from '../../db/repos/workspace.js';
 import { errorMessage } from '../../errors.js';
 import { trusted } from '../../text/mrkdwn.js';
 import { reasoningOf } from '../cards.js';
@@ -15,9 +16,9 @@ import { recordModelCall } from './recordModelCall.js';
 import { runTools } from '../toolList.js';
 
 /** One model call of a run (caps checked first), its record, and what the stop reason means for the run. */
-export async function callModel(ctx: EngineContext, run: Run, messages: ConversationMessage[]): Promise<StepResult> {
+export async function callModel(ctx: EngineContext, run: Run, messages: ConversationMessage[], workspace?: WorkspaceView): Promise<StepResult> {
   const { settings, db, caps, model, logger } = ctx.deps;
-  const capCheck = await caps.check(run);
+  const capCheck = await caps.check(run, workspace);
   if (!capCheck.ok) {
     await stopForCap(ctx, run, capCheck);
     return 'idle';

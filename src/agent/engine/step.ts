@@ -52,5 +52,5 @@ async function step(ctx: EngineContext, runId: string, allowModel: boolean): Pro
     if (last.stopReason !== 'pause_turn' && !(await shouldContinue(db, run.id))) return finish(ctx, run, last);
   }
   if (!allowModel) return 'model';
-  return callModel(ctx, run, await listMessages(db, run.id));
+  return callModel(ctx, run, await listMessages(db, run.id), workspace);
 }

@@ -1,13 +1,12 @@
-import { actionResult, listTurnActions } from '../../db/repos/actions.js';
-import { appendMessage, lastSeq, type ConversationMessage } from '../../db/repos/messages.js';
+import { listTurnActions } from '../../db/repos/actions.js';
+import type { ConversationMessage } from '../../db/repos/messages.js';
 import { getRun, lockRun, transitionRun } from '../../db/repos/runs.js';
-import type { Action, Run } from '../../db/schema.js';
+import type { Run } from '../../db/schema.js';
 import { POLICY_ACTOR } from '../dispatcher.js';
-import { editsOf } from '../editLog.js';
-import { editNoteForModel } from '../edits.js';
 import { cardKey } from '../outbox.js';
 import type { EngineContext, StepResult } from './context.js';
 import { dispatchAndReport } from './dispatch.js';
+import { appendToolResults } from './toolResults.js';
 import { stopForQueue } from './endings.js';
 import { markOutcomeUnknown } from './outcomeUnknown.js';
 
@@ -28,7 +27,8 @@ export async function processTurn(ctx: EngineContext, run: Run, turn: Conversati
   }
 
   for (const a of actions.filter((x) => x.status === 'approved' && x.decided_by === POLICY_ACTOR)) {
-    await dispatchAndReport(ctx, run, a);
+    // The result that settles the turn's last call also carried the tool results to the conversation.
+    if (await dispatchAndReport(ctx, run, a)) return 'continue';
   }
 
   actions = await listTurnActions(db, run.id, turn.seq);
@@ -56,33 +56,11 @@ export async function processTurn(ctx: EngineContext, run: Run, turn: Conversati
 
   // Every card of the turn is decided: approved calls go out together (all-or-nothing per turn).
   for (const a of actions.filter((x) => x.status === 'approved')) {
-    await dispatchAndReport(ctx, run, a);
+    if (await dispatchAndReport(ctx, run, a)) return 'continue';
   }
 
-  actions = await listTurnActions(db, run.id, turn.seq);
-  if (actions.some((a) => a.status === 'approved' || a.status === 'pending' || a.status === 'dispatching')) return 'idle';
-  return appendToolResults(ctx, run, turn, actions);
-}
-
-async function appendToolResults(ctx: EngineContext, run: Run, turn: ConversationMessage, actions: Action[]): Promise<StepResult> {
-  const { db } = ctx.deps;
-  // Every tool_use gets exactly one tool_result, in the order the model asked, all in one message.
-  const edits = await editsOf(db, actions.map((a) => a.id));
-  const content = actions.map((a) => {
-    const r = actionResult(a) ?? { content: `No result recorded (${a.status}).`, is_error: true };
-    // The model proposed something else: it is told that a human changed the call, and how.
-    const edit = edits.get(a.id);
-    const text = edit ? `${editNoteForModel(edit.by, edit.changes)}\n\n${r.content}` : r.content;
-    return { type: 'tool_result', tool_use_id: a.tool_use_id, content: text, ...(r.is_error ? { is_error: true } : {}) };
-  });
-  const at = ctx.now();
-  const appended = await db.transaction().execute(async (trx) => {
-    await lockRun(trx, run.id);
-    const fresh = await getRun(trx, run.id);
-    if (!fresh || fresh.status !== 'running') return false;
-    if ((await lastSeq(trx, run.id)) !== turn.seq) return false;
-    await appendMessage(trx, { runId: run.id, role: 'user', content, at });
-    return true;
-  });
+  // Reached when no dispatch of this step settled the turn (a refusal, a call settled elsewhere, a step
+  // resumed after a restart): the results go back to the model in a transaction of their own.
+  const appended = await db.transaction().execute((trx) => appendToolResults(ctx, trx, run.id, turn.seq));
   return appended ? 'continue' : 'idle';
 }

@@ -45,14 +45,23 @@ export async function transitionAction(
   id: string,
   from: readonly ActionStatus[],
   patch: Updateable<ActionsTable> & { status?: ActionStatus },
+  /** `inputHash`: only if the stored call is still this one (what the card showed). */
+  only: { inputHash?: string } = {},
 ): Promise<boolean> {
-  const res = await db
-    .updateTable('actions')
-    .set(patch)
-    .where('id', '=', id)
-    .where('status', 'in', [...from])
-    .executeTakeFirst();
+  let q = db.updateTable('actions').set(patch).where('id', '=', id).where('status', 'in', [...from]);
+  if (only.inputHash !== undefined) q = q.where('input_hash', '=', only.inputHash);
+  const res = await q.executeTakeFirst();
   return Number(res.numUpdatedRows) === 1;
+}
+
+/** The same conditional update, returning the updated row (undefined when another caller won). */
+export async function transitionActionReturning(
+  db: Db,
+  id: string,
+  from: readonly ActionStatus[],
+  patch: Updateable<ActionsTable> & { status?: ActionStatus },
+): Promise<Action | undefined> {
+  return db.updateTable('actions').set(patch).where('id', '=', id).where('status', 'in', [...from]).returningAll().executeTakeFirst();
 }
 
 export async function updateAction(db: Db, id: string, patch: Updateable<ActionsTable>): Promise<void> {

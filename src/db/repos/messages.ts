@@ -51,14 +51,10 @@ export async function lastSeq(db: Db, runId: string): Promise<number> {
 /** Appends the next message; callers run it inside the transaction that also records its effects. */
 export async function appendMessage(
   db: Db,
-  msg: { runId: string; role: 'user' | 'assistant'; content: unknown[]; stopReason?: string | null; at: string },
+  /** `seq`: the caller has just read the latest seq in this transaction and passes the next one. */
+  msg: { runId: string; role: 'user' | 'assistant'; content: unknown[]; stopReason?: string | null; at: string; seq?: number },
 ): Promise<number> {
-  const last = await db
-    .selectFrom('run_messages')
-    .select((eb) => eb.fn.max<number | null>('seq').as('seq'))
-    .where('run_id', '=', msg.runId)
-    .executeTakeFirst();
-  const seq = (last?.seq ?? -1) + 1;
+  const seq = msg.seq ?? (await lastSeq(db, msg.runId)) + 1;
   await db
     .insertInto('run_messages')
     .values({
