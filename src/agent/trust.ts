@@ -301,8 +301,10 @@ export class TrustService {
     return route ?? this.deps.approvalsChannel;
   }
 
-  /** Whether `userId` may decide a card for `action` of `run`; `escalated`: backup approvers added to this card. */
-  /** `workspace`: the run's workspace row when the caller has just read it. */
+  /**
+   * Whether `userId` may decide a card for `action` of `run`; `escalated`: backup approvers added to this
+   * card; `workspace`: the run's workspace row when the caller has just read it.
+   */
   async canApprove(run: Run, action: string, userId: string, escalated?: Approvers, workspace?: WorkspaceView): Promise<ApproverCheck> {
     workspace ??= await getWorkspace(this.deps.db, run.team_id);
     if (!settingsOf(workspace).selfApproval && run.requester_id === userId) {
