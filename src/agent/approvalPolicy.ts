@@ -29,8 +29,7 @@ export async function ruleFor(db: Db, teamId: string, tool: string): Promise<App
  * waiting; lowering it never weakens one.
  */
 export async function requiredApprovals(db: Db, action: Pick<Action, 'id' | 'team_id' | 'tool'>): Promise<number> {
-  const [armed, rule] = await Promise.all([getActionPolicy(db, action.id), ruleFor(db, action.team_id, action.tool)]);
-  return Math.max(1, armed?.approvals_required ?? 1, rule?.approvals ?? 1);
+  return (await approvalNeeds(db, action)).required;
 }
 
 /** The number of approvers an approved call was approved under (the dispatcher's check); one by default. */

@@ -1,7 +1,7 @@
 import type { Db } from '../../db/connection.js';
 import { actionResult, listTurnActions } from '../../db/repos/actions.js';
 import { appendMessage, lastSeq } from '../../db/repos/messages.js';
-import { getRun, lockRun } from '../../db/repos/runs.js';
+import { getRun } from '../../db/repos/runs.js';
 import { SETTLED_ACTION_STATUSES } from '../../db/schema.js';
 import { POLICY_ACTOR } from '../dispatcher.js';
 import { editsOf, type StoredEdit } from '../editLog.js';
@@ -9,12 +9,12 @@ import { editNoteForModel } from '../edits.js';
 import type { EngineContext } from './context.js';
 
 /**
- * Inside a transaction: once every call of the turn is settled and the run still runs with this turn as
- * its latest message, the turn's results go back to the model as one message. The transaction that
- * records the last call's result calls it too, so a tool step commits once after its claims.
+ * Inside a transaction that has locked the run (`lockRun`): once every call of the turn is settled and
+ * the run still runs with this turn as its latest message, the turn's results go back to the model as one
+ * message. The dispatcher's transaction that records a call's result (which locks the run first) calls it
+ * too, so the result that settles the turn commits with the turn's results.
  */
 export async function appendToolResults(ctx: EngineContext, trx: Db, runId: string, turnSeq: number): Promise<boolean> {
-  await lockRun(trx, runId);
   const actions = await listTurnActions(trx, runId, turnSeq);
   if (!actions.every((a) => SETTLED_ACTION_STATUSES.includes(a.status))) return false;
   const fresh = await getRun(trx, runId);

@@ -61,6 +61,9 @@ export async function processTurn(ctx: EngineContext, run: Run, turn: Conversati
 
   // Reached when no dispatch of this step settled the turn (a refusal, a call settled elsewhere, a step
   // resumed after a restart): the results go back to the model in a transaction of their own.
-  const appended = await db.transaction().execute((trx) => appendToolResults(ctx, trx, run.id, turn.seq));
+  const appended = await db.transaction().execute(async (trx) => {
+    await lockRun(trx, run.id);
+    return appendToolResults(ctx, trx, run.id, turn.seq);
+  });
   return appended ? 'continue' : 'idle';
 }

@@ -48,9 +48,7 @@ export async function transitionAction(
   /** `inputHash`: only if the stored call is still this one (what the card showed). */
   only: { inputHash?: string } = {},
 ): Promise<boolean> {
-  let q = db.updateTable('actions').set(patch).where('id', '=', id).where('status', 'in', [...from]);
-  if (only.inputHash !== undefined) q = q.where('input_hash', '=', only.inputHash);
-  const res = await q.executeTakeFirst();
+  const res = await transition(db, id, from, patch, only).executeTakeFirst();
   return Number(res.numUpdatedRows) === 1;
 }
 
@@ -61,7 +59,12 @@ export async function transitionActionReturning(
   from: readonly ActionStatus[],
   patch: Updateable<ActionsTable> & { status?: ActionStatus },
 ): Promise<Action | undefined> {
-  return db.updateTable('actions').set(patch).where('id', '=', id).where('status', 'in', [...from]).returningAll().executeTakeFirst();
+  return transition(db, id, from, patch).returningAll().executeTakeFirst();
+}
+
+function transition(db: Db, id: string, from: readonly ActionStatus[], patch: Updateable<ActionsTable>, only: { inputHash?: string } = {}) {
+  const q = db.updateTable('actions').set(patch).where('id', '=', id).where('status', 'in', [...from]);
+  return only.inputHash !== undefined ? q.where('input_hash', '=', only.inputHash) : q;
 }
 
 export async function updateAction(db: Db, id: string, patch: Updateable<ActionsTable>): Promise<void> {
